@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a machine with Python 3.11 and pip: `make run`, `make test`.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install run test bench lint format clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The virtualenv, exactly as uv.lock pins it (fails if the lock is out of date).
+install: $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+
+# The Odoo sandbox with demo data, and the Dagster UI against it on http://127.0.0.1:3000.
+run: install
+	$(BIN)/inventory-sync dev
+
+test: install
+	$(BIN)/pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+# Benchmarks are not tests: they write their figures to bench-results.json.
+bench: install
+	$(BIN)/python -m inventory_pipelines_tests.bench $(BENCH_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .data .dagster_home bench-results.json

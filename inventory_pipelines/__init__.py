@@ -1,0 +1,1 @@
+"""Inventory sync between Odoo and sales channels, on Dagster."""

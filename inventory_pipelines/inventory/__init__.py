@@ -1,0 +1,1 @@
+"""Canonical inventory: pure Polars functions from the Odoo snapshot to (sku, warehouse) rows."""

@@ -1,0 +1,102 @@
+"""Pandera (Polars) schemas of the snapshot and canonical tables: the blocking checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+
+class ProductsSchema(pa.DataFrameModel):
+    """`odoo/products`: one row per product.product, archived ones included."""
+
+    product_id: int = pa.Field(unique=True)
+    sku: str = pa.Field(nullable=True)
+    factor: float = pa.Field(nullable=True, gt=0)
+    storable: bool
+    active: bool
+
+    class Config:
+        strict = False
+
+
+class LocationsSchema(pa.DataFrameModel):
+    """`odoo/locations`: one row per stock.location, with the role the rules give it."""
+
+    location_id: int = pa.Field(unique=True)
+    usage: str
+    role: str = pa.Field(isin=["stock", "hold", "transit", "unresolved", "ignored"])
+
+    class Config:
+        strict = False
+
+
+class StockQuantsSchema(pa.DataFrameModel):
+    """`odoo/stock_quants`: stock.quant rows in internal and transit locations."""
+
+    quant_id: int = pa.Field(unique=True)
+    product_id: int
+    location_id: int
+    quantity: float
+    reserved_quantity: float = pa.Field(ge=0)
+
+    class Config:
+        strict = False
+
+
+class CanonicalInventorySchema(pa.DataFrameModel):
+    """`inventory/canonical_inventory`: one row per (sku, warehouse), in base units."""
+
+    sku: str
+    warehouse: str
+    on_hand: float = pa.Field(ge=0)
+    reserved: float = pa.Field(ge=0)
+    quality_hold: float = pa.Field(ge=0)
+    in_transit: float = pa.Field(ge=0)
+    available: float = pa.Field(ge=0)
+    uom: str
+
+    class Config:
+        strict = False
+        unique = ["sku", "warehouse"]
+
+    @pa.dataframe_check(error="available must not exceed on_hand")
+    @classmethod
+    def available_within_on_hand(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """No warehouse can offer more than it holds."""
+        return data.lazyframe.select(pl.col("available") <= pl.col("on_hand"))
+
+
+class QuarantineSchema(pa.DataFrameModel):
+    """`inventory/quarantine`: every row that could not be normalized, with its reason."""
+
+    source: str
+    reason: str
+    quantity: float
+
+    class Config:
+        strict = False
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The outcome of a schema check: failure cases are empty when it passed."""
+
+    passed: bool
+    failure_cases: pl.DataFrame
+    summary: str
+
+
+def validate(schema: type[pa.DataFrameModel], frame: pl.DataFrame) -> Validation:
+    """Validate `frame` lazily (every failure, not the first) and summarise the failures."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.with_columns(pl.col("failure_case").cast(pl.Utf8))
+        counts = cases.group_by("column", "check").len().sort("column", "check")
+        summary = "; ".join(
+            f"{row['column']}: {row['check']} ({row['len']} rows)" for row in counts.to_dicts()
+        )
+        return Validation(False, cases, summary)
+    return Validation(True, pl.DataFrame(), "ok")

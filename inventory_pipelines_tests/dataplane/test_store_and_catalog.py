@@ -1,0 +1,107 @@
+"""The Parquet data plane and the analysts' DuckDB catalog."""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from inventory_pipelines.cli import main
+from inventory_pipelines.dataplane import TableStore, query, rebuild_catalog
+
+KEY = ("inventory", "canonical_inventory")
+
+
+def frame(skus: list[str], qty: list[float]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"sku": skus, "warehouse": ["MAIN"] * len(skus), "available": qty},
+        schema={"sku": pl.Utf8, "warehouse": pl.Utf8, "available": pl.Float64},
+    )
+
+
+def test_a_partial_write_replaces_only_the_subset_and_keeps_the_table_order(tmp_path):
+    store = TableStore(tmp_path)
+    store.write(KEY, frame(["A", "B", "C"], [1, 2, 3]), sort_by=["sku"])
+    store.write(KEY, frame(["B"], [20]), replace_skus=["B", "Z"], sort_by=["sku"])
+    assert store.read(KEY).rows() == [("A", "MAIN", 1.0), ("B", "MAIN", 20.0), ("C", "MAIN", 3.0)]
+
+
+def test_a_sku_of_the_subset_that_no_longer_exists_is_removed(tmp_path):
+    store = TableStore(tmp_path)
+    store.write(KEY, frame(["A", "B"], [1, 2]))
+    store.write(KEY, frame([], []), replace_skus=["B"])
+    assert store.read(KEY)["sku"].to_list() == ["A"]
+
+
+def test_reading_a_subset_returns_only_its_rows(tmp_path):
+    store = TableStore(tmp_path)
+    store.write(KEY, frame(["A", "B", "C"], [1, 2, 3]))
+    assert store.read(KEY, skus=["C", "A"]).sort("sku")["sku"].to_list() == ["A", "C"]
+
+
+def test_a_failed_write_leaves_the_previous_table_intact(tmp_path):
+    store = TableStore(tmp_path)
+    store.write(KEY, frame(["A"], [1]))
+    with pytest.raises((TypeError, ValueError, pl.exceptions.PolarsError)):
+        store.write(KEY, pl.DataFrame({"sku": ["B"], "bad": [object()]}))
+    assert store.read(KEY)["sku"].to_list() == ["A"]
+    assert [p.name for p in store.path(KEY).parent.iterdir()] == ["canonical_inventory.parquet"]
+
+
+def test_reading_a_table_never_written_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="has not been materialized yet"):
+        TableStore(tmp_path).read(KEY)
+
+
+def test_the_catalog_has_a_view_per_table_and_partitions_read_as_one(tmp_path):
+    store = TableStore(tmp_path / "tables")
+    store.write(KEY, frame(["A"], [1]))
+    store.write(("inventory", "channel_allocation"), pl.DataFrame({"channel": ["shop"]}), "shop")
+    store.write(("inventory", "channel_allocation"), pl.DataFrame({"channel": ["amz"]}), "amz")
+    catalog = tmp_path / "warehouse.duckdb"
+    assert rebuild_catalog(store, catalog) == [
+        "inventory.canonical_inventory",
+        "inventory.channel_allocation",
+    ]
+    got = query(catalog, "SELECT channel FROM inventory.channel_allocation ORDER BY 1")
+    assert got["channel"].to_list() == ["amz", "shop"]
+
+
+def test_an_open_analyst_connection_does_not_block_a_rebuild(tmp_path):
+    store = TableStore(tmp_path / "tables")
+    store.write(KEY, frame(["A"], [1]))
+    catalog = tmp_path / "warehouse.duckdb"
+    rebuild_catalog(store, catalog)
+    analyst = duckdb.connect(str(catalog), read_only=True)
+    try:
+        store.write(("odoo", "products"), pl.DataFrame({"sku": ["A"]}))
+        done = threading.Event()
+        worker = threading.Thread(target=lambda: (rebuild_catalog(store, catalog), done.set()))
+        worker.start()
+        worker.join(timeout=10)
+        assert done.is_set(), "the rebuild waited on the analyst's connection"
+        assert analyst.execute("SELECT count(*) FROM inventory.canonical_inventory").fetchone() == (
+            1,
+        )
+    finally:
+        analyst.close()
+    assert query(catalog, "SELECT sku FROM odoo.products")["sku"].to_list() == ["A"]
+
+
+def test_sql_command_prints_the_result_and_reports_bad_sql(tmp_path, monkeypatch):
+    store = TableStore(tmp_path / "tables")
+    store.write(KEY, frame(["A", "B"], [1, 2]))
+    rebuild_catalog(store, tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv("INVENTORY_DATA_DIR", str(tmp_path / "tables"))
+    runner = CliRunner()
+    ok = runner.invoke(
+        main, ["sql", "SELECT sku, available FROM inventory.canonical_inventory", "--format", "csv"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert ok.output == "sku,available\nA,1.0\nB,2.0\n"
+    bad = runner.invoke(main, ["sql", "SELECT nope FROM inventory.canonical_inventory"])
+    assert bad.exit_code == 1
+    assert "nope" in bad.output
