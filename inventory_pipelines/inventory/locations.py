@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import polars as pl
 
+from inventory_pipelines.rules.patterns import glob_to_regex
 from inventory_pipelines.rules.warehouses import WarehouseRules
 
 ROLE_STOCK = "stock"
@@ -14,12 +14,6 @@ ROLE_HOLD = "hold"
 ROLE_TRANSIT = "transit"
 ROLE_IGNORED = "ignored"
 ROLE_UNRESOLVED = "unresolved"
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A shell-style wildcard (`*`, `?`) as an anchored regular expression Polars understands."""
-    escaped = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
-    return f"^{escaped}$"
 
 
 def _matches_any(column: str, patterns: Iterable[str]) -> pl.Expr:

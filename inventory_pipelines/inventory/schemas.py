@@ -100,3 +100,39 @@ def validate(schema: type[pa.DataFrameModel], frame: pl.DataFrame) -> Validation
         )
         return Validation(False, cases, summary)
     return Validation(True, pl.DataFrame(), "ok")
+
+
+class ChannelAllocationSchema(pa.DataFrameModel):
+    """`inventory/channel_allocation`: one row per (channel, sku), every step of the policy."""
+
+    channel: str = pa.Field(nullable=False)
+    sku: str = pa.Field(nullable=False)
+    pool: float = pa.Field(ge=0)
+    net: float = pa.Field(ge=0)
+    allocated: float = pa.Field(ge=0)
+    publishable: int = pa.Field(ge=0)
+    publishable_units: float = pa.Field(ge=0)
+
+    class Config:
+        strict = False
+        unique = ["channel", "sku"]
+        coerce = False
+
+    @pa.dataframe_check(error="publishable_units must not exceed the pool")
+    @classmethod
+    def publishable_within_pool(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        """A channel is never offered more than its eligible warehouses hold."""
+        return data.lazyframe.select(pl.col("publishable_units") <= pl.col("pool") + 1e-6)
+
+
+def ring_fence_breaches(allocation: pl.DataFrame) -> pl.DataFrame:
+    """SKUs whose ring-fenced channels together are offered more than the fenced pool."""
+    return (
+        allocation.filter(pl.col("ring_fenced"))
+        .group_by("sku")
+        .agg(
+            pl.col("publishable_units").sum().alias("ring_fenced_units"),
+            pl.col("fence_pool").first(),
+        )
+        .filter(pl.col("ring_fenced_units") > pl.col("fence_pool") + 1e-6)
+    )

@@ -25,6 +25,8 @@ class Warehouse(_Strict):
     code: str = Field(min_length=1)
     status: WarehouseStatus = WarehouseStatus.ONLINE
     priority: int = Field(default=100, ge=0)
+    # A drop-ship vendor's stock: it counts only for channels that allow drop-ship.
+    dropship: bool = False
 
 
 class HoldLocation(_Strict):

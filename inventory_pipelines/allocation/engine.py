@@ -1,0 +1,357 @@
+"""The allocation engine: canonical inventory + pending orders + policy -> per-channel quantities.
+
+A pure function of frames (DESIGN.md section 3). It works on a wide frame, one row per SKU with
+a column per warehouse and per channel step, because warehouses and channels are few and SKUs
+are many: every step is then a handful of column expressions over all SKUs at once. The result
+is long, one row per (channel, sku), with each step as a column and the rule behind each step
+beside it, so any published number can be explained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from inventory_pipelines.rules import AllocationMode, Channel, Policy, WarehouseStatus
+from inventory_pipelines.rules.channels import SafetyBuffer
+from inventory_pipelines.rules.patterns import glob_to_regex
+
+STEPS = (
+    "pool",
+    "pending",
+    "net",
+    "allocated",
+    "buffered",
+    "thresholded",
+    "suppressed",
+    "publishable",
+)
+
+# Units are rounded to this many decimals before comparing or flooring, so float noise from
+# UoM conversion (29.999999999) never costs a unit.
+EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class _Override:
+    """One way a setting can be decided for a channel: a condition, a value, its rule text."""
+
+    condition: pl.Expr | None  # None: the channel default
+    value: object
+    rule: str
+
+
+def _sku_matches(pattern: str) -> pl.Expr:
+    return pl.col("sku").str.contains(glob_to_regex(pattern))
+
+
+def _policy_condition(match, attributes: set[str]) -> pl.Expr:
+    conditions = []
+    if match.sku is not None:
+        conditions.append(_sku_matches(match.sku))
+    for field in ("category", "velocity_tier"):
+        value = getattr(match, field)
+        if value is not None:
+            if field not in attributes:
+                conditions.append(pl.lit(False))
+            else:
+                conditions.append(pl.col(field).fill_null("") == value)
+    expr = conditions[0]
+    for condition in conditions[1:]:
+        expr = expr & condition
+    return expr
+
+
+def _choices(
+    policy: Policy, channel: Channel, setting: str, attributes: set[str]
+) -> list[_Override]:
+    """The channel default then every policy that sets `setting` for this channel, in order."""
+    default = getattr(channel, setting)
+    described = default.describe() if isinstance(default, SafetyBuffer) else f"{default:g}"
+    choices = [
+        _Override(None, default, f"channels.yml: {channel.name}.{setting} {described}"),
+    ]
+    for p in policy.policies.policies:
+        value = getattr(p.set, setting)
+        if value is None or (p.channels and channel.name not in p.channels):
+            continue
+        text = value.describe() if isinstance(value, SafetyBuffer) else f"{value:g}"
+        choices.append(
+            _Override(
+                _policy_condition(p.match, attributes),
+                value,
+                f"policies.yml: {p.name} {setting} {text}",
+            )
+        )
+    return choices
+
+
+def _decide(choices: list[_Override], value_of, rule_dtype: pl.Enum) -> tuple[pl.Expr, pl.Expr]:
+    """Value and rule expressions: the last matching choice wins."""
+    value = value_of(choices[0].value)
+    rule = pl.lit(choices[0].rule, dtype=rule_dtype)
+    for choice in choices[1:]:
+        value = pl.when(choice.condition).then(value_of(choice.value)).otherwise(value)
+        rule = pl.when(choice.condition).then(pl.lit(choice.rule, dtype=rule_dtype)).otherwise(rule)
+    return value, rule
+
+
+def _eligible(policy: Policy, channel: Channel, present: set[str]) -> tuple[list[str], str]:
+    """The warehouses whose available stock forms the channel's pool, and the rule text."""
+    status = {w.code: w.status for w in policy.warehouses.warehouses}
+    dropship = [w.code for w in policy.warehouses.warehouses if w.dropship]
+    listed = [w.code for w in sorted(channel.warehouses, key=lambda w: w.priority)]
+    candidates = listed + ([d for d in dropship if d not in listed] if channel.dropship else [])
+    online = [c for c in candidates if status.get(c) is WarehouseStatus.ONLINE]
+    excluded = [f"{c} {status[c].value}" for c in candidates if c not in online]
+    text = f"channels.yml: {channel.name}.warehouses {'+'.join(online) or 'none online'}"
+    if channel.dropship and dropship:
+        text += " (with drop-ship)"
+    if excluded:
+        text += f"; excluded: {', '.join(excluded)}"
+    return [c for c in online if c in present], text
+
+
+def _suppression(policy: Policy, channel: Channel, now: datetime) -> tuple[pl.Expr, list[str]]:
+    """Condition under which `channel` is suppressed now, and the rule texts involved."""
+    condition = pl.lit(False)
+    texts = []
+    for i, s in enumerate(policy.suppressions.suppressions):
+        if s.channel not in ("*", channel.name) or not s.active_at(now):
+            continue
+        texts.append(
+            f"suppressions.yml: suppressions.{i} {s.sku} until {s.until.isoformat()} ({s.reason})"
+        )
+        condition = condition | _sku_matches(s.sku)
+    return condition, texts
+
+
+def allocate(
+    canonical: pl.DataFrame,
+    policy: Policy,
+    now: datetime,
+    *,
+    pending: pl.DataFrame | None = None,
+    skus: pl.DataFrame | None = None,
+    channels: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """One row per (channel, sku) with every step of the policy and the rule behind each.
+
+    `canonical`: sku, warehouse, available (base units). `pending`: sku, pending (units
+    accepted by any channel, not yet reserved in Odoo). `skus`: the SKUs to allocate, with
+    optional `category` and `velocity_tier` columns for policies; a SKU with no stock gets a
+    row with zeros, so a channel is told to show 0 rather than left with a stale number.
+    `channels`: the channels to return (all by default); ring-fenced caps always account for
+    every ring-fenced channel, so the result for one channel does not depend on which others
+    are asked for.
+    """
+    wanted = list(channels) if channels is not None else policy.channels.names()
+    if skus is None:
+        skus = canonical.select("sku").unique()
+    attributes = set(skus.columns) - {"sku"}
+    present = set(canonical["warehouse"].unique().to_list()) if canonical.height else set()
+
+    wide = (
+        skus.lazy()
+        .unique("sku")
+        .join(
+            canonical.lazy()
+            .group_by("sku")
+            .agg(
+                pl.col("available").filter(pl.col("warehouse") == w).sum().alias(f"wh:{w}")
+                for w in sorted(present)
+            )
+            if present
+            else pl.LazyFrame(schema={"sku": pl.Utf8}),
+            on="sku",
+            how="left",
+        )
+    )
+    if pending is not None:
+        wide = wide.join(
+            pending.lazy().group_by("sku").agg(pl.col("pending").sum()), on="sku", how="left"
+        )
+    else:
+        wide = wide.with_columns(pending=pl.lit(0.0))
+    wide = wide.with_columns(
+        pl.col(f"wh:{w}").fill_null(0.0) for w in sorted(present)
+    ).with_columns(pending=pl.col("pending").fill_null(0.0).clip(lower_bound=0.0))
+
+    def pool_of(codes: list[str]) -> pl.Expr:
+        if not codes:
+            return pl.lit(0.0)
+        return pl.sum_horizontal(pl.col(f"wh:{c}") for c in codes)
+
+    # Every rule text that can appear, so rule columns are a compact Enum, not 5M strings.
+    all_channels = policy.channels.channels
+    eligible = {c.name: _eligible(policy, c, present) for c in all_channels}
+    rule_texts: list[str] = ["order ledger: units accepted by a channel, not yet reserved in Odoo"]
+    rule_texts.append("max(0, pool - pending)")
+    for c in all_channels:
+        rule_texts.append(eligible[c.name][1])
+        rule_texts.append(_allocation_rule(c))
+        for setting in ("safety_buffer", "min_threshold", "pack_size"):
+            rule_texts += [o.rule for o in _choices(policy, c, setting, attributes)]
+        rule_texts += _suppression(policy, c, now)[1]
+    rule_texts.append("no suppression active")
+    rule_dtype = pl.Enum(list(dict.fromkeys(rule_texts)))
+
+    # Ring-fenced channels share one fence: their allocations together never exceed the net of
+    # the union of their pools. Percentages are taken first, caps then fill what is left.
+    fenced = [c for c in all_channels if c.allocation.ring_fenced]
+    fence_codes = sorted({w for c in fenced for w in eligible[c.name][0]})
+    steps: dict[str, pl.Expr] = {}
+    for c in all_channels:
+        steps[f"pool:{c.name}"] = pool_of(eligible[c.name][0])
+    wide = wide.with_columns(
+        fence_pool=pool_of(fence_codes),
+        **steps,
+    ).with_columns(
+        fence_net=(pl.col("fence_pool") - pl.col("pending")).clip(lower_bound=0.0),
+        **{
+            f"net:{c.name}": (pl.col(f"pool:{c.name}") - pl.col("pending")).clip(lower_bound=0.0)
+            for c in all_channels
+        },
+    )
+    allocated: dict[str, pl.Expr] = {}
+    for c in all_channels:
+        net = pl.col(f"net:{c.name}")
+        if c.allocation.mode is AllocationMode.SHARED:
+            allocated[c.name] = net
+        elif c.allocation.mode is AllocationMode.PERCENT:
+            allocated[c.name] = (net * (c.allocation.percent or 0) / 100 + EPSILON).floor()
+    wide = wide.with_columns(**{f"allocated:{n}": e for n, e in allocated.items()})
+    # Caps are served from what the percentages leave of the fence, split evenly between the
+    # capped channels: unlike a first-come order, an even split never gives a channel less when
+    # there is more stock, which keeps every publishable quantity monotone in stock.
+    capped = [c for c in fenced if c.allocation.mode is AllocationMode.CAP]
+    if capped:
+        percent_share = sum(
+            (c.allocation.percent or 0) / 100
+            for c in fenced
+            if c.allocation.mode is AllocationMode.PERCENT
+        )
+        each = pl.col("fence_net") * max(0.0, 1.0 - percent_share) / len(capped)
+        wide = wide.with_columns(
+            **{
+                f"allocated:{c.name}": (
+                    pl.min_horizontal(
+                        pl.lit(float(c.allocation.cap or 0)), pl.col(f"net:{c.name}"), each
+                    )
+                    + EPSILON
+                ).floor()
+                for c in capped
+            }
+        )
+
+    frames = []
+    for name in wanted:
+        c = policy.channels.get(name)
+        frames.append(_channel_steps(wide, policy, c, now, attributes, eligible, rule_dtype))
+    return (
+        pl.concat(frames, how="vertical")
+        .with_columns(channel=pl.col("channel").cast(pl.Enum(policy.channels.names())))
+        .collect()
+    )
+
+
+def _allocation_rule(channel: Channel) -> str:
+    a = channel.allocation
+    if a.mode is AllocationMode.SHARED:
+        return f"channels.yml: {channel.name}.allocation shared pool"
+    if a.mode is AllocationMode.PERCENT:
+        return f"channels.yml: {channel.name}.allocation ring-fenced {a.percent:g}% of net"
+    return (
+        f"channels.yml: {channel.name}.allocation ring-fenced cap {a.cap} "
+        "(of what the percentages leave, split evenly between capped channels)"
+    )
+
+
+def _channel_steps(
+    wide: pl.LazyFrame,
+    policy: Policy,
+    channel: Channel,
+    now: datetime,
+    attributes: set[str],
+    eligible: dict[str, tuple[list[str], str]],
+    rule_dtype: pl.Enum,
+) -> pl.LazyFrame:
+    name = channel.name
+    buffer_units, buffer_rule = _decide(
+        _choices(policy, channel, "safety_buffer", attributes),
+        lambda b: (
+            pl.col(f"allocated:{name}") * (b.percent / 100)
+            if b.percent is not None
+            else pl.lit(float(b.units))
+        ),
+        rule_dtype,
+    )
+    threshold, threshold_rule = _decide(
+        _choices(policy, channel, "min_threshold", attributes),
+        lambda v: pl.lit(float(v)),
+        rule_dtype,
+    )
+    pack, pack_rule = _decide(
+        _choices(policy, channel, "pack_size", attributes),
+        lambda v: pl.lit(float(v)),
+        rule_dtype,
+    )
+    suppressed_when, suppression_texts = _suppression(policy, channel, now)
+    suppression_rule = pl.lit("no suppression active", dtype=rule_dtype)
+    for i, s in enumerate(policy.suppressions.suppressions):
+        text = (
+            f"suppressions.yml: suppressions.{i} {s.sku} until {s.until.isoformat()} ({s.reason})"
+        )
+        if text in suppression_texts:
+            suppression_rule = (
+                pl.when(_sku_matches(s.sku))
+                .then(pl.lit(text, dtype=rule_dtype))
+                .otherwise(suppression_rule)
+            )
+    uom_units = float(channel.uom.units)
+    allocated = pl.col(f"allocated:{name}")
+    return (
+        wide.select(
+            pl.lit(name).alias("channel"),
+            "sku",
+            pl.col(f"pool:{name}").alias("pool"),
+            "pending",
+            pl.col(f"net:{name}").alias("net"),
+            allocated.alias("allocated"),
+            (allocated - buffer_units).clip(lower_bound=0.0).alias("buffered"),
+            threshold.alias("_threshold"),
+            suppressed_when.alias("_suppressed"),
+            pack.alias("_pack"),
+            pl.lit(channel.allocation.ring_fenced).alias("ring_fenced"),
+            pl.col("fence_pool").alias("fence_pool"),
+            pl.lit(eligible[name][1], dtype=rule_dtype).alias("pool_rule"),
+            pl.lit(rule_dtype.categories[0], dtype=rule_dtype).alias("pending_rule"),
+            pl.lit("max(0, pool - pending)", dtype=rule_dtype).alias("net_rule"),
+            pl.lit(_allocation_rule(channel), dtype=rule_dtype).alias("allocated_rule"),
+            buffer_rule.alias("buffered_rule"),
+            threshold_rule.alias("thresholded_rule"),
+            suppression_rule.alias("suppressed_rule"),
+            pack_rule.alias("publishable_rule"),
+        )
+        .with_columns(
+            thresholded=pl.when(pl.col("buffered") + EPSILON < pl.col("_threshold"))
+            .then(0.0)
+            .otherwise(pl.col("buffered"))
+        )
+        .with_columns(
+            suppressed=pl.when(pl.col("_suppressed")).then(0.0).otherwise(pl.col("thresholded"))
+        )
+        .with_columns(
+            _packed=((pl.col("suppressed") + EPSILON) / pl.col("_pack")).floor() * pl.col("_pack")
+        )
+        .with_columns(
+            publishable=((pl.col("_packed") + EPSILON) / uom_units).floor().cast(pl.Int64),
+            channel_uom=pl.lit(channel.uom.name),
+            channel_uom_units=pl.lit(uom_units),
+        )
+        .with_columns(publishable_units=pl.col("publishable") * uom_units)
+        .drop("_threshold", "_suppressed", "_pack", "_packed")
+    )

@@ -1,0 +1,58 @@
+"""The trace of one (channel, sku): each step of the allocation and the rule that set it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from inventory_pipelines.allocation.engine import STEPS
+
+
+class ExplainError(LookupError):
+    """The trace cannot be given (unknown channel, SKU not allocated, table not built yet)."""
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One row of `inventory/channel_allocation`, step by step."""
+
+    channel: str
+    sku: str
+    values: dict[str, float]
+    rules: dict[str, str]
+    channel_uom: str
+
+    def as_json(self) -> dict[str, dict[str, object]]:
+        """The step names of DESIGN.md section 3 as keys, each with its value and its rule."""
+        return {step: {"value": self.values[step], "rule": self.rules[step]} for step in STEPS}
+
+    def as_text(self) -> str:
+        """A table a person reads in a terminal."""
+        lines = [f"{self.channel} / {self.sku}"]
+        for step in STEPS:
+            value = self.values[step]
+            shown = f"{value:g}" + (f" {self.channel_uom}" if step == "publishable" else "")
+            lines.append(f"  {step:<12} {shown:>14}   {self.rules[step]}")
+        return "\n".join(lines)
+
+
+def trace_of(row: dict) -> Trace:
+    """The trace of one allocation row (as a dict)."""
+    return Trace(
+        channel=str(row["channel"]),
+        sku=row["sku"],
+        values={step: row[step] for step in STEPS},
+        rules={step: str(row[f"{step}_rule"]) for step in STEPS},
+        channel_uom=row.get("channel_uom") or "",
+    )
+
+
+def explain_frame(allocation: pl.DataFrame, channel: str, sku: str) -> Trace:
+    """Explain from an allocation frame in memory."""
+    rows = allocation.filter(
+        (pl.col("channel").cast(pl.Utf8) == channel) & (pl.col("sku") == sku)
+    ).to_dicts()
+    if not rows:
+        raise ExplainError(f"no allocation row for channel {channel!r} and SKU {sku!r}")
+    return trace_of(rows[0])

@@ -1,0 +1,164 @@
+"""Broken rule files fail loading with the file, the key path and the fix; before any run."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from inventory_pipelines.rules import RulesError, default_rules_dir, load_policy
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), target)
+    return target
+
+
+def problems(rules_dir: Path, file: str, text: str) -> list:
+    """The problems reported in `file` once it holds `text` (others may follow from it)."""
+    (rules_dir / file).write_text(text)
+    with pytest.raises(RulesError) as caught:
+        load_policy(rules_dir, now=NOW)
+    return [issue for issue in caught.value.issues if issue.file == file]
+
+
+CHANNEL = """
+  - name: {name}
+    kind: generic
+    warehouses: [{{code: {wh}}}]
+    allocation: {allocation}
+    safety_buffer: {buffer}
+"""
+
+
+def channels(*entries: dict) -> str:
+    defaults = {"name": "a", "wh": "MAIN", "allocation": "{mode: shared}", "buffer": "{units: 0}"}
+    return "channels:" + "".join(CHANNEL.format(**{**defaults, **e}) for e in entries)
+
+
+def test_the_shipped_rules_load_with_every_file():
+    policy = load_policy()
+    assert policy.channels.names() == ["shopify", "woocommerce", "amazon", "pos", "b2b"]
+    assert policy.policies.policies and policy.suppressions.suppressions
+
+
+def test_bad_yaml_in_channels_names_the_file_and_line(rules_dir):
+    (issue,) = problems(rules_dir, "channels.yml", "channels:\n  - name: [a\n")
+    assert issue.file == "channels.yml" and issue.key_path.startswith("line ")
+
+
+def test_an_unknown_key_names_the_channel_entry(rules_dir):
+    (issue,) = problems(rules_dir, "channels.yml", channels({}) + "    colour: red\n")
+    assert (issue.file, issue.key_path) == ("channels.yml", "channels.0.colour")
+    assert "remove the key" in issue.fix
+
+
+def test_an_unknown_warehouse_names_the_channel_and_the_known_ones(rules_dir):
+    (issue,) = problems(rules_dir, "channels.yml", channels({"wh": "MARS"}))
+    assert (issue.file, issue.key_path) == ("channels.yml", "channels.0.warehouses.0.code")
+    assert "MARS" in issue.message and "MAIN, EAST, WEST" in issue.fix
+
+
+def test_ring_fenced_shares_above_100_percent_are_refused(rules_dir):
+    (issue,) = problems(
+        rules_dir,
+        "channels.yml",
+        channels(
+            {"name": "a", "allocation": "{mode: percent, percent: 60}"},
+            {"name": "b", "allocation": "{mode: percent, percent: 50}"},
+        ),
+    )
+    assert issue.file == "channels.yml" and "110%" in issue.message
+    assert "a 60%" in issue.message and "b 50%" in issue.message
+
+
+def test_a_negative_buffer_is_refused(rules_dir):
+    (issue,) = problems(rules_dir, "channels.yml", channels({"buffer": "{units: -2}"}))
+    assert (issue.file, issue.key_path) == ("channels.yml", "channels.0.safety_buffer.units")
+    assert "not negative" in issue.fix
+
+
+def test_a_negative_buffer_in_a_policy_is_refused(rules_dir):
+    text = (
+        "policies:\n  - name: p\n    match: {sku: 'A*'}\n    set: {safety_buffer: {percent: -5}}\n"
+    )
+    (issue,) = problems(rules_dir, "policies.yml", text)
+    assert (issue.file, issue.key_path) == ("policies.yml", "policies.0.set.safety_buffer.percent")
+
+
+def test_a_policy_for_an_unknown_channel_is_refused(rules_dir):
+    text = (
+        "policies:\n  - name: p\n    match: {sku: 'A*'}\n"
+        "    channels: [ebay]\n    set: {pack_size: 2}\n"
+    )
+    (issue,) = problems(rules_dir, "policies.yml", text)
+    assert (issue.file, issue.key_path) == ("policies.yml", "policies.0.channels.0")
+
+
+SUPPRESSION = "  - {{channel: {channel}, sku: '{sku}', from: {start}, until: {until}, reason: r}}\n"
+
+
+def test_an_expired_suppression_is_refused(rules_dir):
+    text = "suppressions:\n" + SUPPRESSION.format(
+        channel="amazon", sku="A*", start="2026-01-01T00:00:00Z", until="2026-02-01T00:00:00Z"
+    )
+    (issue,) = problems(rules_dir, "suppressions.yml", text)
+    assert (issue.file, issue.key_path) == ("suppressions.yml", "suppressions.0.until")
+    assert "expired" in issue.message and "remove" in issue.fix
+
+
+def test_overlapping_suppressions_are_refused(rules_dir):
+    text = "suppressions:\n" + "".join(
+        SUPPRESSION.format(channel=ch, sku="A*", start=start, until=until)
+        for ch, start, until in [
+            ("amazon", "2026-11-01T00:00:00Z", "2026-12-15T00:00:00Z"),
+            ("'*'", "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+        ]
+    )
+    (issue,) = problems(rules_dir, "suppressions.yml", text)
+    assert (issue.file, issue.key_path) == ("suppressions.yml", "suppressions.1")
+    assert "overlaps suppressions.0" in issue.message
+
+
+def test_a_suppression_without_timezone_says_how_to_write_it(rules_dir):
+    text = "suppressions:\n" + SUPPRESSION.format(
+        channel="amazon", sku="A*", start="2026-11-01T00:00:00", until="2027-01-01T00:00:00Z"
+    )
+    (issue,) = problems(rules_dir, "suppressions.yml", text)
+    assert (issue.file, issue.key_path) == ("suppressions.yml", "suppressions.0.from")
+    assert "offset" in issue.fix
+
+
+def test_a_duplicate_mapping_is_refused(rules_dir):
+    text = (
+        "mappings:\n"
+        "  - {sku: SKU-1, channel: shopify, listing_id: L1}\n"
+        "  - {sku: SKU-1, channel: shopify, listing_id: L2}\n"
+    )
+    (issue,) = problems(rules_dir, "mappings.yml", text)
+    assert issue.file == "mappings.yml" and "mappings.1" in issue.message
+    assert "already mapped by mappings.0" in issue.message
+
+
+def test_an_sql_model_with_an_unknown_ref_is_refused(rules_dir):
+    (rules_dir / "models" / "broken.sql").write_text("SELECT * FROM {{ ref('nowhere') }}")
+    with pytest.raises(RulesError) as caught:
+        load_policy(rules_dir, now=NOW)
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.key_path) == ("models/broken.sql", "ref('nowhere')")
+    assert "canonical_inventory" in issue.fix
+
+
+def test_changing_a_rule_file_changes_only_the_versions_that_depend_on_it(rules_dir):
+    before = load_policy(rules_dir, now=NOW)
+    path = rules_dir / "channels.yml"
+    path.write_text(path.read_text().replace("min_threshold: 12", "min_threshold: 24"))
+    after = load_policy(rules_dir, now=NOW)
+    assert after.version_of("channels.yml") != before.version_of("channels.yml")
+    assert after.version_of("warehouses.yml") == before.version_of("warehouses.yml")
