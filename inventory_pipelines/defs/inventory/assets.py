@@ -1,0 +1,85 @@
+"""Canonical inventory and its quarantine, from the Odoo snapshot."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
+from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
+from inventory_pipelines.defs.odoo.assets import LOCATIONS, POLICY, PRODUCTS, STOCK_QUANTS
+from inventory_pipelines.inventory.canonical import compute_canonical
+from inventory_pipelines.inventory.schemas import CanonicalInventorySchema, QuarantineSchema
+
+CANONICAL = ["inventory", "canonical_inventory"]
+QUARANTINE = ["inventory", "quarantine"]
+
+
+@dg.multi_asset(
+    outs={
+        "canonical_inventory": dg.AssetOut(
+            key=CANONICAL,
+            metadata={SCOPE_COLUMN: "sku", SORT_BY: ["sku", "warehouse"]},
+            kinds={"polars", "parquet"},
+            description="One row per (sku, warehouse) in base units: on_hand, reserved, "
+            "quality_hold, in_transit, available = max(0, on_hand - reserved), uom, as_of.",
+        ),
+        "quarantine": dg.AssetOut(
+            key=QUARANTINE,
+            metadata={SCOPE_COLUMN: "sku", SORT_BY: ["reason", "record_id", "sku", "warehouse"]},
+            kinds={"polars", "parquet"},
+            description="Every quant that could not be normalized (no SKU, duplicate SKU, "
+            "unknown UoM, archived or non-storable product, unattributable location), and "
+            "negative on-hand sums, each with its reason.",
+        ),
+    },
+    ins={
+        "products": dg.AssetIn(key=PRODUCTS),
+        "locations": dg.AssetIn(key=LOCATIONS),
+        "stock_quants": dg.AssetIn(key=STOCK_QUANTS),
+    },
+    group_name="inventory",
+    code_version=f"rules-{POLICY.version_of('warehouses.yml')}",
+    check_specs=[
+        schema_check_spec(CANONICAL, CanonicalInventorySchema),
+        schema_check_spec(QUARANTINE, QuarantineSchema),
+    ],
+)
+def canonical_inventory(
+    context: dg.AssetExecutionContext,
+    products: pl.DataFrame,
+    locations: pl.DataFrame,
+    stock_quants: pl.DataFrame,
+):
+    """Normalize the snapshot into canonical rows; quarantine what cannot be normalized."""
+    as_of = stock_quants["read_at"].max() if "read_at" in stock_quants.columns else None
+    canonical, quarantine = compute_canonical(
+        products, locations, stock_quants, as_of or datetime.now(UTC)
+    )
+    yield dg.Output(
+        canonical,
+        output_name="canonical_inventory",
+        metadata={
+            "skus": canonical["sku"].n_unique(),
+            "available_units": float(canonical["available"].sum()),
+            "preview": preview(canonical),
+        },
+    )
+    yield dg.Output(
+        quarantine,
+        output_name="quarantine",
+        metadata={
+            "by_reason": dg.MetadataValue.json(
+                dict(quarantine.group_by("reason").len().sort("reason").iter_rows())
+            ),
+            "preview": preview(quarantine),
+        },
+    )
+    yield schema_check_result(CANONICAL, CanonicalInventorySchema, canonical)
+    yield schema_check_result(QUARANTINE, QuarantineSchema, quarantine)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The canonical inventory assets."""
+    return dg.Definitions(assets=[canonical_inventory])

@@ -1,0 +1,90 @@
+"""Resources, chosen by environment (`$INVENTORY_ENV`): one place that wires the I/O edges."""
+
+from urllib.parse import urlparse
+
+import dagster as dg
+from pydantic import Field
+
+from inventory_pipelines import settings
+from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
+from inventory_pipelines.odoo import OdooClient, OdooConfig
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class OdooResource(dg.ConfigurableResource):
+    """Odoo over JSON-RPC, XML-RPC or JSON-2 (see `inventory_pipelines.odoo`).
+
+    The secret (an API key, or a password) comes from `ODOO_API_KEY` through `dg.EnvVar`, so
+    it never appears in run config, logs or metadata.
+    """
+
+    url: str
+    db: str
+    login: str
+    api_key: str
+    protocol: str = Field(default="auto", description="jsonrpc, xmlrpc, json2 or auto")
+    timeout_s: float = 30.0
+    max_attempts: int = 4
+    page_size: int = 20_000
+    environment: str = "local"
+
+    def client(self) -> OdooClient:
+        """A new client; close it (or use it as a context manager) when done."""
+        host = urlparse(self.url).hostname or ""
+        if self.environment == "local" and host not in LOOPBACK_HOSTS:
+            raise dg.Failure(
+                f"the local environment only talks to the sandbox on loopback, not {host!r}; "
+                "set INVENTORY_ENV=staging or prod to use a real Odoo"
+            )
+        return OdooClient(
+            OdooConfig(
+                url=self.url,
+                db=self.db,
+                login=self.login,
+                secret=self.api_key,
+                protocol=self.protocol,
+                timeout_s=self.timeout_s,
+                max_attempts=self.max_attempts,
+                page_size=self.page_size,
+            )
+        )
+
+
+def build_resources(environment: str | None = None) -> dict[str, object]:
+    """The resources of one environment; local points at the sandbox's documented defaults."""
+    env = environment or settings.environment()
+    sku_scope = SkuScope.configure_at_launch()
+    if env == "local":
+        odoo = OdooResource(
+            url=dg.EnvVar("ODOO_URL").get_value("http://127.0.0.1:8069") or "",
+            db=dg.EnvVar("ODOO_DB").get_value("sandbox") or "sandbox",
+            login=dg.EnvVar("ODOO_LOGIN").get_value("admin") or "admin",
+            api_key=dg.EnvVar("ODOO_API_KEY"),
+            protocol=dg.EnvVar("ODOO_PROTOCOL").get_value("auto") or "auto",
+            environment="local",
+        )
+    else:
+        odoo = OdooResource(
+            url=dg.EnvVar("ODOO_URL"),
+            db=dg.EnvVar("ODOO_DB"),
+            login=dg.EnvVar("ODOO_LOGIN"),
+            api_key=dg.EnvVar("ODOO_API_KEY"),
+            protocol=dg.EnvVar("ODOO_PROTOCOL").get_value("auto") or "auto",
+            environment=env,
+        )
+    return {
+        "odoo": odoo,
+        "sku_scope": sku_scope,
+        "io_manager": ParquetIOManager(
+            base_dir=str(settings.data_dir()),
+            catalog_path=str(settings.catalog_path()),
+            sku_scope=sku_scope,
+        ),
+    }
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Resources registered once for every domain."""
+    return dg.Definitions(resources=build_resources())

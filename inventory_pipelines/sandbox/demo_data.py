@@ -1,0 +1,561 @@
+"""Deterministic demo data for the Odoo sandbox: a distributor's catalog, warehouses and stock.
+
+Same ``seed`` and ``skus`` give the same records, ids and values (``random.Random(seed)`` only;
+timestamps are spread over the 30 days before ``DEMO_EPOCH``, not taken from the clock).
+
+Facts other tests and rules can rely on:
+
+- Company ``YourCompany`` (id 1); user ``admin`` (uid 2).
+- Warehouses ``MAIN`` (Main Warehouse), ``EAST`` (East Warehouse), ``WEST`` (West Warehouse).
+  Per warehouse ``<CODE>`` the locations are, by ``complete_name``:
+  ``<CODE>`` (view, the warehouse's ``view_location_id``), ``<CODE>/Stock`` (internal,
+  ``lot_stock_id``), ``<CODE>/Stock/Shelf 1`` and ``<CODE>/Stock/Shelf 2`` (internal),
+  ``<CODE>/Stock/QC`` and ``<CODE>/Stock/Damaged`` (internal, quality hold: never reserved,
+  listed in ``OdooState.hold_location_ids``). Picking types ``<CODE>: Receipts``
+  (``<CODE>/IN/``), ``<CODE>: Delivery Orders`` (``<CODE>/OUT/``), ``<CODE>: Internal
+  Transfers`` (``<CODE>/INT/``).
+- Company-level locations: ``Physical Locations`` (view), ``Physical Locations/Inter-warehouse
+  transit`` (transit) with ``Physical Locations/Inter-warehouse transit/To MAIN``, ``.../To
+  EAST``, ``.../To WEST`` (transit, ``warehouse_id`` False); ``Partners/Vendors`` (supplier),
+  ``Partners/Customers`` (customer), ``Virtual Locations/Inventory adjustment`` (inventory),
+  ``Virtual Locations/Production`` (production), ``Virtual Locations/Scrap`` (inventory;
+  ``scrap_location`` True up to 18).
+- Units of measure: ``Units`` (reference), ``Dozens`` (12 Units), ``Pack of 6`` (6 Units).
+  16-18: category ``Unit``; ``factor`` is "1 reference unit = factor x this unit", so Dozens
+  ``factor`` = 1/12 (``factor_inv`` 12, ``uom_type`` bigger), Pack of 6 ``factor`` = 1/6.
+  19: no categories; Dozens ``relative_factor`` 12, ``relative_uom_id`` Units, ``factor`` 12;
+  Pack of 6 ``relative_factor`` 6, ``factor`` 6.
+- Partners: ``Online Store Customer``, ``Amazon Marketplace``, ``Wholesale Buyer Ltd``,
+  ``Walk-in Customer`` (customers) and ``Main Supplier Inc`` (vendor).
+- Products: ``skus`` storable, active variants with a ``default_code`` ``SKU-000001``...
+  (numbered across all products, dirt included), EAN-13 barcodes. About 15% of templates have
+  2-4 variants (attribute ``Size``: S, M, L, XL). About 5% of templates are in Dozens and 5%
+  in Pack of 6 (quant quantities are in the product's unit, as in Odoo). About 5% of templates
+  are tracked by lots, with 1-3 lots (``LOT-<product id>-<n>``) per variant.
+- Dirt, on top of ``skus``: ~1% archived storable products (``active`` False) that still have
+  stock; ~1% storable products without ``default_code`` (with stock); ~2% consumables that
+  are not storable (``type`` consu, ``is_storable`` False on 18+; SKU codes, no quants);
+  ~0.5% of the SKUs come in pairs sharing one barcode.
+- Stock: every storable product with stock has a quant in each warehouse, in ``<CODE>/Stock``
+  or one of its shelves (one quant per lot for tracked products). ~2% of those quants have
+  quantity 0; ~10% have ``reserved_quantity`` > 0 (never above ``quantity``). ~5% of products
+  also have a quant in ``<CODE>/Stock/QC`` or ``<CODE>/Stock/Damaged``; ~3% have one in a
+  ``To <CODE>`` transit location.
+- History: ~10% of products have a done receipt move from ``Partners/Vendors`` and ~5% a done
+  delivery to ``Partners/Customers``; as in Odoo, those leave quants in the partner locations
+  (negative at Vendors, positive at Customers), which an inventory reader must filter out by
+  ``location_id.usage``.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from inventory_pipelines.sandbox.odoo.models import OdooState, gc_paused
+from inventory_pipelines.sandbox.odoo.rules import default_uom
+
+DEFAULT_SKUS = 2000
+DEMO_EPOCH = datetime(2025, 1, 1, 0, 0, 0)
+WAREHOUSES = (("MAIN", "Main Warehouse"), ("EAST", "East Warehouse"), ("WEST", "West Warehouse"))
+SIZES = ("S", "M", "L", "XL")
+CUSTOMERS = (
+    "Online Store Customer",
+    "Amazon Marketplace",
+    "Wholesale Buyer Ltd",
+    "Walk-in Customer",
+)
+VENDOR = "Main Supplier Inc"
+
+_ADJECTIVES = (
+    "Steel",
+    "Brass",
+    "Compact",
+    "Heavy-Duty",
+    "Classic",
+    "Premium",
+    "Eco",
+    "Outdoor",
+    "Mini",
+    "Industrial",
+    "Organic",
+    "Cotton",
+    "Wireless",
+    "Ceramic",
+    "Bamboo",
+    "Thermal",
+)
+_NOUNS = (
+    "Bolt",
+    "Hinge",
+    "Lamp",
+    "Mug",
+    "Shirt",
+    "Cable",
+    "Drill",
+    "Bottle",
+    "Glove",
+    "Jacket",
+    "Hammer",
+    "Charger",
+    "Towel",
+    "Backpack",
+    "Notebook",
+    "Sensor",
+    "Kettle",
+    "Helmet",
+)
+
+
+def ean13(number: int) -> str:
+    """An EAN-13 string from a 12-digit payload (check digit computed like a real one)."""
+    payload = f"{number:012d}"[-12:]
+    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(payload))
+    return payload + str((10 - total % 10) % 10)
+
+
+def build_state(
+    version: int | str = 17, skus: int = DEFAULT_SKUS, seed: int = 0, **credentials: Any
+) -> OdooState:
+    """A fresh :class:`OdooState` loaded with the demo data."""
+    state = OdooState(version, **credentials)
+    load_demo_data(state, skus=skus, seed=seed)
+    return state
+
+
+def load_demo_data(state: OdooState, skus: int = DEFAULT_SKUS, seed: int = 0) -> dict[str, Any]:
+    """Fill an empty state with the demo catalog and stock; returns ids and counts."""
+    rng = random.Random(seed)
+    stamps = [
+        (DEMO_EPOCH - timedelta(seconds=s)).strftime("%Y-%m-%d %H:%M:%S")
+        for s in sorted(rng.sample(range(1, 30 * 86400), 4096), reverse=True)
+    ]
+    with gc_paused(), state.transaction(at=DEMO_EPOCH - timedelta(days=60)):
+        setup = _setup(state)
+        products = _catalog(state, rng, skus, setup, stamps)
+        counts = _stock(state, rng, setup, products, stamps)
+    return {"setup": setup, "products": len(products["all"]), **counts}
+
+
+def _setup(state: OdooState) -> dict[str, Any]:
+    """Partners, units, categories, locations, picking types and warehouses."""
+    profile = state.profile
+
+    def create(model: str, vals: dict[str, Any]) -> int:
+        return state.call(model, "create", [vals])
+
+    customers = [
+        create("res.partner", {"name": name, "customer_rank": 1, "is_company": True})
+        for name in CUSTOMERS
+    ]
+    vendor = create("res.partner", {"name": VENDOR, "supplier_rank": 1, "is_company": True})
+
+    if profile.uom_categories:
+        category = create("uom.category", {"name": "Unit"})
+        units = create(
+            "uom.uom",
+            {
+                "name": "Units",
+                "category_id": category,
+                "factor": 1.0,
+                "uom_type": "reference",
+                "rounding": 0.01,
+            },
+        )
+        dozens = create(
+            "uom.uom",
+            {
+                "name": "Dozens",
+                "category_id": category,
+                "factor": 1.0 / 12.0,
+                "uom_type": "bigger",
+                "rounding": 0.01,
+            },
+        )
+        pack = create(
+            "uom.uom",
+            {
+                "name": "Pack of 6",
+                "category_id": category,
+                "factor": 1.0 / 6.0,
+                "uom_type": "bigger",
+                "rounding": 0.01,
+            },
+        )
+    else:
+        units = create("uom.uom", {"name": "Units", "relative_factor": 1.0, "sequence": 5})
+        dozens = create(
+            "uom.uom",
+            {"name": "Dozens", "relative_factor": 12.0, "relative_uom_id": units, "sequence": 10},
+        )
+        pack = create(
+            "uom.uom",
+            {"name": "Pack of 6", "relative_factor": 6.0, "relative_uom_id": units, "sequence": 10},
+        )
+
+    all_categ = create("product.category", {"name": "All"})
+    saleable = create("product.category", {"name": "Saleable", "parent_id": all_categ})
+    size = create("product.attribute", {"name": "Size"})
+
+    def location(name: str, usage: str, parent: int | bool = False, **extra: Any) -> int:
+        return create(
+            "stock.location", {"name": name, "usage": usage, "location_id": parent, **extra}
+        )
+
+    physical = location("Physical Locations", "view")
+    partners = location("Partners", "view")
+    virtual = location("Virtual Locations", "view")
+    vendors = location("Vendors", "supplier", partners)
+    customers_loc = location("Customers", "customer", partners)
+    inventory = location("Inventory adjustment", "inventory", virtual)
+    location("Production", "production", virtual)
+    scrap_extra = {"scrap_location": True} if profile.has_scrap_location else {}
+    location("Scrap", "inventory", virtual, **scrap_extra)
+    transit_root = location("Inter-warehouse transit", "transit", physical)
+    transit = {code: location(f"To {code}", "transit", transit_root) for code, _name in WAREHOUSES}
+
+    warehouses: dict[str, dict[str, int]] = {}
+    hold: set[int] = set()
+    for sequence, (code, name) in enumerate(WAREHOUSES, start=1):
+        view = location(code, "view", physical)
+        stock = location("Stock", "internal", view)
+        shelf1 = location("Shelf 1", "internal", stock)
+        shelf2 = location("Shelf 2", "internal", stock)
+        qc = location("QC", "internal", stock)
+        damaged = location("Damaged", "internal", stock)
+        hold.update((qc, damaged))
+        in_type = create(
+            "stock.picking.type",
+            {
+                "name": "Receipts",
+                "code": "incoming",
+                "sequence_code": "IN",
+                "default_location_src_id": vendors,
+                "default_location_dest_id": stock,
+            },
+        )
+        out_type = create(
+            "stock.picking.type",
+            {
+                "name": "Delivery Orders",
+                "code": "outgoing",
+                "sequence_code": "OUT",
+                "default_location_src_id": stock,
+                "default_location_dest_id": customers_loc,
+            },
+        )
+        int_type = create(
+            "stock.picking.type",
+            {
+                "name": "Internal Transfers",
+                "code": "internal",
+                "sequence_code": "INT",
+                "default_location_src_id": stock,
+                "default_location_dest_id": stock,
+            },
+        )
+        warehouse = create(
+            "stock.warehouse",
+            {
+                "name": name,
+                "code": code,
+                "view_location_id": view,
+                "lot_stock_id": stock,
+                "in_type_id": in_type,
+                "out_type_id": out_type,
+                "int_type_id": int_type,
+                "sequence": sequence * 10,
+                "partner_id": 1,
+            },
+        )
+        types = state.tables["stock.picking.type"]
+        for type_id in (in_type, out_type, int_type):
+            row = types.records[type_id]
+            types.set_value(row, types.fields["warehouse_id"], warehouse)
+            types.refresh_display(row)
+        warehouses[code] = {
+            "id": warehouse,
+            "view": view,
+            "stock": stock,
+            "shelf1": shelf1,
+            "shelf2": shelf2,
+            "qc": qc,
+            "damaged": damaged,
+            "transit": transit[code],
+            "out_type": out_type,
+        }
+    state.hold_location_ids = hold
+    return {
+        "customers": customers,
+        "vendor": vendor,
+        "uom": {"units": units, "dozens": dozens, "pack": pack},
+        "category": saleable,
+        "size_attribute": size,
+        "locations": {
+            "vendors": vendors,
+            "customers": customers_loc,
+            "inventory": inventory,
+            "transit_root": transit_root,
+        },
+        "warehouses": warehouses,
+        "default_uom": default_uom(state),
+    }
+
+
+def _catalog(
+    state: OdooState,
+    rng: random.Random,
+    skus: int,
+    setup: dict[str, Any],
+    stamps: list[str],
+) -> dict[str, Any]:
+    """Templates, attribute values and variants, written straight into the tables."""
+    profile = state.profile
+    templates = state.tables["product.template"]
+    variants = state.tables["product.product"]
+    values = state.tables["product.template.attribute.value"]
+    tpos, ppos, vpos = templates.pos, variants.pos, values.pos
+    uoms = setup["uom"]
+    created = stamps[0]
+    storable_type = "product" if profile.storable_flag == "type" else "consu"
+
+    counter = 0
+    storable_coded = 0
+    stocked: list[tuple[int, int, bool]] = []  # (product id, uom id, lot tracked)
+    all_products: list[int] = []
+    coded_storable: list[int] = []
+    archived_target = max(1, round(skus * 0.01)) if skus >= 50 else 0
+    nocode_target = archived_target
+    consumable_target = max(1, round(skus * 0.02)) if skus >= 50 else 0
+    extra = {"archived": 0, "nocode": 0, "consumable": 0}
+
+    def next_kind() -> str:
+        # spread the dirt through the catalog instead of bunching it at the end
+        roll = rng.random()
+        if roll < 0.01 and extra["archived"] < archived_target:
+            return "archived"
+        if roll < 0.02 and extra["nocode"] < nocode_target:
+            return "nocode"
+        if roll < 0.04 and extra["consumable"] < consumable_target:
+            return "consumable"
+        return "normal"
+
+    while storable_coded < skus or any(
+        extra[k] < t
+        for k, t in (
+            ("archived", archived_target),
+            ("nocode", nocode_target),
+            ("consumable", consumable_target),
+        )
+    ):
+        kind = (
+            next_kind()
+            if storable_coded < skus
+            else next(
+                k
+                for k, t in (
+                    ("archived", archived_target),
+                    ("nocode", nocode_target),
+                    ("consumable", consumable_target),
+                )
+                if extra[k] < t
+            )
+        )
+        if kind != "normal":
+            extra[kind] += 1
+        n_variants = 1 if kind != "normal" or rng.random() >= 0.15 else rng.randint(2, 4)
+        if kind == "normal":
+            n_variants = min(n_variants, max(1, skus - storable_coded))
+        roll = rng.random()
+        uom = uoms["dozens"] if roll < 0.05 else uoms["pack"] if roll < 0.10 else uoms["units"]
+        tracked = kind not in ("consumable",) and rng.random() < 0.05
+        name = f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {len(templates.ids) + 1}"
+        row = templates.blank_row()
+        row[tpos["name"]] = name
+        row[tpos["type"]] = storable_type if kind != "consumable" else "consu"
+        if "detailed_type" in tpos:
+            row[tpos["detailed_type"]] = row[tpos["type"]]
+        if "is_storable" in tpos:
+            row[tpos["is_storable"]] = kind != "consumable"
+        if "uom_po_id" in tpos:
+            row[tpos["uom_po_id"]] = uom
+        row[tpos["uom_id"]] = uom
+        row[tpos["categ_id"]] = setup["category"]
+        row[tpos["list_price"]] = float(rng.randint(100, 20000)) / 100.0
+        row[tpos["standard_price"]] = round(row[tpos["list_price"]] * 0.6, 2)
+        row[tpos["sale_ok"]] = True
+        row[tpos["purchase_ok"]] = True
+        row[tpos["tracking"]] = "lot" if tracked else "none"
+        row[tpos["company_id"]] = False
+        row[tpos["active"]] = kind != "archived"
+        row[tpos["create_date"]] = created
+        row[tpos["write_date"]] = rng.choice(stamps)
+        row[tpos["create_uid"]] = row[tpos["write_uid"]] = 2
+        tmpl_id = templates.insert(row)
+        value_ids: list[int] = []
+        if n_variants > 1:
+            for size in SIZES[:n_variants]:
+                vrow = values.blank_row()
+                vrow[vpos["name"]] = size
+                vrow[vpos["attribute_id"]] = setup["size_attribute"]
+                vrow[vpos["product_tmpl_id"]] = tmpl_id
+                vrow[vpos["create_date"]] = vrow[vpos["write_date"]] = created
+                vrow[vpos["create_uid"]] = vrow[vpos["write_uid"]] = 2
+                value_ids.append(values.insert(vrow))
+        first_code: str | bool = False
+        for k in range(n_variants):
+            counter += 1
+            code: str | bool = False if kind == "nocode" else f"SKU-{counter:06d}"
+            prow = variants.blank_row()
+            prow[ppos["product_tmpl_id"]] = tmpl_id
+            prow[ppos["default_code"]] = code
+            prow[ppos["barcode"]] = ean13(200000000000 + counter)
+            prow[ppos["active"]] = kind != "archived"
+            prow[ppos["product_template_attribute_value_ids"]] = (
+                (value_ids[k],) if value_ids else ()
+            )
+            prow[ppos["create_date"]] = created
+            prow[ppos["write_date"]] = rng.choice(stamps)
+            prow[ppos["create_uid"]] = prow[ppos["write_uid"]] = 2
+            pid = variants.insert(prow)
+            all_products.append(pid)
+            if n_variants == 1:
+                first_code = code
+            if kind != "consumable":
+                stocked.append((pid, uom, tracked))
+            if kind == "normal":
+                storable_coded += 1
+                coded_storable.append(pid)
+        if n_variants == 1:
+            trow = templates.records[tmpl_id]
+            trow[tpos["default_code"]] = first_code
+            trow[tpos["barcode"]] = variants.records[all_products[-1]][ppos["barcode"]]
+
+    # ~0.5% of the SKUs come in pairs sharing one barcode
+    pairs = max(1, round(skus * 0.005 / 2)) if skus >= 100 else 0
+    chosen = rng.sample(coded_storable, min(len(coded_storable), pairs * 2)) if pairs else []
+    barcode_field = variants.fields["barcode"]
+    shared = []
+    for first, second in zip(chosen[0::2], chosen[1::2], strict=False):
+        barcode = variants.records[first][ppos["barcode"]]
+        variants.set_value(variants.records[second], barcode_field, barcode)
+        shared.append((first, second))
+    return {
+        "all": all_products,
+        "stocked": stocked,
+        "shared_barcodes": shared,
+        "extra": extra,
+    }
+
+
+def _stock(
+    state: OdooState,
+    rng: random.Random,
+    setup: dict[str, Any],
+    products: dict[str, Any],
+    stamps: list[str],
+) -> dict[str, Any]:
+    """Quants in every warehouse, holds, transit, lots and some done history moves."""
+    quants = state.tables["stock.quant"]
+    lots = state.tables["stock.lot"]
+    moves = state.tables["stock.move"]
+    qpos, lpos, mpos = quants.pos, lots.pos, moves.pos
+    warehouses = list(setup["warehouses"].values())
+    created = stamps[0]
+    qty_field = state.profile.move_quantity_field
+    counts = {"quants": 0, "lots": 0, "moves": 0, "reserved": 0}
+    partner_quants: dict[tuple[int, int], list] = {}
+
+    def add_quant(pid: int, location: int, qty: float, lot: int | bool, reserve: bool) -> None:
+        row = quants.blank_row()
+        row[qpos["product_id"]] = pid
+        row[qpos["location_id"]] = location
+        row[qpos["lot_id"]] = lot
+        row[qpos["company_id"]] = 1
+        row[qpos["quantity"]] = qty
+        if reserve and qty >= 1:
+            row[qpos["reserved_quantity"]] = float(rng.randint(1, int(qty)))
+            counts["reserved"] += 1
+        stamp = rng.choice(stamps)
+        row[qpos["in_date"]] = stamp
+        row[qpos["create_date"]] = stamp
+        row[qpos["write_date"]] = rng.choice(stamps) if rng.random() < 0.5 else stamp
+        row[qpos["create_uid"]] = row[qpos["write_uid"]] = 2
+        quants.insert(row)
+        counts["quants"] += 1
+
+    def add_move(pid: int, uom: int, src: int, dest: int, qty: float) -> None:
+        row = moves.blank_row()
+        stamp = rng.choice(stamps)
+        name = state.tables["product.product"].display_name_of(pid)
+        row[mpos["name"]] = name
+        row[mpos["reference"]] = name
+        row[mpos["product_id"]] = pid
+        row[mpos["product_uom_qty"]] = qty
+        row[mpos["product_qty"]] = qty
+        row[mpos["product_uom"]] = uom
+        row[mpos["location_id"]] = src
+        row[mpos["location_dest_id"]] = dest
+        row[mpos["state"]] = "done"
+        row[mpos["date"]] = stamp
+        row[mpos["company_id"]] = 1
+        row[mpos[qty_field]] = qty
+        if "picked" in mpos:
+            row[mpos["picked"]] = True
+        row[mpos["create_date"]] = row[mpos["write_date"]] = stamp
+        row[mpos["create_uid"]] = row[mpos["write_uid"]] = 2
+        moves.insert(row)
+        counts["moves"] += 1
+
+    def quantity(uom: int) -> float:
+        if rng.random() < 0.02:
+            return 0.0
+        high = 500 if uom == setup["uom"]["units"] else 40
+        return float(rng.randint(1, high))
+
+    for pid, uom, tracked in products["stocked"]:
+        lot_ids: list[int | bool] = [False]
+        if tracked:
+            lot_ids = []
+            for n in range(1, rng.randint(1, 3) + 1):
+                lrow = lots.blank_row()
+                lrow[lpos["name"]] = f"LOT-{pid:06d}-{n}"
+                lrow[lpos["product_id"]] = pid
+                lrow[lpos["company_id"]] = 1
+                lrow[lpos["create_date"]] = lrow[lpos["write_date"]] = created
+                lrow[lpos["create_uid"]] = lrow[lpos["write_uid"]] = 2
+                lot_ids.append(lots.insert(lrow))
+                counts["lots"] += 1
+        for wh in warehouses:
+            roll = rng.random()
+            location = wh["stock"] if roll < 0.5 else wh["shelf1"] if roll < 0.75 else wh["shelf2"]
+            for lot in lot_ids:
+                add_quant(pid, location, quantity(uom), lot, rng.random() < 0.10)
+        if rng.random() < 0.05:
+            wh = rng.choice(warehouses)
+            add_quant(
+                pid,
+                rng.choice((wh["qc"], wh["damaged"])),
+                float(rng.randint(1, 20)),
+                lot_ids[0],
+                False,
+            )
+        if rng.random() < 0.03:
+            wh = rng.choice(warehouses)
+            add_quant(pid, wh["transit"], float(rng.randint(1, 50)), lot_ids[0], False)
+        if rng.random() < 0.10:
+            wh = rng.choice(warehouses)
+            qty = float(rng.randint(10, 200))
+            add_move(pid, uom, setup["locations"]["vendors"], wh["stock"], qty)
+            partner_quants.setdefault((pid, setup["locations"]["vendors"]), [lot_ids[0], 0.0])
+            partner_quants[(pid, setup["locations"]["vendors"])][1] -= qty
+        if rng.random() < 0.05:
+            wh = rng.choice(warehouses)
+            qty = float(rng.randint(1, 20))
+            add_move(pid, uom, wh["stock"], setup["locations"]["customers"], qty)
+            partner_quants.setdefault((pid, setup["locations"]["customers"]), [lot_ids[0], 0.0])
+            partner_quants[(pid, setup["locations"]["customers"])][1] += qty
+    for (pid, location), (lot, qty) in partner_quants.items():
+        add_quant(pid, location, qty, lot, False)
+    return counts
