@@ -37,6 +37,7 @@ PRODUCTS_SCHEMA = pl.Schema(
         "uom": pl.Utf8,
         "base_uom": pl.Utf8,
         "factor": pl.Float64,
+        "category": pl.Utf8,
         "storable": pl.Boolean,
         "active": pl.Boolean,
         "write_date": UTC_DATETIME,
@@ -99,6 +100,7 @@ def read_products(client: OdooClient, skus: Sequence[str] | None = None) -> pl.D
         "name": pl.Utf8,
         "product_tmpl_id": pl.Int64,
         "uom_id": pl.Int64,
+        "categ_id": pl.Int64,
         "active": pl.Boolean,
         "write_date": pl.Utf8,
         storable_field: storable_type,
@@ -124,12 +126,18 @@ def read_products(client: OdooClient, skus: Sequence[str] | None = None) -> pl.D
         "name",
         _many2one("product_tmpl_id").alias("template_id"),
         _many2one("uom_id"),
+        _many2one("categ_id"),
         (storable == "product" if major < 18 else storable.fill_null(False)).alias("storable"),
         "active",
         _parse_datetime(pl.col("write_date")),
     )
+    categories = _frame(
+        client.search_read_all("product.category", [], ["id", "complete_name"]),
+        {"id": pl.Int64, "complete_name": pl.Utf8},
+    ).select(pl.col("id").alias("categ_id"), pl.col("complete_name").alias("category"))
     return (
         products.join(_read_uoms(client, major), on="uom_id", how="left", maintain_order="left")
+        .join(categories, on="categ_id", how="left", maintain_order="left")
         .select(PRODUCTS_SCHEMA.names())
         .cast(PRODUCTS_SCHEMA)
     )

@@ -143,3 +143,42 @@ def test_pending_orders_are_subtracted_once(channels, units, pend):
         assert row["net"] == max(0.0, row["pool"] - row["pending"])
     shared = result.filter(~pl.col("ring_fenced"))
     assert (shared["allocated"] == shared["net"]).all()
+
+
+def test_a_policy_by_category_or_velocity_tier_applies_only_to_its_skus():
+    channels = [
+        {
+            "name": "shop",
+            "kind": "generic",
+            "warehouses": [{"code": "MAIN"}],
+            "allocation": {"mode": "shared"},
+        }
+    ]
+    policy = make_policy(
+        channels,
+        policies=[
+            {"name": "glass", "match": {"category": "All / Glass"}, "set": {"pack_size": 4}},
+            {"name": "slow", "match": {"velocity_tier": "C"}, "set": {"min_threshold": 50}},
+        ],
+    )
+    universe = pl.DataFrame(
+        {
+            "sku": ["A", "B", "C"],
+            "category": ["All / Glass", "All / Wood", "All / Wood"],
+            "velocity_tier": ["A", "A", "C"],
+        }
+    )
+    result = allocate(
+        canonical({("A", "MAIN"): 10.0, ("B", "MAIN"): 10.0, ("C", "MAIN"): 10.0}),
+        policy,
+        NOW,
+        skus=universe,
+    ).sort("sku")
+    assert result["publishable"].to_list() == [8, 10, 0]
+    assert (
+        result["publishable_rule"].cast(pl.Utf8).to_list()[0] == "policies.yml: glass pack_size 4"
+    )
+    assert (
+        result["thresholded_rule"].cast(pl.Utf8).to_list()[2]
+        == "policies.yml: slow min_threshold 50"
+    )

@@ -143,6 +143,13 @@ def test_archived_products_and_missing_codes_are_quarantined_with_their_stock(sn
     assert missing.select("reason", "quantity").rows() == [("missing_sku", 8.0)]
 
 
+def test_products_carry_their_category_for_the_policies(snapshot):
+    products, _, _ = snapshot
+    demo = products.filter(pl.col("sku").str.starts_with("SKU-"))
+    assert demo.height > 0 and demo.filter(pl.col("category").is_null()).is_empty()
+    assert "All / Saleable" in set(products["category"])
+
+
 def test_non_storable_products_are_known_but_hold_no_canonical_stock(snapshot):
     products, canonical, _ = snapshot
     consu = products.filter(pl.col("sku") == "T-CONSU").to_dicts()

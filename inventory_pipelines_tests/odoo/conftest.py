@@ -61,6 +61,7 @@ class FakeOdoo:
 
     def __post_init__(self) -> None:
         self.on("res.users", "context_get", lambda args, kwargs: {"lang": "en_US", "uid": self.uid})
+        self.on("product.category", "search_read", lambda args, kwargs: [])
 
     def on(self, model: str, method: str, handler: Handler) -> None:
         """Answer `model.method` calls with `handler(args, kwargs)`."""

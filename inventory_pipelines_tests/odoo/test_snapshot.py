@@ -111,6 +111,7 @@ def test_products_before_18_are_storable_by_template_type(
             "uom": ["Units", "Dozens", "g"],
             "base_uom": ["Units", "Units", "kg"],
             "factor": [1.0, 12.0, 0.001],
+            "category": [None, None, None],
             "storable": [True, False, False],
             "active": [True, False, True],
             "write_date": [WRITTEN] * 3,

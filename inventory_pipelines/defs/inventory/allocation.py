@@ -27,7 +27,7 @@ def sellable_skus(products: pl.DataFrame) -> pl.DataFrame:
         products.filter(pl.col("sku").is_not_null())
         .filter(~pl.col("sku").is_duplicated())
         .filter(pl.col("active") & pl.col("storable"))
-        .select("sku")
+        .select("sku", *(["category"] if "category" in products.columns else []))
     )
 
 
