@@ -68,7 +68,10 @@ def test_the_whole_definitions_load():
         "odoo/stock_quants",
         "inventory/canonical_inventory",
         "inventory/quarantine",
+        "inventory/channel_allocation",
+        "rules/sku_velocity",
     } <= keys
+    assert {job.name for job in loaded.jobs} == {"refresh_inventory", "allocate_channels"}
 
 
 def test_a_full_materialization_writes_every_table_and_passes_its_checks(odoo, tmp_path):
