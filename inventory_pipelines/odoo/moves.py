@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 
 from inventory_pipelines.odoo.client import OdooClient
-from inventory_pipelines.odoo.snapshot import IN_CHUNK, UTC_DATETIME
+from inventory_pipelines.odoo.snapshot import IN_CHUNK, UTC_DATETIME, _parse_datetime
 
 MOVES_SCHEMA = pl.Schema(
     {
@@ -65,5 +65,5 @@ def read_done_moves(
         location_id="location_id",
         location_dest_id="location_dest_id",
         state="state",
-        date=pl.col("date").str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", time_zone="UTC"),
+        date=_parse_datetime(pl.col("date")),
     )

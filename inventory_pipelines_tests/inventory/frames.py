@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from inventory_pipelines.odoo import LOCATIONS_SCHEMA, PRODUCTS_SCHEMA, QUANTS_SCHEMA
+
 AS_OF = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
@@ -19,47 +21,20 @@ def products(rows: list[dict]) -> pl.DataFrame:
         "uom": "Units",
         "base_uom": "Units",
         "factor": 1.0,
+        "category": None,
         "storable": True,
         "active": True,
         "write_date": AS_OF,
     }
     full = [{**defaults, **r} for r in rows]
-    return pl.DataFrame(
-        full,
-        schema={
-            "product_id": pl.Int64,
-            "sku": pl.Utf8,
-            "barcode": pl.Utf8,
-            "name": pl.Utf8,
-            "template_id": pl.Int64,
-            "uom_id": pl.Int64,
-            "uom": pl.Utf8,
-            "base_uom": pl.Utf8,
-            "factor": pl.Float64,
-            "storable": pl.Boolean,
-            "active": pl.Boolean,
-            "write_date": pl.Datetime("us", "UTC"),
-        },
-    )
+    return pl.DataFrame(full, schema=PRODUCTS_SCHEMA)
 
 
 def locations(rows: list[dict]) -> pl.DataFrame:
     """An `odoo/locations` frame before role assignment."""
     defaults = {"name": "", "parent_id": None, "warehouse_id": None, "active": True}
     full = [{**defaults, **r} for r in rows]
-    return pl.DataFrame(
-        full,
-        schema={
-            "location_id": pl.Int64,
-            "name": pl.Utf8,
-            "complete_name": pl.Utf8,
-            "usage": pl.Utf8,
-            "parent_id": pl.Int64,
-            "warehouse_id": pl.Int64,
-            "warehouse_code": pl.Utf8,
-            "active": pl.Boolean,
-        },
-    )
+    return pl.DataFrame(full, schema=LOCATIONS_SCHEMA)
 
 
 def quants(rows: list[tuple]) -> pl.DataFrame:
@@ -77,13 +52,5 @@ def quants(rows: list[tuple]) -> pl.DataFrame:
             }
             for q, p, loc, qty, res in rows
         ],
-        schema={
-            "quant_id": pl.Int64,
-            "product_id": pl.Int64,
-            "location_id": pl.Int64,
-            "lot_id": pl.Int64,
-            "quantity": pl.Float64,
-            "reserved_quantity": pl.Float64,
-            "write_date": pl.Datetime("us", "UTC"),
-        },
+        schema=QUANTS_SCHEMA,
     )
