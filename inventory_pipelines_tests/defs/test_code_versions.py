@@ -60,3 +60,17 @@ def test_a_model_change_makes_that_model_stale(tmp_path):
     model.write_text(model.read_text().replace("ORDER BY warehouse", "ORDER BY 1"))
     after = code_versions(rules)
     assert {key for key in before if before[key] != after[key]} == {"rules/stock_by_warehouse"}
+
+
+def test_a_broken_rules_folder_stops_the_code_location_from_loading(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), rules)
+    channels = rules / "channels.yml"
+    channels.write_text(channels.read_text().replace("percent: 40", "percent: 90"))
+    env = {**os.environ, "INVENTORY_RULES_DIR": str(rules)}
+    out = subprocess.run(
+        [sys.executable, "-c", PRINT_VERSIONS], env=env, capture_output=True, text=True
+    )
+    assert out.returncode != 0
+    assert "RulesError" in out.stderr
+    assert "channels.yml: channels.*.allocation.percent" in out.stderr
