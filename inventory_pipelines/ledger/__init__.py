@@ -1,0 +1,20 @@
+"""The ledger: what must be transactional and never lost (DESIGN.md section 4).
+
+SQLAlchemy Core over SQLite (WAL, the default) or PostgreSQL, with Alembic migrations that
+ship in this package. It knows SQL only: no HTTP, no Dagster, no channels; callers pass plain
+values. Modules:
+
+- `db`: engines, write/read transactions, `migrate(url)`;
+- `schema`: the tables;
+- `outbox`: publishes written before they are sent, batched in a safe order;
+- `state`: the last acknowledged quantity per channel listing (delta-only publishing);
+- `dlq`: the dead-letter queue and its replay;
+- `audit`: who changed what, when, before and after.
+
+No table holds a credential: payloads, errors and audit snapshots carry business values only.
+"""
+
+from inventory_pipelines.ledger import audit, dlq, outbox, state
+from inventory_pipelines.ledger.db import create_engine, default_url, migrate
+
+__all__ = ["audit", "create_engine", "default_url", "dlq", "migrate", "outbox", "state"]

@@ -1,0 +1,116 @@
+"""The audit log: who changed what inventory-affecting state, when, from where, before and after.
+
+Every row carries the time (aware UTC), the actor (a person or a process), the source
+system, a correlation id tying it to a run or request, the action, the entity and JSON
+snapshots before and after. Secrets are never stored (DESIGN.md section 8): `record` refuses
+any key in `before`/`after` that names a credential, so a careless caller fails loudly
+instead of leaking a token into a table that is kept forever.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from inventory_pipelines.ledger.db import read_transaction, write_transaction
+from inventory_pipelines.ledger.schema import audit_log
+
+_SECRET_KEY = re.compile(
+    r"(passw(or)?d|secret|token|api[_-]?key|authorization|credential|cookie|private[_-]?key)",
+    re.IGNORECASE,
+)
+
+
+class SecretInPayloadError(ValueError):
+    """A value bound for the ledger carries a key that names a credential."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of the audit log."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    source: str
+    correlation_id: str | None
+    action: str
+    entity: str
+    before: Any
+    after: Any
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def ensure_no_secrets(value: Any, where: str = "payload") -> None:
+    """Raise `SecretInPayloadError` if any mapping key inside `value` names a credential."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _SECRET_KEY.search(str(key)):
+                raise SecretInPayloadError(f"{where}: key {key!r} looks like a credential")
+            ensure_no_secrets(item, where)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            ensure_no_secrets(item, where)
+
+
+def record(
+    conn: Connection,
+    *,
+    actor: str,
+    source: str,
+    action: str,
+    entity: str,
+    before: Any = None,
+    after: Any = None,
+    correlation_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """Append one audit row and return its id; `before`/`after` must be JSON, without secrets."""
+    ensure_no_secrets(before, "audit before")
+    ensure_no_secrets(after, "audit after")
+    with write_transaction(conn):
+        result = conn.execute(
+            audit_log.insert()
+            .values(
+                at=at or utcnow(),
+                actor=actor,
+                source=source,
+                correlation_id=correlation_id,
+                action=action,
+                entity=entity,
+                before=before,
+                after=after,
+            )
+            .returning(audit_log.c.id)
+        )
+        return int(result.scalar_one())
+
+
+def history(
+    conn: Connection,
+    *,
+    entity: str | None = None,
+    correlation_id: str | None = None,
+    action: str | None = None,
+    limit: int = 1000,
+) -> list[AuditEntry]:
+    """Audit rows, oldest first, filtered by entity, correlation id and/or action."""
+    query = sa.select(audit_log).order_by(audit_log.c.id).limit(limit)
+    if entity is not None:
+        query = query.where(audit_log.c.entity == entity)
+    if correlation_id is not None:
+        query = query.where(audit_log.c.correlation_id == correlation_id)
+    if action is not None:
+        query = query.where(audit_log.c.action == action)
+    with read_transaction(conn):
+        return [AuditEntry(**row._mapping) for row in conn.execute(query)]

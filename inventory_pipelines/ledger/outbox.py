@@ -1,0 +1,479 @@
+"""The outbox of channel publishes (DESIGN.md section 7).
+
+A publish round is written here before anything is sent, one row per (channel, listing),
+and each row walks `pending -> sent -> acknowledged | stale | rejected | failed`; a failed
+row is planned again until it runs out of attempts and goes `dead` (dead-lettered). The
+publisher's loop, per channel:
+
+    enqueue_round(conn, channel, round_id, updates)
+    for batch in pending_batches(conn, channel, max_batch):
+        mark_sent(conn, batch.batch_key)
+        results = connector.publish(updates_of(batch), idempotency_key=batch.batch_key)
+        record_results(conn, batch.batch_key, [(r.listing_id, r.status, ...) for r in results])
+        # or, if the request itself failed: retry_or_dead_letter(conn, batch.batch_key, ...)
+
+Ordering: zero-outs first, then decreases, then increases; a batch never mixes directions
+or rounds. Increases of a round are held back while any zero-out or decrease of the same
+round, on any channel, is still in flight or dead, so the sum of what channels display
+never runs ahead of what can be sold.
+
+Batch keys (the channel's idempotency key) are a hash of the rows a batch holds (ids,
+attempt and generation counts), stored on the rows when planned: a re-plan after a crash
+returns the same rows under the same key, so resending is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from inventory_pipelines.ledger import audit, dlq, state
+from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write_transaction
+from inventory_pipelines.ledger.schema import DIRECTIONS, outbox
+
+DEFAULT_MAX_ATTEMPTS = 5
+RESULT_STATUSES = ("acknowledged", "stale", "rejected", "failed")
+# Rows a planner may (re)send: never sent, sent without a recorded answer, or failed per item.
+_PLANNABLE = ("pending", "sent", "failed")
+# A zero-out or decrease in one of these states holds back the increases of its round.
+_HOLDING = ("pending", "sent", "failed", "dead")
+_INSERT_CHUNK = 500
+
+ResultTuple = tuple[str, str, int | None, str | None, str | None]
+"""(listing_id, status, quantity or None, error or None, request_id or None)."""
+
+
+class OutboxError(ValueError):
+    """A batch that is not in flight, or results that do not match it."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One update of a batch: set `listing_id` to `quantity` (only if it shows `expected`)."""
+
+    outbox_id: int
+    listing_id: str
+    sku: str
+    quantity: int
+    expected: int | None
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Updates sent in one request under one idempotency key; one direction, one round."""
+
+    batch_key: str
+    channel: str
+    round_id: str
+    direction: str
+    attempts: int
+    items: tuple[BatchItem, ...]
+
+
+def direction_of(quantity: int, previous: int | None) -> str:
+    """'zero' for 0, 'decrease' below `previous`, else 'increase' (also when unknown)."""
+    if quantity == 0:
+        return "zero"
+    if previous is not None and quantity < previous:
+        return "decrease"
+    return "increase"
+
+
+def batch_key(channel: str, round_id: str, direction: str, rows: Iterable[Any]) -> str:
+    """The idempotency key of a batch: a hash of its rows' ids, attempts and generations."""
+    parts = [channel, round_id, direction]
+    parts += [f"{r.id}:{r.attempts}:{r.generation}" for r in sorted(rows, key=lambda r: r.id)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+def enqueue_round(
+    conn: Connection,
+    channel: str,
+    round_id: str,
+    updates: Sequence[Mapping[str, Any]],
+    *,
+    correlation_id: str | None = None,
+) -> int:
+    """Write a round's updates for `channel` as pending rows; return how many were new.
+
+    Each update has `listing_id`, `sku`, `quantity` and optionally `expected` (compare-and-
+    set), `direction` and `correlation_id`. Without a direction it is derived from the
+    quantity against `expected`, else against the last acknowledged quantity. Enqueuing the
+    same round twice adds nothing. Older rows of the same listings that were never sent
+    are marked superseded: only the newest quantity goes out.
+    """
+    if not updates:
+        return 0
+    listing_ids = [str(u["listing_id"]) for u in updates]
+    if len(set(listing_ids)) != len(listing_ids):
+        raise OutboxError(f"round {round_id!r} lists a listing twice for {channel!r}")
+    now = audit.utcnow()
+    with write_transaction(conn):
+        acknowledged = state.last_acknowledged(conn, channel)
+        rows = []
+        for update in updates:
+            quantity = int(update["quantity"])
+            if quantity < 0:
+                raise OutboxError(f"{update['listing_id']}: negative quantity {quantity}")
+            expected = update.get("expected")
+            direction = update.get("direction") or direction_of(
+                quantity,
+                expected if expected is not None else acknowledged.get(str(update["listing_id"])),
+            )
+            if direction not in DIRECTIONS:
+                raise OutboxError(f"{update['listing_id']}: unknown direction {direction!r}")
+            rows.append(
+                {
+                    "channel": channel,
+                    "round_id": round_id,
+                    "listing_id": str(update["listing_id"]),
+                    "sku": str(update["sku"]),
+                    "quantity": quantity,
+                    "expected": None if expected is None else int(expected),
+                    "direction": direction,
+                    "status": "pending",
+                    "attempts": 0,
+                    "generation": 0,
+                    "correlation_id": update.get("correlation_id", correlation_id),
+                    "created_at": now,
+                }
+            )
+        insert = postgresql.insert if is_postgresql(conn) else sqlite.insert
+        inserted: list[Row[Any]] = []
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            statement = (
+                insert(outbox)
+                .values(rows[start : start + _INSERT_CHUNK])
+                .on_conflict_do_nothing(
+                    index_elements=[outbox.c.channel, outbox.c.round_id, outbox.c.listing_id]
+                )
+                .returning(outbox.c.id, outbox.c.listing_id)
+            )
+            inserted += conn.execute(statement).all()
+        # Only rows this call added supersede, and only older ones: re-enqueuing an old
+        # round must not cancel a newer one.
+        if inserted:
+            first_new = min(r.id for r in inserted)
+            new_listings = [r.listing_id for r in inserted]
+            for start in range(0, len(new_listings), _INSERT_CHUNK):
+                conn.execute(
+                    outbox.update()
+                    .where(
+                        outbox.c.channel == channel,
+                        outbox.c.id < first_new,
+                        outbox.c.listing_id.in_(new_listings[start : start + _INSERT_CHUNK]),
+                        outbox.c.status.in_(("pending", "failed")),
+                        outbox.c.batch_key.is_(None),
+                    )
+                    .values(status="superseded")
+                )
+        return len(inserted)
+
+
+def _held_rounds(conn: Connection, rounds: set[str]) -> set[str]:
+    if not rounds:
+        return set()
+    query = (
+        sa.select(outbox.c.round_id)
+        .where(
+            outbox.c.round_id.in_(sorted(rounds)),
+            outbox.c.direction.in_(("zero", "decrease")),
+            outbox.c.status.in_(_HOLDING),
+        )
+        .distinct()
+    )
+    return set(conn.execute(query).scalars())
+
+
+def pending_batches(
+    conn: Connection,
+    channel: str,
+    max_batch: int,
+    *,
+    hold_increases: bool = True,
+    resend_sent_after: dt.timedelta = dt.timedelta(0),
+) -> list[Batch]:
+    """Plan the channel's unsent work into batches of at most `max_batch`, in publish order.
+
+    Rows already planned keep their batch and key; rows sent without a recorded answer
+    (a crash) come back under their key once `resend_sent_after` has passed since sending.
+    On PostgreSQL the rows are claimed with `FOR UPDATE SKIP LOCKED`, so two planners never
+    key the same rows differently.
+    """
+    if max_batch < 1:
+        raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+    query = (
+        sa.select(outbox)
+        .where(outbox.c.channel == channel, outbox.c.status.in_(_PLANNABLE))
+        .order_by(outbox.c.id)
+    )
+    with write_transaction(conn):
+        if is_postgresql(conn):
+            query = query.with_for_update(skip_locked=True)
+        rows = list(conn.execute(query))
+        cutoff = audit.utcnow() - resend_sent_after
+        rows = [r for r in rows if r.status != "sent" or r.sent_at is None or r.sent_at <= cutoff]
+        if hold_increases:
+            held = _held_rounds(conn, {r.round_id for r in rows if r.direction == "increase"})
+            rows = [r for r in rows if not (r.direction == "increase" and r.round_id in held)]
+
+        groups: dict[str, list[Row[Any]]] = {}
+        for row in rows:
+            if row.batch_key is not None:
+                groups.setdefault(row.batch_key, []).append(row)
+        unplanned = [r for r in rows if r.batch_key is None]
+        unplanned.sort(key=lambda r: (r.round_id, DIRECTIONS.index(r.direction), r.id))
+        for _, same in groupby(unplanned, key=lambda r: (r.round_id, r.direction)):
+            same_rows = list(same)
+            for start in range(0, len(same_rows), max_batch):
+                chunk = same_rows[start : start + max_batch]
+                key = batch_key(channel, chunk[0].round_id, chunk[0].direction, chunk)
+                conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_([r.id for r in chunk]))
+                    .values(batch_key=key)
+                )
+                groups[key] = chunk
+
+    round_order = {r.round_id: r.id for r in sorted(rows, key=lambda r: r.id, reverse=True)}
+    batches = [
+        Batch(
+            batch_key=key,
+            channel=channel,
+            round_id=chunk[0].round_id,
+            direction=chunk[0].direction,
+            attempts=max(r.attempts for r in chunk),
+            items=tuple(
+                BatchItem(
+                    outbox_id=r.id,
+                    listing_id=r.listing_id,
+                    sku=r.sku,
+                    quantity=r.quantity,
+                    expected=r.expected,
+                    correlation_id=r.correlation_id,
+                )
+                for r in sorted(chunk, key=lambda r: r.id)
+            ),
+        )
+        for key, chunk in groups.items()
+    ]
+    batches.sort(
+        key=lambda b: (
+            round_order[b.round_id],
+            DIRECTIONS.index(b.direction),
+            b.items[0].outbox_id,
+        )
+    )
+    return batches
+
+
+def mark_sent(conn: Connection, batch_key: str) -> int:
+    """Mark a batch's rows sent (one more attempt); return how many (0: nothing to send)."""
+    with write_transaction(conn):
+        result = conn.execute(
+            outbox.update()
+            .where(outbox.c.batch_key == batch_key, outbox.c.status.in_(("pending", "sent")))
+            .values(status="sent", attempts=outbox.c.attempts + 1, sent_at=audit.utcnow())
+        )
+        return int(result.rowcount)
+
+
+def _in_flight(conn: Connection, batch_key: str) -> list[Row[Any]]:
+    query = (
+        sa.select(outbox)
+        .where(outbox.c.batch_key == batch_key, outbox.c.status.in_(("pending", "sent")))
+        .order_by(outbox.c.id)
+    )
+    if is_postgresql(conn):
+        query = query.with_for_update()
+    rows = list(conn.execute(query))
+    if not rows:
+        raise OutboxError(f"no batch {batch_key!r} in flight")
+    return rows
+
+
+def _set(conn: Connection, row_id: int, **values: Any) -> None:
+    conn.execute(outbox.update().where(outbox.c.id == row_id).values(**values))
+
+
+def _dead_letter(
+    conn: Connection, rows: Sequence[Row[Any]], errors: Mapping[int, str], summary: str
+) -> int:
+    first = rows[0]
+    return dlq.add(
+        conn,
+        channel=first.channel,
+        kind="publish",
+        payload={
+            "batch_key": first.batch_key,
+            "round_id": first.round_id,
+            "outbox_ids": [r.id for r in rows],
+            "items": [
+                {
+                    "listing_id": r.listing_id,
+                    "sku": r.sku,
+                    "quantity": r.quantity,
+                    "expected": r.expected,
+                    "error": errors.get(r.id),
+                }
+                for r in rows
+            ],
+        },
+        error=summary,
+        correlation_id=first.correlation_id,
+    )
+
+
+def _state_snapshot(conn: Connection, channel: str, listing_id: str) -> dict[str, Any] | None:
+    current = state.get(conn, channel, listing_id)
+    if current is None:
+        return None
+    return {"quantity": current.quantity, "request_id": current.request_id}
+
+
+def record_results(
+    conn: Connection,
+    batch_key: str,
+    results: Sequence[ResultTuple],
+    *,
+    actor: str = "publisher",
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> dict[str, int]:
+    """Record the channel's answer to a batch in one transaction; return counts per status.
+
+    Acknowledged rows upsert the published state and write an audit row (before/after);
+    stale rows record the quantity the channel reported the same way; rejected rows and
+    failed rows out of attempts are dead-lettered; other failed rows are planned again. A
+    row the channel did not answer for counts as failed. Any error (an unknown listing, an
+    unknown status) rolls the whole answer back.
+    """
+    counts = dict.fromkeys((*RESULT_STATUSES, "dead"), 0)
+    with write_transaction(conn):
+        rows = _in_flight(conn, batch_key)
+        by_listing = {r.listing_id: r for r in rows}
+        answered: set[str] = set()
+        rejected: list[Row[Any]] = []
+        dead: list[Row[Any]] = []
+        errors: dict[int, str] = {}
+        now = audit.utcnow()
+        answers = list(results)
+        named = {answer[0] for answer in answers}
+        answers += [
+            (r.listing_id, "failed", None, "no result from the channel", None)
+            for r in rows
+            if r.listing_id not in named
+        ]
+        for listing_id, status, quantity, error, request_id in answers:
+            row = by_listing.get(listing_id)
+            if row is None:
+                raise OutboxError(f"batch {batch_key!r} has no listing {listing_id!r}")
+            if listing_id in answered:
+                raise OutboxError(f"batch {batch_key!r}: two results for {listing_id!r}")
+            answered.add(listing_id)
+            status = str(status)
+            if status not in RESULT_STATUSES:
+                raise OutboxError(f"{listing_id}: unknown result status {status!r}")
+            if status in ("acknowledged", "stale"):
+                shown = row.quantity if quantity is None and status == "acknowledged" else quantity
+                _set(
+                    conn,
+                    row.id,
+                    status=status,
+                    acknowledged_at=now if status == "acknowledged" else None,
+                    last_error=error if status == "acknowledged" else (error or f"shows {shown}"),
+                )
+                if shown is not None:
+                    before = _state_snapshot(conn, row.channel, listing_id)
+                    state.upsert(
+                        conn,
+                        channel=row.channel,
+                        listing_id=listing_id,
+                        sku=row.sku,
+                        quantity=int(shown),
+                        acknowledged_at=now,
+                        request_id=request_id,
+                    )
+                    audit.record(
+                        conn,
+                        actor=actor,
+                        source=row.channel,
+                        action=f"publish.{status}",
+                        entity=f"published_state/{row.channel}/{listing_id}",
+                        before=before,
+                        after={
+                            "quantity": int(shown),
+                            "request_id": request_id,
+                            "sent": row.quantity,
+                            "batch_key": batch_key,
+                            "round_id": row.round_id,
+                        },
+                        correlation_id=row.correlation_id,
+                        at=now,
+                    )
+            elif status == "rejected":
+                errors[row.id] = error or "rejected"
+                _set(conn, row.id, status="rejected", last_error=errors[row.id])
+                rejected.append(row)
+            elif row.attempts >= max_attempts:
+                errors[row.id] = error or "failed"
+                _set(conn, row.id, status="dead", last_error=errors[row.id])
+                dead.append(row)
+                status = "dead"
+            else:
+                _set(conn, row.id, status="failed", last_error=error, batch_key=None)
+            counts[status] += 1
+        if rejected:
+            _dead_letter(conn, rejected, errors, f"{len(rejected)} update(s) rejected")
+        if dead:
+            _dead_letter(conn, dead, errors, f"{len(dead)} update(s) failed {max_attempts} times")
+    return counts
+
+
+def retry_or_dead_letter(
+    conn: Connection, batch_key: str, error: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> str:
+    """After a failed request: back to 'pending' under the same key, or 'dead' when out of tries.
+
+    Returns the new status. A dead batch becomes one dead letter holding all its rows.
+    """
+    with write_transaction(conn):
+        rows = _in_flight(conn, batch_key)
+        status = "dead" if max(r.attempts for r in rows) >= max_attempts else "pending"
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_([r.id for r in rows]))
+            .values(status=status, last_error=error)
+        )
+        if status == "dead":
+            errors = {r.id: error for r in rows}
+            _dead_letter(conn, rows, errors, f"batch failed {max_attempts} times: {error}")
+    return status
+
+
+def rows_of_round(conn: Connection, round_id: str, channel: str | None = None) -> list[Row[Any]]:
+    """Every outbox row of a round (of one channel or all), for inspection and tests."""
+    query = sa.select(outbox).where(outbox.c.round_id == round_id)
+    if channel is not None:
+        query = query.where(outbox.c.channel == channel)
+    with read_transaction(conn):
+        return list(conn.execute(query.order_by(outbox.c.id)))
+
+
+def counts_by_status(conn: Connection, channel: str) -> dict[str, int]:
+    """How many outbox rows of a channel are in each status."""
+    query = (
+        sa.select(outbox.c.status, sa.func.count())
+        .where(outbox.c.channel == channel)
+        .group_by(outbox.c.status)
+    )
+    with read_transaction(conn):
+        return {status: int(n) for status, n in conn.execute(query)}

@@ -1,0 +1,190 @@
+"""The ledger's tables as SQLAlchemy Core metadata (DESIGN.md section 4).
+
+The migrations in `migrations/versions/` create these tables; this module is what the code
+queries and what a migration test compares the migrated database against. Both must change
+together: a new table or column is a new migration plus an edit here.
+
+Room left for the orders slice: a later migration adds the order inbox (unique on channel,
+external id and event) and the order-to-Odoo mapping; nothing here depends on them.
+
+No column may hold a credential: payloads, errors and audit before/after carry business
+values only (quantities, ids, messages). `audit.record` and `dlq.add` refuse keys that look
+like secrets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+DIRECTIONS = ("zero", "decrease", "increase")
+"""Publish order within a round: zero-outs first, then decreases, then increases."""
+
+OUTBOX_STATUSES = (
+    "pending",  # written, not sent yet (or sent and put back for a retry)
+    "sent",  # handed to the channel; no answer recorded yet
+    "acknowledged",  # the channel shows the quantity
+    "stale",  # compare-and-set failed: the channel showed something else
+    "rejected",  # permanent error for this item (dead-lettered)
+    "failed",  # transient error for this item: planned again in a new batch
+    "dead",  # out of attempts (dead-lettered)
+    "superseded",  # a later round replaced it before it was sent
+)
+DEAD_LETTER_KINDS = ("publish", "order")
+DEAD_LETTER_STATUSES = ("open", "replayed", "discarded")
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that is timezone-aware UTC on the way in and on the way out.
+
+    SQLite has no timestamp type and returns naive values; PostgreSQL stores `timestamptz`
+    and returns values in the session's zone. Both come back as aware UTC here, and a naive
+    value is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        """Refuse naive timestamps; store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive timestamp {value!r}: the ledger stores aware UTC only")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Return aware UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class JsonText(TypeDecorator[Any]):
+    """A JSON value stored as text (portable across SQLite and PostgreSQL, stable key order)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        """Serialize with sorted keys."""
+        if value is None:
+            return None
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        """Parse back."""
+        return None if value is None else orjson.loads(value)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("round_id", String(128), nullable=False),
+    Column("batch_key", String(64), nullable=True),
+    Column("listing_id", String(255), nullable=False),
+    Column("sku", String(255), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("expected", Integer, nullable=True),
+    Column("direction", String(16), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # Bumped by a dead-letter replay so the replayed batch never reuses an old idempotency key.
+    Column("generation", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("correlation_id", String(128), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+    UniqueConstraint("channel", "round_id", "listing_id"),
+    CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
+    CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+    CheckConstraint("quantity >= 0", name="quantity"),
+    Index("ix_outbox_channel_status", "channel", "status"),
+    Index("ix_outbox_batch_key", "batch_key"),
+    Index("ix_outbox_round_id", "round_id"),
+)
+
+published_state = Table(
+    "published_state",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("listing_id", String(255), primary_key=True),
+    Column("sku", String(255), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("acknowledged_at", UtcDateTime, nullable=False),
+    Column("request_id", String(255), nullable=True),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", JsonText, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("correlation_id", String(128), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("replayed_at", UtcDateTime, nullable=True),
+    Column("status", String(16), nullable=False, server_default="open"),
+    CheckConstraint(_in("kind", DEAD_LETTER_KINDS), name="kind"),
+    CheckConstraint(_in("status", DEAD_LETTER_STATUSES), name="status"),
+    Index("ix_dead_letters_status_channel", "status", "channel"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("correlation_id", String(128), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("entity", String(255), nullable=False),
+    Column("before", JsonText, nullable=True),
+    Column("after", JsonText, nullable=True),
+    Index("ix_audit_log_entity", "entity"),
+    Index("ix_audit_log_correlation_id", "correlation_id"),
+)

@@ -1,0 +1,95 @@
+"""What each channel last acknowledged, per listing: the basis of delta-only publishing.
+
+A row is written when the channel acknowledges a quantity, and also when a compare-and-set
+comes back stale with the quantity the channel actually shows: the next round then compares
+against (and sends as `expected`) what the channel really has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write_transaction
+from inventory_pipelines.ledger.schema import published_state
+
+
+@dataclass(frozen=True)
+class PublishedState:
+    """The quantity a channel acknowledged for one listing, when, and its request id."""
+
+    channel: str
+    listing_id: str
+    sku: str
+    quantity: int
+    acknowledged_at: dt.datetime
+    request_id: str | None
+
+
+def last_acknowledged(conn: Connection, channel: str) -> dict[str, int]:
+    """Listing id to the quantity `channel` last acknowledged."""
+    query = sa.select(published_state.c.listing_id, published_state.c.quantity).where(
+        published_state.c.channel == channel
+    )
+    with read_transaction(conn):
+        return {row.listing_id: row.quantity for row in conn.execute(query)}
+
+
+def get(conn: Connection, channel: str, listing_id: str) -> PublishedState | None:
+    """The published state of one listing, or None if the channel never acknowledged it."""
+    query = sa.select(published_state).where(
+        published_state.c.channel == channel, published_state.c.listing_id == listing_id
+    )
+    with read_transaction(conn):
+        row = conn.execute(query).one_or_none()
+    return None if row is None else PublishedState(**row._mapping)
+
+
+def deltas(conn: Connection, channel: str, desired: Mapping[str, int]) -> dict[str, int]:
+    """The entries of `desired` (listing id to quantity) that differ from what was acknowledged.
+
+    A listing never acknowledged is always a delta; one whose quantity equals the last
+    acknowledged one is left out (delta-only: it is not sent again).
+    """
+    acknowledged = last_acknowledged(conn, channel)
+    return {
+        listing_id: quantity
+        for listing_id, quantity in desired.items()
+        if acknowledged.get(listing_id) != quantity
+    }
+
+
+def upsert(
+    conn: Connection,
+    *,
+    channel: str,
+    listing_id: str,
+    sku: str,
+    quantity: int,
+    acknowledged_at: dt.datetime,
+    request_id: str | None,
+) -> None:
+    """Insert or replace the published state of one listing."""
+    values = {
+        "channel": channel,
+        "listing_id": listing_id,
+        "sku": sku,
+        "quantity": quantity,
+        "acknowledged_at": acknowledged_at,
+        "request_id": request_id,
+    }
+    insert = (postgresql.insert if is_postgresql(conn) else sqlite.insert)(published_state)
+    statement = insert.values(**values).on_conflict_do_update(
+        index_elements=[published_state.c.channel, published_state.c.listing_id],
+        set_={
+            key: insert.excluded[key]
+            for key in ("sku", "quantity", "acknowledged_at", "request_id")
+        },
+    )
+    with write_transaction(conn):
+        conn.execute(statement)
