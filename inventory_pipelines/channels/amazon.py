@@ -1,0 +1,663 @@
+"""Amazon connector: SP-API Listings and Feeds behind :class:`ChannelConnector`.
+
+- Credentials: Login with Amazon's refresh-token grant gives an access token, cached until
+  shortly before ``expires_in`` and fetched again once when an SP-API call answers 403; it is
+  sent as ``x-amz-access-token`` (no SigV4 since 2023-10). The refresh token, the client
+  secret and the access token never appear in ``repr``, logs or errors.
+- Listings: ``searchListingsItems`` pages (20 a page) with summaries and fulfillment
+  availability; ``Listing.listing_id`` is the seller SKU, ``quantity`` the ``DEFAULT``
+  (merchant-fulfilled) quantity, ``None`` when the listing has none.
+- Publishing: below ``bulk_threshold`` items, one ``patchListingsItem`` per SKU (replace
+  ``/attributes/fulfillment_availability``), paced by a local token bucket at Amazon's 5/s
+  (burst 5) that halves its rate on each 429, recovers on success and adopts the rate
+  Amazon reports in ``x-amzn-RateLimit-Limit``. At or above it, one
+  ``JSON_LISTINGS_FEED`` (at most 25,000 messages): create a document, upload it, create the
+  feed, poll ``getFeed`` with a growing interval until DONE, FATAL or CANCELLED, then read the
+  processing report: messages with an ERROR issue come back REJECTED, the others
+  ACKNOWLEDGED (``request_id`` is the feed id). A feed that does not end DONE leaves every
+  item FAILED (retryable). Message ids are derived from the idempotency key, so a resend
+  carries the same ids and Amazon's reports (and the sandbox) can recognise it.
+- Errors: 5xx, timeouts and dropped connections are retried with jittered exponential backoff
+  (``max_retries``), then :class:`ChannelUnavailableError`; 429s are retried (honouring
+  ``Retry-After`` when given) up to ``max_throttle_retries``, then
+  :class:`ChannelThrottledError`; refused credentials raise :class:`ChannelAuthError`.
+- No compare-and-set: Amazon has none, so a sale during a round trip is the residual window
+  the safety buffer covers (DESIGN.md section 7).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from inventory_pipelines.channels.base import (
+    ChannelAuthError,
+    ChannelConnector,
+    ChannelError,
+    ChannelLimits,
+    ChannelThrottledError,
+    ChannelUnavailableError,
+    Listing,
+    QuantityUpdate,
+    UpdateResult,
+    UpdateStatus,
+)
+
+log = logging.getLogger(__name__)
+
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+LISTINGS_API = "/listings/2021-08-01"
+FEEDS_API = "/feeds/2021-06-30"
+FEED_TYPE = "JSON_LISTINGS_FEED"
+FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
+FEED_MAX_MESSAGES = 25_000
+FULFILLMENT_PATH = "/attributes/fulfillment_availability"
+DEFAULT_BULK_THRESHOLD = 1000  # 200 s of patches at 5/s: past that a feed is faster
+TOKEN_REFRESH_MARGIN_S = 60.0
+SEARCH_PAGE_SIZE = 20
+FEED_TERMINAL = frozenset({"DONE", "FATAL", "CANCELLED"})
+#: operation -> (requests per second, burst), Amazon's documented quotas (pacing targets)
+RATES: dict[str, tuple[float, int]] = {
+    "getListingsItem": (5.0, 5),
+    "patchListingsItem": (5.0, 5),
+    "searchListingsItems": (5.0, 5),
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeed": (2.0, 15),
+    "getFeedDocument": (0.0222, 10),
+    "getOrders": (0.0167, 20),
+}
+_MESSAGE_ID_SPAN = 100_000  # > FEED_MAX_MESSAGES: ids of one key never overlap another's
+
+
+class _Secret:
+    """A credential that prints as ``***``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value, for the one place that sends it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+
+class Pacer:
+    """A local token bucket for one operation, slowed down by 429s and recovering on success.
+
+    Tokens may go into debt: :meth:`acquire` takes one and sleeps off the debt, so pacing
+    holds whatever the sleep function does. It keeps one token of headroom (``burst - 1``)
+    and refills at ``margin`` times the rate: requests reach the channel later than they
+    leave, with jitter, and a bucket paced exactly like the channel's would meet an empty one
+    there now and then.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        margin: float = 0.9,
+    ) -> None:
+        self.nominal_rate = float(rate)
+        self.margin = float(margin)
+        self.rate = float(rate)
+        self.burst = max(1, int(burst) - 1)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(self.burst)
+        self._stamp = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(
+            float(self.burst), self._tokens + (now - self._stamp) * self.rate * self.margin
+        )
+        self._stamp = now
+
+    def acquire(self) -> None:
+        """Take one token, sleeping until it is due."""
+        self._refill()
+        self._tokens -= 1.0
+        if self._tokens < 0:
+            self._sleep(-self._tokens / (self.rate * self.margin))
+
+    def throttled(self) -> None:
+        """The channel said 429: halve the rate (down to 1/16 of nominal) and empty the bucket."""
+        self.rate = max(self.nominal_rate / 16, self.rate / 2)
+        self._refill()
+        self._tokens = min(self._tokens, 0.0)
+
+    def observe_limit(self, rate: float) -> None:
+        """The channel's own ``x-amzn-RateLimit-Limit``: it becomes the nominal rate."""
+        if rate > 0:
+            self.nominal_rate = rate
+            self.rate = min(self.rate, rate)
+
+    def succeeded(self) -> None:
+        """An answer that was not a 429: recover a twentieth of the nominal rate."""
+        self.rate = min(self.nominal_rate, self.rate + self.nominal_rate / 20)
+
+
+def message_id_base(idempotency_key: str) -> int:
+    """The first feed messageId minus one for a key (same key, same ids; below 2**53)."""
+    digest = hashlib.sha256(idempotency_key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10**9 * _MESSAGE_ID_SPAN
+
+
+def _error_text(response: httpx.Response) -> str:
+    """``CODE: message`` from an SP-API or LWA error body (never request headers)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            return f"{first.get('code', response.status_code)}: {first.get('message', '')}"
+        if "error" in body:
+            return str(body["error"])
+    return f"HTTP {response.status_code}"
+
+
+def _issues_text(issues: Sequence[Mapping[str, Any]]) -> str:
+    return "; ".join(
+        f"{i.get('code', '?')}: {i.get('message', '')}"
+        for i in issues
+        if i.get("severity", "ERROR") == "ERROR"
+    )
+
+
+class AmazonConnector(ChannelConnector):
+    """One seller account in one marketplace, over SP-API Listings (patches) and Feeds."""
+
+    kind = "amazon"
+    api_version = "listings-2021-08-01"
+
+    def __init__(
+        self,
+        endpoint: str,
+        seller_id: str,
+        marketplace_id: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        *,
+        token_url: str | None = None,
+        product_type: str = "PRODUCT",
+        bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rate_scale: float = 1.0,
+        max_retries: int = 4,
+        max_throttle_retries: int = 8,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        feed_poll_s: float = 30.0,
+        feed_poll_max_s: float = 120.0,
+        feed_timeout_s: float = 3600.0,
+    ) -> None:
+        """``token_url`` defaults to ``{endpoint}/auth/o2/token`` (the sandbox serves both);
+        against Amazon pass :data:`LWA_TOKEN_URL`. ``rate_scale`` multiplies every pacing
+        rate (tests against a sped-up sandbox)."""
+        self.endpoint = endpoint.rstrip("/")
+        self.seller_id = seller_id
+        self.marketplace_id = marketplace_id
+        self.token_url = token_url or f"{self.endpoint}/auth/o2/token"
+        self.product_type = product_type
+        self.bulk_threshold = int(bulk_threshold)
+        self.max_retries = int(max_retries)
+        self.max_throttle_retries = int(max_throttle_retries)
+        self.backoff_base_s = float(backoff_base_s)
+        self.backoff_cap_s = float(backoff_cap_s)
+        self.feed_poll_s = float(feed_poll_s)
+        self.feed_poll_max_s = float(feed_poll_max_s)
+        self.feed_timeout_s = float(feed_timeout_s)
+        self.rate_scale = float(rate_scale)
+        self._client_id = client_id
+        self._client_secret = _Secret(client_secret)
+        self._refresh_token = _Secret(refresh_token)
+        self._access_token: _Secret | None = None
+        self._token_expires = 0.0
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = random.Random()
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout_s), transport=transport)
+        self._pacers = {
+            op: Pacer(rate * self.rate_scale, burst, clock, sleep)
+            for op, (rate, burst) in RATES.items()
+        }
+        self.api_calls = 0
+        self.throttled = 0
+        self.feeds = 0
+        self.patches = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"AmazonConnector(endpoint={self.endpoint!r}, seller_id={self.seller_id!r}, "
+            f"marketplace_id={self.marketplace_id!r})"
+        )
+
+    # -- interface ----------------------------------------------------------------------------
+
+    def limits(self) -> ChannelLimits:
+        """One patch per request at 5/s (burst 5); feeds carry up to 25,000 items."""
+        rate, burst = RATES["patchListingsItem"]
+        return ChannelLimits(
+            max_batch=1,
+            requests_per_s=rate * self.rate_scale,
+            burst=burst,
+            compare_and_set=False,
+            bulk_batch=FEED_MAX_MESSAGES,
+        )
+
+    def counters(self) -> dict[str, int]:
+        """``api_calls``, ``throttled`` (429s received), ``feeds`` created, ``patches`` sent."""
+        return {
+            "api_calls": self.api_calls,
+            "throttled": self.throttled,
+            "feeds": self.feeds,
+            "patches": self.patches,
+        }
+
+    def read_listings(self) -> Iterator[list[Listing]]:
+        """The seller's listings in the marketplace, 20 a page (searchListingsItems)."""
+        url = f"{self.endpoint}{LISTINGS_API}/items/{quote(self.seller_id, safe='')}"
+        page_token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "marketplaceIds": self.marketplace_id,
+                "includedData": "summaries,fulfillmentAvailability",
+                "pageSize": SEARCH_PAGE_SIZE,
+            }
+            if page_token:
+                params["pageToken"] = page_token
+            response = self._call("searchListingsItems", "GET", url, params=params)
+            body = self._expect(response, "searchListingsItems", 200)
+            yield [self._listing(item) for item in body.get("items", [])]
+            page_token = (body.get("pagination") or {}).get("nextToken")
+            if not page_token:
+                return
+
+    def publish(
+        self, updates: Sequence[QuantityUpdate], idempotency_key: str
+    ) -> list[UpdateResult]:
+        """Patches one by one below ``bulk_threshold`` items, one feed at or above it.
+
+        ``QuantityUpdate.listing_id`` is the seller SKU; ``expected`` is ignored (no
+        compare-and-set on Amazon). At most 25,000 updates per call. When the channel fails
+        mid-batch the error is raised and the earlier patches stay applied: each patch
+        replaces the quantity, so resending the whole batch with the same key is harmless.
+        Not thread-safe: one connector per worker.
+        """
+        if not updates:
+            return []
+        if len(updates) > FEED_MAX_MESSAGES:
+            raise ValueError(f"at most {FEED_MAX_MESSAGES} updates per publish, not {len(updates)}")
+        if len(updates) >= self.bulk_threshold:
+            return self._publish_feed(updates, idempotency_key)
+        return [self._patch(update) for update in updates]
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    # -- patches ------------------------------------------------------------------------------
+
+    def _patches(self, quantity: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "op": "replace",
+                "path": FULFILLMENT_PATH,
+                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": quantity}],
+            }
+        ]
+
+    def _patch(self, update: QuantityUpdate) -> UpdateResult:
+        sku = update.listing_id
+        url = (
+            f"{self.endpoint}{LISTINGS_API}/items/"
+            f"{quote(self.seller_id, safe='')}/{quote(sku, safe='')}"
+        )
+        body = {"productType": self.product_type, "patches": self._patches(update.quantity)}
+        response = self._call(
+            "patchListingsItem",
+            "PATCH",
+            url,
+            params={"marketplaceIds": self.marketplace_id},
+            json_body=body,
+        )
+        self.patches += 1
+        if response.status_code == 200:
+            answer = response.json()
+            submission = answer.get("submissionId")
+            if answer.get("status") == "ACCEPTED":
+                return UpdateResult(
+                    sku, UpdateStatus.ACKNOWLEDGED, update.quantity, request_id=submission
+                )
+            issues = answer.get("issues") or []
+            return UpdateResult(
+                sku,
+                UpdateStatus.REJECTED,
+                error=_issues_text(issues) or f"status {answer.get('status')}",
+                request_id=submission,
+            )
+        return UpdateResult(sku, UpdateStatus.REJECTED, error=_error_text(response))
+
+    # -- feeds --------------------------------------------------------------------------------
+
+    def _feed_document(self, updates: Sequence[QuantityUpdate], base: int) -> bytes:
+        messages = [
+            {
+                "messageId": base + n + 1,
+                "sku": update.listing_id,
+                "operationType": "PATCH",
+                "productType": self.product_type,
+                "patches": self._patches(update.quantity),
+            }
+            for n, update in enumerate(updates)
+        ]
+        header = {"sellerId": self.seller_id, "version": "2.0", "issueLocale": "en_US"}
+        return orjson.dumps({"header": header, "messages": messages})
+
+    def _publish_feed(
+        self, updates: Sequence[QuantityUpdate], idempotency_key: str
+    ) -> list[UpdateResult]:
+        base = message_id_base(idempotency_key)
+        response = self._call(
+            "createFeedDocument",
+            "POST",
+            f"{self.endpoint}{FEEDS_API}/documents",
+            json_body={"contentType": FEED_CONTENT_TYPE},
+        )
+        document = self._expect(response, "createFeedDocument", 200, 201)
+        upload = self._call(
+            "uploadFeedDocument",
+            "PUT",
+            document["url"],
+            content=self._feed_document(updates, base),
+            headers={"content-type": FEED_CONTENT_TYPE},
+            signed=False,
+        )
+        self._expect(upload, "uploadFeedDocument", 200, 201, 204, parse=False)
+        response = self._call(
+            "createFeed",
+            "POST",
+            f"{self.endpoint}{FEEDS_API}/feeds",
+            json_body={
+                "feedType": FEED_TYPE,
+                "marketplaceIds": [self.marketplace_id],
+                "inputFeedDocumentId": document["feedDocumentId"],
+            },
+        )
+        feed_id = str(self._expect(response, "createFeed", 202, 200)["feedId"])
+        self.feeds += 1
+        log.info("amazon feed %s submitted with %d messages", feed_id, len(updates))
+        feed = self._wait_for_feed(feed_id)
+        status = feed.get("processingStatus")
+        report_id = feed.get("resultFeedDocumentId")
+        report = self._read_document(str(report_id)) if report_id else {}
+        if status != "DONE":
+            reason = _issues_text(report.get("issues") or []) or "no report"
+            return [
+                UpdateResult(
+                    u.listing_id,
+                    UpdateStatus.FAILED,
+                    error=f"feed {feed_id} ended {status}: {reason}",
+                    request_id=feed_id,
+                )
+                for u in updates
+            ]
+        errors: dict[int, list[Mapping[str, Any]]] = {}
+        for issue in report.get("issues") or []:
+            message_id = issue.get("messageId")
+            if issue.get("severity", "ERROR") == "ERROR" and isinstance(message_id, int):
+                errors.setdefault(message_id, []).append(issue)
+        results = []
+        for n, update in enumerate(updates):
+            issues = errors.get(base + n + 1)
+            if issues:
+                results.append(
+                    UpdateResult(
+                        update.listing_id,
+                        UpdateStatus.REJECTED,
+                        error=_issues_text(issues),
+                        request_id=feed_id,
+                    )
+                )
+            else:
+                results.append(
+                    UpdateResult(
+                        update.listing_id,
+                        UpdateStatus.ACKNOWLEDGED,
+                        update.quantity,
+                        request_id=feed_id,
+                    )
+                )
+        return results
+
+    def _wait_for_feed(self, feed_id: str) -> dict[str, Any]:
+        """Poll getFeed with a growing interval until the feed ends (or the timeout)."""
+        url = f"{self.endpoint}{FEEDS_API}/feeds/{quote(feed_id, safe='')}"
+        deadline = self._clock() + self.feed_timeout_s
+        delay = self.feed_poll_s
+        while True:
+            feed = self._expect(self._call("getFeed", "GET", url), "getFeed", 200)
+            status = feed.get("processingStatus")
+            if status in FEED_TERMINAL:
+                return feed
+            if self._clock() >= deadline:
+                raise ChannelUnavailableError(
+                    f"amazon feed {feed_id} still {status} after {self.feed_timeout_s:g} s"
+                )
+            self._sleep(delay)
+            delay = min(self.feed_poll_max_s, delay * 1.5)
+
+    def _read_document(self, document_id: str) -> dict[str, Any]:
+        """A feed document's content (the processing report), decompressed and parsed."""
+        url = f"{self.endpoint}{FEEDS_API}/documents/{quote(document_id, safe='')}"
+        info = self._expect(self._call("getFeedDocument", "GET", url), "getFeedDocument", 200)
+        download = self._call("downloadFeedDocument", "GET", info["url"], signed=False)
+        self._expect(download, "downloadFeedDocument", 200, parse=False)
+        content = download.content
+        if info.get("compressionAlgorithm") == "GZIP":
+            content = gzip.decompress(content)
+        report = orjson.loads(content)
+        return report if isinstance(report, dict) else {}
+
+    # -- listings -----------------------------------------------------------------------------
+
+    def _listing(self, item: Mapping[str, Any]) -> Listing:
+        summaries = item.get("summaries") or []
+        summary = next(
+            (s for s in summaries if s.get("marketplaceId") == self.marketplace_id),
+            summaries[0] if summaries else {},
+        )
+        quantity = next(
+            (
+                int(f["quantity"])
+                for f in item.get("fulfillmentAvailability") or []
+                if f.get("fulfillmentChannelCode") == "DEFAULT" and f.get("quantity") is not None
+            ),
+            None,
+        )
+        sku = str(item["sku"])
+        return Listing(
+            listing_id=sku,
+            sku=sku,
+            barcode=None,
+            quantity=quantity,
+            title=str(summary.get("itemName") or ""),
+            extra={
+                "asin": summary.get("asin"),
+                "product_type": summary.get("productType"),
+                "status": tuple(summary.get("status") or ()),
+                "marketplace_id": self.marketplace_id,
+            },
+        )
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        """The cached access token, fetched again shortly before it expires."""
+        if self._access_token is not None and self._clock() < self._token_expires:
+            return self._access_token.reveal()
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": self._refresh_token.reveal(),
+            "client_id": self._client_id,
+            "client_secret": self._client_secret.reveal(),
+        }
+        response = self._call("lwaToken", "POST", self.token_url, form=form, signed=False)
+        if response.status_code in (400, 401, 403):
+            raise ChannelAuthError(f"amazon LWA refused the credentials ({_error_text(response)})")
+        body = self._expect(response, "lwaToken", 200)
+        expires_in = float(body.get("expires_in", 3600))
+        self._access_token = _Secret(str(body["access_token"]))
+        self._token_expires = (
+            self._clock() + expires_in - min(TOKEN_REFRESH_MARGIN_S, expires_in / 10)
+        )
+        log.debug("amazon access token refreshed (expires in %.0f s)", expires_in)
+        return self._access_token.reveal()
+
+    def _backoff(self, attempt: int) -> float:
+        """Equal-jitter exponential backoff for the ``attempt``-th retry."""
+        delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
+        return delay / 2 + self._rng.uniform(0, delay / 2)
+
+    def _call(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        signed: bool = True,
+    ) -> httpx.Response:
+        """One operation with pacing, retries, throttling and one token refresh on 403.
+
+        Returns any answer below 500 other than 429 (and 403 after the refresh); the caller
+        reads it.
+        """
+        pacer = self._pacers.get(operation)
+        failures = 0
+        throttles = 0
+        refreshed = False
+        while True:
+            if pacer is not None:
+                pacer.acquire()
+            request_headers = dict(headers or {})
+            if signed:
+                request_headers["x-amz-access-token"] = self._token()
+            if json_body is not None:
+                request_headers["content-type"] = "application/json"
+                content_bytes: bytes | None = orjson.dumps(json_body)
+            else:
+                content_bytes = content
+            self.api_calls += 1
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    data=form,
+                    content=content_bytes,
+                    headers=request_headers,
+                )
+            except httpx.TransportError as exc:
+                failures += 1
+                if failures > self.max_retries:
+                    raise ChannelUnavailableError(
+                        f"amazon {operation}: {type(exc).__name__} after {failures} attempts"
+                    ) from None
+                log.warning("amazon %s: %s, retrying", operation, type(exc).__name__)
+                self._sleep(self._backoff(failures))
+                continue
+            status = response.status_code
+            log.debug("amazon %s %s -> %d", method, operation, status)
+            if status == 429:
+                self.throttled += 1
+                throttles += 1
+                if pacer is not None:
+                    pacer.throttled()
+                retry_after = _retry_after(response)
+                if throttles > self.max_throttle_retries:
+                    raise ChannelThrottledError(
+                        f"amazon {operation}: still throttled after {throttles} attempts",
+                        retry_after,
+                    )
+                self._sleep(retry_after if retry_after is not None else self._backoff(throttles))
+                continue
+            if status >= 500:
+                failures += 1
+                if failures > self.max_retries:
+                    raise ChannelUnavailableError(
+                        f"amazon {operation}: HTTP {status} after {failures} attempts"
+                    )
+                log.warning("amazon %s: HTTP %d, retrying", operation, status)
+                self._sleep(self._backoff(failures))
+                continue
+            if status == 403 and signed and not refreshed:
+                refreshed = True
+                self._access_token = None
+                continue
+            if pacer is not None:
+                limit = _rate_limit(response)
+                if limit is not None:
+                    pacer.observe_limit(limit)
+                pacer.succeeded()
+            if status in (401, 403) and signed:
+                raise ChannelAuthError(f"amazon {operation}: {_error_text(response)}")
+            return response
+
+    def _expect(
+        self, response: httpx.Response, operation: str, *statuses: int, parse: bool = True
+    ) -> dict[str, Any]:
+        """The JSON body of an expected answer; anything else raises :class:`ChannelError`."""
+        if response.status_code not in statuses:
+            raise ChannelError(
+                f"amazon {operation}: HTTP {response.status_code} {_error_text(response)}"
+            )
+        if not parse:
+            return {}
+        body = response.json()
+        return body if isinstance(body, dict) else {}
+
+
+def _rate_limit(response: httpx.Response) -> float | None:
+    value = response.headers.get("x-amzn-RateLimit-Limit")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,581 @@
+"""Shopify connector: the Admin GraphQL API behind :class:`ChannelConnector`.
+
+- Listings: product variants with their SKU, barcode and inventory item, and the
+  ``available`` quantity at one location (the shop's first location unless configured).
+  ``Listing.listing_id`` is the inventory item gid.
+- Publishing: one ``inventorySetQuantities`` per batch (at most 250 items), name
+  ``available``, ``changeFromQuantity`` from ``QuantityUpdate.expected`` (null skips the
+  check) and ``@idempotent(key:)``, both mandatory from API 2026-04. Shopify applies a
+  mutation atomically: one stale item fails the whole batch, so stale items come back STALE
+  (with the quantity Shopify shows, read back at once) and the others FAILED (retryable).
+- Pacing: Shopify's cost bucket. The last ``throttleStatus`` is kept; before a request the
+  connector estimates the points restored since then and sleeps until the expected cost
+  fits. A ``THROTTLED`` answer (HTTP 200 or 429) waits for the points and retries; a 429 with
+  ``Retry-After`` honours it; 5xx, timeouts and dropped connections are retried with
+  jittered exponential backoff, then :class:`ChannelUnavailableError`. 401/403 raise
+  :class:`ChannelAuthError`. The access token is sent as ``X-Shopify-Access-Token`` and
+  never appears in ``repr``, logs or errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from inventory_pipelines.channels.base import (
+    ChannelAuthError,
+    ChannelConnector,
+    ChannelError,
+    ChannelLimits,
+    ChannelThrottledError,
+    ChannelUnavailableError,
+    Listing,
+    QuantityUpdate,
+    UpdateResult,
+    UpdateStatus,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_VERSION = "2026-04"
+MAX_BATCH = 250
+#: Standard plan defaults, used until the first answer reports the real bucket
+DEFAULT_MAXIMUM_AVAILABLE = 1000.0
+DEFAULT_RESTORE_RATE = 100.0
+MUTATION_COST = 10.0
+
+LOCATIONS_QUERY = """
+query Locations($first: Int!) {
+  locations(first: $first) { edges { node { id name } } }
+}
+"""
+
+LISTINGS_QUERY = """
+query Listings($first: Int!, $after: String, $locationId: ID!) {
+  productVariants(first: $first, after: $after) {
+    edges {
+      node {
+        id
+        sku
+        barcode
+        displayName
+        inventoryItem {
+          id
+          inventoryLevel(locationId: $locationId) {
+            quantities(names: ["available"]) { name quantity }
+          }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+LEVELS_QUERY = """
+query Levels($ids: [ID!]!, $locationId: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available"]) { name quantity }
+      }
+    }
+  }
+}
+"""
+
+SET_QUANTITIES_MUTATION = """
+mutation SetQuantities($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup {
+      id
+      reason
+      changes { name delta quantityAfterChange item { id } location { id } }
+    }
+    userErrors { code field message }
+  }
+}
+"""
+
+#: userError codes that a later attempt may not hit (everything else is permanent)
+_RETRYABLE_CODES = frozenset({"IDEMPOTENCY_CONCURRENT_REQUEST"})
+_STALE_CODES = frozenset({"CHANGE_FROM_QUANTITY_STALE", "COMPARE_QUANTITY_STALE"})
+
+
+@dataclass
+class ThrottleStatus:
+    """The last ``throttleStatus`` Shopify reported, and when (connector clock)."""
+
+    maximum_available: float
+    currently_available: float
+    restore_rate: float
+    observed_at: float
+
+    def available_at(self, now: float) -> float:
+        """Points in the bucket at ``now``, assuming nothing else spent them."""
+        restored = max(0.0, now - self.observed_at) * self.restore_rate
+        return min(self.maximum_available, self.currently_available + restored)
+
+
+class _Throttled(Exception):
+    """One THROTTLED answer; ``wait`` seconds until the requested cost should fit."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__("throttled")
+        self.wait = wait
+
+
+class QueryTooCostlyError(ChannelThrottledError):
+    """A query costs more than the bucket can ever hold (or than one query may): waiting will
+    not help, a smaller page will."""
+
+
+class ShopifyConnector(ChannelConnector):
+    """Shopify Admin GraphQL: listings at one location, compare-and-set publishing."""
+
+    kind = "shopify"
+
+    def __init__(
+        self,
+        shop_url: str,
+        access_token: str,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        location_id: str | None = None,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        page_size: int = 100,
+        max_attempts: int = 5,
+        max_throttled_attempts: int = 10,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        reason: str = "correction",
+        rng: random.Random | None = None,
+    ) -> None:
+        """``shop_url``: ``https://<shop>.myshopify.com`` (or a sandbox's ``http://`` url);
+        ``location_id``: a Location gid (None: the shop's first location)."""
+        if not shop_url.startswith(("http://", "https://")):
+            shop_url = f"https://{shop_url}"
+        self.shop_url = shop_url.rstrip("/")
+        self.api_version = api_version
+        self.endpoint = f"{self.shop_url}/admin/api/{api_version}/graphql.json"
+        self.page_size = max(1, min(int(page_size), MAX_BATCH))
+        self.max_attempts = max(1, int(max_attempts))
+        self.max_throttled_attempts = max(1, int(max_throttled_attempts))
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.reason = reason
+        self._location_id = location_id
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._client = httpx.Client(
+            headers={
+                "X-Shopify-Access-Token": access_token,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(timeout_s),
+            transport=transport,
+        )
+        self._throttle: ThrottleStatus | None = None
+        self._expected_cost: dict[str, float] = {}
+        #: HTTP requests sent (retries included)
+        self.api_calls = 0
+        #: THROTTLED answers and 429s received
+        self.throttled = 0
+        #: seconds spent waiting for the cost bucket before sending (pacing, not retries)
+        self.paced_seconds = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"ShopifyConnector(shop_url={self.shop_url!r}, api_version={self.api_version!r}, "
+            f"location_id={self._location_id!r})"
+        )
+
+    # -- interface --------------------------------------------------------------------------------
+
+    def limits(self) -> ChannelLimits:
+        """250 items per mutation; the sustained rate is the restore rate over a mutation's cost."""
+        status = self._throttle
+        restore = status.restore_rate if status else DEFAULT_RESTORE_RATE
+        maximum = status.maximum_available if status else DEFAULT_MAXIMUM_AVAILABLE
+        cost = self._expected_cost.get("publish", MUTATION_COST)
+        return ChannelLimits(
+            max_batch=MAX_BATCH,
+            requests_per_s=restore / cost,
+            burst=max(1, int(maximum // cost)),
+            compare_and_set=True,
+        )
+
+    @property
+    def location_id(self) -> str:
+        """The Location gid quantities are read and set at (looked up once when not given)."""
+        if self._location_id is None:
+            data = self._execute("locations", LOCATIONS_QUERY, {"first": 1}, 3.0)
+            edges = data["locations"]["edges"]
+            if not edges:
+                raise ChannelError("shopify: the shop has no location")
+            self._location_id = str(edges[0]["node"]["id"])
+        return self._location_id
+
+    @property
+    def throttle_status(self) -> ThrottleStatus | None:
+        """The last cost bucket status Shopify reported (None before the first answer)."""
+        return self._throttle
+
+    def read_listings(self) -> Iterator[list[Listing]]:
+        """Every variant with its inventory item and ``available`` at the location, by page."""
+        location = self.location_id
+        after: str | None = None
+        size = self.page_size
+        if self._throttle is not None:  # a page must fit in the bucket: 2 + 4 points a variant
+            size = max(1, min(size, int((self._throttle.maximum_available - 2) // 4)))
+        while True:
+            try:
+                data = self._execute(
+                    f"listings:{size}",
+                    LISTINGS_QUERY,
+                    {"first": size, "after": after, "locationId": location},
+                    2.0 + 4.0 * size,
+                )
+            except QueryTooCostlyError:
+                if size == 1:
+                    raise
+                size = max(1, size // 2)
+                continue
+            connection = data["productVariants"]
+            yield [self._listing(edge["node"], location) for edge in connection["edges"]]
+            page = connection["pageInfo"]
+            if not page["hasNextPage"] or not page["endCursor"]:
+                return
+            after = page["endCursor"]
+
+    def publish(
+        self, updates: Sequence[QuantityUpdate], idempotency_key: str
+    ) -> list[UpdateResult]:
+        """One ``inventorySetQuantities`` for the batch; results in the order of ``updates``."""
+        if not updates:
+            return []
+        if len(updates) > MAX_BATCH:
+            raise ValueError(f"shopify: at most {MAX_BATCH} updates per batch, not {len(updates)}")
+        location = self.location_id
+        variables = {
+            "key": idempotency_key,
+            "input": {
+                "name": "available",
+                "reason": self.reason,
+                "referenceDocumentUri": f"inventory-pipelines://publish/{idempotency_key}",
+                "quantities": [
+                    {
+                        "inventoryItemId": update.listing_id,
+                        "locationId": location,
+                        "quantity": int(update.quantity),
+                        "changeFromQuantity": update.expected,
+                    }
+                    for update in updates
+                ],
+            },
+        }
+        data = self._execute("publish", SET_QUANTITIES_MUTATION, variables, MUTATION_COST)
+        payload = data.get("inventorySetQuantities")
+        if payload is None:
+            raise ChannelError("shopify: inventorySetQuantities returned no payload")
+        errors = payload.get("userErrors") or []
+        if not errors:
+            return self._acknowledged(updates, payload.get("inventoryAdjustmentGroup"))
+        return self._not_applied(updates, errors)
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._client.close()
+
+    # -- results ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _listing(node: Mapping[str, Any], location: str) -> Listing:
+        item = node.get("inventoryItem") or {}
+        level = item.get("inventoryLevel")
+        quantity = _available(level)
+        return Listing(
+            listing_id=str(item.get("id")),
+            sku=node.get("sku") or None,
+            barcode=node.get("barcode") or None,
+            quantity=quantity,
+            title=node.get("displayName") or "",
+            extra={
+                "location_id": location,
+                "variant_id": node.get("id"),
+                "stocked": level is not None,
+            },
+        )
+
+    def _acknowledged(
+        self, updates: Sequence[QuantityUpdate], group: Mapping[str, Any] | None
+    ) -> list[UpdateResult]:
+        after: dict[str, int] = {}
+        for change in (group or {}).get("changes") or []:
+            if change.get("name") == "available" and change.get("quantityAfterChange") is not None:
+                after[str((change.get("item") or {}).get("id"))] = int(
+                    change["quantityAfterChange"]
+                )
+        request_id = (group or {}).get("id")
+        return [
+            UpdateResult(
+                update.listing_id,
+                UpdateStatus.ACKNOWLEDGED,
+                quantity=after.get(update.listing_id, update.quantity),
+                request_id=request_id,
+            )
+            for update in updates
+        ]
+
+    def _not_applied(
+        self, updates: Sequence[QuantityUpdate], errors: Sequence[Mapping[str, Any]]
+    ) -> list[UpdateResult]:
+        by_index: dict[int, Mapping[str, Any]] = {}
+        general: list[Mapping[str, Any]] = []
+        for error in errors:
+            index = _quantity_index(error.get("field"))
+            if index is not None and 0 <= index < len(updates):
+                by_index.setdefault(index, error)
+            else:
+                general.append(error)
+        stale = [i for i, e in by_index.items() if e.get("code") in _STALE_CODES]
+        actual = self._read_available([updates[i].listing_id for i in stale]) if stale else {}
+        if general:
+            code = str(general[0].get("code"))
+            blame = f"{code}: {general[0].get('message', '')}"
+        elif stale:
+            blame = "batch had a stale item"
+        else:
+            blame = "batch had a rejected item"
+        results = []
+        for index, update in enumerate(updates):
+            error = by_index.get(index)
+            if error is not None:
+                code = str(error.get("code"))
+                message = f"{code}: {error.get('message', '')}"
+                if code in _STALE_CODES:
+                    status = UpdateStatus.STALE
+                    quantity = actual.get(update.listing_id)
+                elif code in _RETRYABLE_CODES:
+                    status, quantity = UpdateStatus.FAILED, None
+                else:
+                    status, quantity = UpdateStatus.REJECTED, None
+                results.append(UpdateResult(update.listing_id, status, quantity, message))
+            elif general and str(general[0].get("code")) not in _RETRYABLE_CODES:
+                results.append(UpdateResult(update.listing_id, UpdateStatus.REJECTED, None, blame))
+            else:
+                results.append(
+                    UpdateResult(
+                        update.listing_id, UpdateStatus.FAILED, None, f"not applied: {blame}"
+                    )
+                )
+        return results
+
+    def _read_available(self, listing_ids: Sequence[str]) -> dict[str, int | None]:
+        """The ``available`` quantity Shopify shows now for inventory items at the location."""
+        location = self.location_id
+        found: dict[str, int | None] = {}
+        for start in range(0, len(listing_ids), MAX_BATCH):
+            ids = list(listing_ids[start : start + MAX_BATCH])
+            # the cost grows with the ids asked for: learn it per batch size
+            data = self._execute(
+                f"levels:{len(ids)}",
+                LEVELS_QUERY,
+                {"ids": ids, "locationId": location},
+                3.0 * len(ids),
+            )
+            for node in data.get("nodes") or []:
+                if node and node.get("id"):
+                    found[str(node["id"])] = _available(node.get("inventoryLevel"))
+        return found
+
+    # -- transport, pacing, retries ---------------------------------------------------------------
+
+    def _pace(self, cost: float) -> None:
+        status = self._throttle
+        if status is None or status.restore_rate <= 0:
+            return
+        needed = min(cost, status.maximum_available)
+        shortfall = needed - status.available_at(self._clock())
+        if shortfall > 0:
+            wait = shortfall / status.restore_rate
+            self.paced_seconds += wait
+            self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.max_backoff_s, self.backoff_s * (2**attempt))
+        return cap / 2 + self._rng.uniform(0, cap / 2)
+
+    def _observe(self, cost: Mapping[str, Any] | None, kind: str) -> None:
+        if not cost:
+            return
+        status = cost.get("throttleStatus") or {}
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            self._throttle = ThrottleStatus(
+                float(status["maximumAvailable"]),
+                float(status["currentlyAvailable"]),
+                float(status["restoreRate"]),
+                self._clock(),
+            )
+        requested = cost.get("requestedQueryCost")
+        if isinstance(requested, int | float) and requested > 0:
+            self._expected_cost[kind] = float(requested)
+
+    def _execute(
+        self, kind: str, query: str, variables: Mapping[str, Any], estimate: float
+    ) -> dict[str, Any]:
+        """POST one GraphQL request with pacing and retries; its ``data`` or an error."""
+        failures = 0
+        throttled = 0
+        last_problem = "no attempt made"
+        while True:
+            self._pace(self._expected_cost.get(kind, estimate))
+            self.api_calls += 1
+            try:
+                response = self._client.post(
+                    self.endpoint, json={"query": query, "variables": dict(variables)}
+                )
+            except httpx.TimeoutException:
+                last_problem = "timed out"
+                response = None
+            except httpx.TransportError as exc:
+                last_problem = f"connection failed ({type(exc).__name__})"
+                response = None
+            if response is not None:
+                status = response.status_code
+                if status in (401, 403):
+                    raise ChannelAuthError(f"shopify: credentials refused (HTTP {status})")
+                if status == 429:
+                    throttled += 1
+                    self.throttled += 1
+                    if throttled >= self.max_throttled_attempts:
+                        raise ChannelThrottledError(
+                            "shopify: still throttled after retries", _retry_after(response)
+                        )
+                    self._sleep(self._wait_after_429(response, kind, throttled))
+                    continue
+                if status >= 500:
+                    last_problem = f"HTTP {status}"
+                elif status >= 400:
+                    raise ChannelError(f"shopify: HTTP {status} from the Admin API")
+                else:
+                    try:
+                        return self._answer(kind, response)
+                    except _Throttled as throttle:
+                        throttled += 1
+                        self.throttled += 1
+                        if throttled >= self.max_throttled_attempts:
+                            raise ChannelThrottledError(
+                                "shopify: still throttled after retries", throttle.wait
+                            ) from None
+                        self._sleep(throttle.wait)
+                        continue
+            failures += 1
+            if failures >= self.max_attempts:
+                raise ChannelUnavailableError(
+                    f"shopify: unavailable after {failures} attempts ({last_problem})"
+                )
+            delay = self._backoff(failures - 1)
+            log.warning("shopify: %s; retrying in %.2fs", last_problem, delay)
+            self._sleep(delay)
+
+    def _answer(self, kind: str, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ChannelError("shopify: the Admin API answered with invalid JSON") from exc
+        cost = (body.get("extensions") or {}).get("cost")
+        self._observe(cost, kind)
+        errors = body.get("errors")
+        codes = {
+            (e.get("extensions") or {}).get("code") for e in errors or () if isinstance(e, dict)
+        }
+        if "MAX_COST_EXCEEDED" in codes:
+            raise QueryTooCostlyError("shopify: the query exceeds the single query max cost")
+        if "THROTTLED" in codes:
+            requested = float((cost or {}).get("requestedQueryCost") or 0)
+            if self._throttle is not None and requested > self._throttle.maximum_available:
+                raise QueryTooCostlyError(
+                    f"shopify: a query of cost {requested:g} can never fit a bucket of "
+                    f"{self._throttle.maximum_available:g}"
+                )
+            raise _Throttled(self._throttled_wait(cost))
+        data = body.get("data")
+        # a partial answer is only usable when every root field came back
+        if errors and (not isinstance(data, dict) or any(v is None for v in data.values())):
+            items = errors if isinstance(errors, list) else [{"message": errors}]
+            messages = "; ".join(str(e.get("message", e)) for e in items[:3])
+            raise ChannelError(f"shopify: GraphQL error: {messages}")
+        if not isinstance(data, dict):
+            raise ChannelError("shopify: the Admin API answered without data")
+        return data
+
+    def _wait_after_429(self, response: httpx.Response, kind: str, throttled: int) -> float:
+        """Retry-After when given, else what the body's cost status implies, else backoff."""
+        retry_after = _retry_after(response)
+        if retry_after is not None:
+            return retry_after
+        try:
+            cost = (response.json().get("extensions") or {}).get("cost")
+        except (ValueError, AttributeError):
+            cost = None
+        if cost:
+            self._observe(cost, kind)
+            return self._throttled_wait(cost)
+        return self._backoff(throttled - 1)
+
+    def _throttled_wait(self, cost: Mapping[str, Any] | None) -> float:
+        status = (cost or {}).get("throttleStatus") or {}
+        requested = float((cost or {}).get("requestedQueryCost") or MUTATION_COST)
+        try:
+            available = float(status["currentlyAvailable"])
+            restore = float(status["restoreRate"])
+        except (KeyError, TypeError, ValueError):
+            return self._backoff(0)
+        if restore <= 0:
+            return self._backoff(0)
+        return max(0.0, requested - available) / restore + 0.01
+
+
+def _available(level: Mapping[str, Any] | None) -> int | None:
+    if not level:
+        return None
+    for entry in level.get("quantities") or []:
+        if entry.get("name") == "available":
+            return int(entry["quantity"])
+    return None
+
+
+def _quantity_index(field: Sequence[str] | None) -> int | None:
+    """The item index of a userError ``field`` like ``["input", "quantities", "3", ...]``."""
+    if not field:
+        return None
+    parts = list(field)
+    if "quantities" in parts:
+        position = parts.index("quantities") + 1
+        if position < len(parts) and str(parts[position]).isdigit():
+            return int(parts[position])
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

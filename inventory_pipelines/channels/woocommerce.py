@@ -1,0 +1,410 @@
+"""WooCommerce (REST v3): read products and variations, publish stock in batches.
+
+Listing ids: ``product:<id>`` for a simple product, ``variation:<parent>:<id>`` for a
+variation (variable parents carry no stock of their own and are not listings). The barcode
+is the ``global_unique_id`` field (WooCommerce 9.2+) when set, else the first meta field
+whose key is one of ``barcode_meta_keys`` (where barcode plugins store it).
+
+Publishing sets ``manage_stock: true`` and ``stock_quantity`` through ``POST
+/products/batch`` and one ``POST /products/{parent}/variations/batch`` per parent, at most
+100 items per call; an ``error`` object in the batch answer makes that item REJECTED, a
+success ACKNOWLEDGED with the quantity the store answered.
+
+WooCommerce has neither compare-and-set nor idempotency keys: a resend sets the same absolute
+value again, which is harmless, and the idempotency key only serves for logs and as the
+``request_id`` of the results (``<key>:<n>`` per call) for correlation. Without
+compare-and-set a sale during the round trip can be overwritten; the channel's safety buffer
+covers that window (DESIGN.md section 7).
+
+Authentication: ``basic`` (HTTP Basic, for HTTPS stores), ``query`` (``consumer_key`` and
+``consumer_secret`` query parameters, for servers that strip the Authorization header) or
+``oauth`` (OAuth 1.0a one-legged HMAC-SHA256 query signing, what WooCommerce requires over
+plain HTTP). With ``query``, the secret travels in the URL: httpx logs URLs at INFO level,
+so this module installs a filter on the ``httpx`` logger that masks ``consumer_secret``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from .base import (
+    ChannelConnector,
+    ChannelError,
+    ChannelLimits,
+    ChannelThrottledError,
+    ChannelUnavailableError,
+    Listing,
+    QuantityUpdate,
+    UpdateResult,
+    UpdateStatus,
+)
+from .generic import ChannelHTTP, RetrySettings, Secret, error_code
+
+__all__ = ["BATCH_LIMIT", "WooCommerceConnector", "oauth_sign"]
+
+_logger = logging.getLogger(__name__)
+
+#: WooCommerce's limit on items per batch call (create + update + delete)
+BATCH_LIMIT = 100
+AuthMode = Literal["basic", "oauth", "query"]
+DEFAULT_BARCODE_META_KEYS = ("_barcode", "barcode", "_ean", "ean", "_gtin", "gtin", "_gtin13")
+
+
+class _MaskConsumerSecret(logging.Filter):
+    """Masks ``consumer_secret=...`` in log records (httpx logs full URLs)."""
+
+    pattern = re.compile(r"(consumer_secret=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "consumer_secret=" in message:
+            record.msg = self.pattern.sub(r"\1***", message)
+            record.args = None
+        return True
+
+
+if not any(isinstance(f, _MaskConsumerSecret) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(_MaskConsumerSecret())
+
+
+def _rawurlencode(value: str) -> str:
+    return quote(value, safe="~")
+
+
+def oauth_sign(
+    method: str,
+    url: str,
+    params: Mapping[str, str],
+    consumer_secret: str,
+    algorithm: Literal["HMAC-SHA1", "HMAC-SHA256"] = "HMAC-SHA256",
+) -> str:
+    """The OAuth 1.0a signature WooCommerce checks (``WC_REST_Authentication``).
+
+    ``url`` is the request URL without its query; ``params`` are every query parameter,
+    the ``oauth_*`` ones included (``oauth_signature`` excluded).
+    """
+    pairs = [
+        _rawurlencode(f"{_rawurlencode(key)}={_rawurlencode(str(params[key]))}")
+        for key in sorted(params, key=lambda k: k.encode())
+        if key != "oauth_signature"
+    ]
+    text = f"{method.upper()}&{_rawurlencode(url)}&{'%26'.join(pairs)}"
+    digest = hashlib.sha1 if algorithm == "HMAC-SHA1" else hashlib.sha256
+    signed = hmac.new(f"{consumer_secret}&".encode(), text.encode(), digest).digest()
+    return base64.b64encode(signed).decode()
+
+
+def parse_listing_id(listing_id: str) -> tuple[int, int | None] | None:
+    """``product:<id>`` -> ``(id, None)``; ``variation:<parent>:<id>`` -> ``(parent, id)``."""
+    parts = listing_id.split(":")
+    try:
+        if len(parts) == 2 and parts[0] == "product":
+            return int(parts[1]), None
+        if len(parts) == 3 and parts[0] == "variation":
+            return int(parts[1]), int(parts[2])
+    except ValueError:
+        return None
+    return None
+
+
+class WooCommerceConnector(ChannelConnector):
+    """A WooCommerce store through its REST API (see the module docstring)."""
+
+    kind = "woocommerce"
+
+    def __init__(
+        self,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        *,
+        api_version: str = "wc/v3",
+        auth: AuthMode = "basic",
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        requests_per_s: float = 5.0,
+        burst: int = 10,
+        per_page: int = 100,
+        barcode_meta_keys: Sequence[str] = DEFAULT_BARCODE_META_KEYS,
+        retry: RetrySettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if auth not in ("basic", "oauth", "query"):
+            raise ValueError(f"auth must be basic, oauth or query, not {auth!r}")
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self.auth = auth
+        self._key = consumer_key
+        self._secret = Secret(consumer_secret)
+        self.requests_per_s = requests_per_s
+        self.burst = burst
+        self.per_page = min(100, max(1, per_page))
+        self.barcode_meta_keys = tuple(barcode_meta_keys)
+        self._clock = clock
+        self._http = ChannelHTTP(
+            "woocommerce", timeout_s=timeout_s, transport=transport, sleep=sleep, retry=retry
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"WooCommerceConnector(base_url={self.base_url!r}, api_version={self.api_version!r}, "
+            f"auth={self.auth!r})"
+        )
+
+    @property
+    def api_root(self) -> str:
+        """``<base_url>/wp-json/<api_version>``."""
+        return f"{self.base_url}/wp-json/{self.api_version}"
+
+    @property
+    def api_calls(self) -> int:
+        """Requests sent, retries included."""
+        return self._http.api_calls
+
+    @property
+    def throttled(self) -> int:
+        """429 answers received."""
+        return self._http.throttled
+
+    def limits(self) -> ChannelLimits:
+        """100 items per batch; no compare-and-set.
+
+        WooCommerce core documents no REST rate limit; the host (or its WAF) sets one, so
+        ``requests_per_s``/``burst`` are configuration, conservative by default.
+        """
+        return ChannelLimits(
+            max_batch=BATCH_LIMIT,
+            requests_per_s=self.requests_per_s,
+            burst=self.burst,
+            compare_and_set=False,
+        )
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> Callable[[], httpx.Request]:
+        """A request factory: each attempt is authenticated (and OAuth-signed) afresh."""
+        url = f"{self.api_root}/{path}"
+        content = orjson.dumps(body) if body is not None else None
+
+        def prepare() -> httpx.Request:
+            query = {k: str(v) for k, v in (params or {}).items()}
+            headers = {"Accept": "application/json"}
+            if content is not None:
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            if self.auth == "basic":
+                credentials = f"{self._key}:{self._secret.reveal()}"
+                token = base64.b64encode(credentials.encode()).decode()
+                headers["Authorization"] = f"Basic {token}"
+            elif self.auth == "query":
+                query.update(consumer_key=self._key, consumer_secret=self._secret.reveal())
+            else:
+                query.update(
+                    oauth_consumer_key=self._key,
+                    oauth_timestamp=str(int(self._clock())),
+                    oauth_nonce=secrets.token_hex(16),
+                    oauth_signature_method="HMAC-SHA256",
+                )
+                query["oauth_signature"] = oauth_sign(method, url, query, self._secret.reveal())
+            return httpx.Request(method, url, params=query, headers=headers, content=content)
+
+        return prepare
+
+    def _get(self, path: str, params: Mapping[str, Any]) -> httpx.Response:
+        response = self._http.send(self._request("GET", path, params), f"GET {path}")
+        if response.status_code != 200:
+            raise ChannelError(
+                f"woocommerce: GET {path} answered HTTP {response.status_code} "
+                f"({error_code(response)})"
+            )
+        return response
+
+    def _pages(self, path: str) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a collection, in id order (stable while the catalog changes)."""
+        page = 1
+        while True:
+            params = {"page": page, "per_page": self.per_page, "orderby": "id", "order": "asc"}
+            response = self._get(path, params)
+            rows = response.json()
+            if rows:
+                yield rows
+            total_pages = int(response.headers.get("x-wp-totalpages", "0") or 0)
+            if not rows or page >= total_pages:
+                return
+            page += 1
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _barcode(self, row: Mapping[str, Any]) -> str | None:
+        if row.get("global_unique_id"):
+            return str(row["global_unique_id"])
+        for meta in row.get("meta_data") or ():
+            if meta.get("key") in self.barcode_meta_keys and meta.get("value"):
+                return str(meta["value"])
+        return None
+
+    def _listing(self, row: Mapping[str, Any], listing_id: str, extra: dict[str, Any]) -> Listing:
+        managed = bool(row.get("manage_stock"))
+        quantity = row.get("stock_quantity") if managed else None
+        return Listing(
+            listing_id=listing_id,
+            sku=row.get("sku") or None,
+            barcode=self._barcode(row),
+            quantity=int(quantity) if quantity is not None else None,
+            title=str(row.get("name") or row.get("description") or ""),
+            extra={
+                **extra,
+                "manage_stock": managed,
+                "stock_status": row.get("stock_status"),
+                "backorders": row.get("backorders"),
+            },
+        )
+
+    def read_listings(self) -> Iterator[list[Listing]]:
+        """Simple products and the variations of variable products, a products page at a time."""
+        for rows in self._pages("products"):
+            listings: list[Listing] = []
+            for row in rows:
+                if row.get("type") == "simple":
+                    listings.append(
+                        self._listing(row, f"product:{row['id']}", {"product_id": row["id"]})
+                    )
+                elif row.get("type") == "variable":
+                    for variations in self._pages(f"products/{row['id']}/variations"):
+                        listings.extend(
+                            self._listing(
+                                v,
+                                f"variation:{row['id']}:{v['id']}",
+                                {"product_id": row["id"], "variation_id": v["id"]},
+                            )
+                            for v in variations
+                        )
+            yield listings
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    def publish(
+        self, updates: Sequence[QuantityUpdate], idempotency_key: str
+    ) -> list[UpdateResult]:
+        """Set the quantities, in batch calls of at most 100 items (products, then per parent).
+
+        Results come back in the order of ``updates``. A malformed listing id is REJECTED.
+        When the store is unavailable or throttles beyond the bounds before any call went
+        through, the error is raised; after that, the items not yet sent are FAILED.
+        """
+        results: dict[int, UpdateResult] = {}
+        groups: dict[str, list[tuple[int, int, QuantityUpdate]]] = {}
+        for position, update in enumerate(updates):
+            ids = parse_listing_id(update.listing_id)
+            if ids is None:
+                results[position] = UpdateResult(
+                    update.listing_id, UpdateStatus.REJECTED, error="not a WooCommerce listing id"
+                )
+                continue
+            parent, variation = ids
+            path = "products/batch" if variation is None else f"products/{parent}/variations/batch"
+            groups.setdefault(path, []).append(
+                (position, parent if variation is None else variation, update)
+            )
+        calls = [
+            (path, items[i : i + BATCH_LIMIT])
+            for path, items in groups.items()
+            for i in range(0, len(items), BATCH_LIMIT)
+        ]
+        sent = 0
+        for number, (path, chunk) in enumerate(calls):
+            request_id = f"{idempotency_key}:{number}"
+            try:
+                results.update(self._publish_call(path, chunk, request_id))
+                sent += 1
+            except (ChannelUnavailableError, ChannelThrottledError) as exc:
+                if sent == 0:
+                    raise
+                for _, left in calls[number:]:
+                    for position, _, update in left:
+                        results[position] = UpdateResult(
+                            update.listing_id, UpdateStatus.FAILED, error=str(exc)
+                        )
+                break
+        _logger.info(
+            "woocommerce: publish %s: %d updates in %d calls",
+            idempotency_key,
+            len(updates),
+            len(calls),
+        )
+        return [results[position] for position in range(len(updates))]
+
+    def _publish_call(
+        self, path: str, chunk: Sequence[tuple[int, int, QuantityUpdate]], request_id: str
+    ) -> dict[int, UpdateResult]:
+        body = {
+            "update": [
+                {"id": item_id, "manage_stock": True, "stock_quantity": update.quantity}
+                for _, item_id, update in chunk
+            ]
+        }
+        response = self._http.send(
+            self._request("POST", path, body=body), f"POST {path} ({request_id})"
+        )
+        if response.status_code != 200:
+            error = f"HTTP {response.status_code} ({error_code(response)})"
+            _logger.warning("woocommerce: %s %s refused: %s", path, request_id, error)
+            return {
+                position: UpdateResult(
+                    update.listing_id, UpdateStatus.REJECTED, error=error, request_id=request_id
+                )
+                for position, _, update in chunk
+            }
+        answers = response.json().get("update") or []
+        results: dict[int, UpdateResult] = {}
+        for index, (position, item_id, update) in enumerate(chunk):
+            answer = answers[index] if index < len(answers) else None
+            if not isinstance(answer, dict) or answer.get("id") not in (item_id, 0, None):
+                answer = next(
+                    (a for a in answers if isinstance(a, dict) and a.get("id") == item_id), None
+                )
+            if answer is None:
+                results[position] = UpdateResult(
+                    update.listing_id,
+                    UpdateStatus.FAILED,
+                    error="no answer for this item",
+                    request_id=request_id,
+                )
+            elif "error" in answer:
+                error = answer["error"] or {}
+                results[position] = UpdateResult(
+                    update.listing_id,
+                    UpdateStatus.REJECTED,
+                    error=f"{error.get('code')}: {error.get('message')}",
+                    request_id=request_id,
+                )
+            else:
+                results[position] = UpdateResult(
+                    update.listing_id,
+                    UpdateStatus.ACKNOWLEDGED,
+                    quantity=answer.get("stock_quantity"),
+                    request_id=request_id,
+                )
+        return results
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()

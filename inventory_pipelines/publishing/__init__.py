@@ -1,0 +1,1 @@
+"""Publishing channel quantities through the ledger: outbox, acknowledgements, re-plans."""

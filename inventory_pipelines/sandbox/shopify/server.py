@@ -1,0 +1,264 @@
+"""The Shopify sandbox server: a Starlette app on uvicorn, in a thread or in its own process.
+
+Usage from tests::
+
+    with ShopifySandbox(skus=200, seed=7) as shop:    # port 0 = a free port
+        shop.url, shop.access_token, shop.credentials()
+        shop.state          # the models layer (no HTTP): sell, quantity, bucket
+        shop.faults         # latency, error rate, outage, fail_next
+        shop.request_count  # Admin API requests received; shop.reset_request_count()
+        shop.throttled_count
+
+From a shell (the first stdout line is the credentials JSON)::
+
+    python -m inventory_pipelines.sandbox.shopify --port 8080 --skus 2000 --seed 0
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import responses
+from .faults import FaultInjectionMiddleware, Faults
+from .models import DEFAULT_ACCESS_TOKEN, DEFAULT_SHOP, ShopState, build_shop
+
+DEFAULT_SKUS = 200
+DEFAULT_API_VERSION = "2026-04"
+API_PREFIX = "/admin/api/"
+
+
+def is_api_path(path: str) -> bool:
+    """Whether a path is an Admin API endpoint (faulted and counted) rather than a control one."""
+    return path.startswith(API_PREFIX)
+
+
+def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
+    """The ASGI app: the URL table of the emulator wrapped in fault injection."""
+
+    def bind(handler: Callable[..., Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            return await handler(request, backend)
+
+        return endpoint
+
+    routes = [
+        Route(
+            "/admin/api/{version}/graphql.json",
+            bind(responses.graphql_endpoint),
+            methods=["POST"],
+        ),
+        Route("/sandbox/{action:path}", bind(responses.control), methods=["GET", "POST"]),
+    ]
+    return FaultInjectionMiddleware(Starlette(routes=routes), backend.faults, is_api_path)
+
+
+class ShopifySandbox:
+    """An emulated Shopify Admin GraphQL API with a demo catalog, served on the loopback."""
+
+    def __init__(
+        self,
+        skus: int = DEFAULT_SKUS,
+        seed: int = 0,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        locations: int = 2,
+        access_token: str = DEFAULT_ACCESS_TOKEN,
+        maximum_available: float = 1000.0,
+        restore_rate: float = 100.0,
+        api_version: str = DEFAULT_API_VERSION,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.skus = skus
+        self.seed = seed
+        self.locations = locations
+        self.access_token = access_token
+        self.api_version = api_version
+        self._throttle = (maximum_available, restore_rate)
+        self.faults = Faults(seed)
+        self._state = self._build_state()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.port: int | None = None
+
+    def _build_state(self) -> ShopState:
+        return build_shop(
+            self.skus,
+            self.seed,
+            self.locations,
+            access_token=self.access_token,
+            maximum_available=self._throttle[0],
+            restore_rate=self._throttle[1],
+        )
+
+    # -- identity -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ShopState:
+        """The models layer: catalog, levels, orders, cost bucket; no HTTP."""
+        return self._state
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` once started (the connector's ``shop_url``)."""
+        if self.port is None:
+            raise RuntimeError("the sandbox is not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def graphql_url(self) -> str:
+        """The GraphQL endpoint for :attr:`api_version`."""
+        return f"{self.url}{API_PREFIX}{self.api_version}/graphql.json"
+
+    def credentials(self) -> dict[str, Any]:
+        """``{"url", "shop", "access_token", "api_version", "graphql_url"}`` (the CLI prints it)."""
+        return {
+            "url": self.url,
+            "shop": DEFAULT_SHOP,
+            "access_token": self.access_token,
+            "api_version": self.api_version,
+            "graphql_url": self.graphql_url,
+        }
+
+    # -- counters and data ------------------------------------------------------------------------
+
+    @property
+    def request_count(self) -> int:
+        """Admin API requests received (failed and throttled ones included) since the last reset."""
+        return self.faults.request_count
+
+    def reset_request_count(self) -> int:
+        """Zero the API request counter; returns the previous count."""
+        return self.faults.reset_request_count()
+
+    @property
+    def throttled_count(self) -> int:
+        """Requests answered ``THROTTLED`` (the bucket lacked their cost)."""
+        return self._state.throttled_count
+
+    def reset(self, skus: int | None = None, seed: int | None = None) -> None:
+        """Regenerate the demo data (optionally with another size or seed)."""
+        if skus is not None:
+            self.skus = int(skus)
+        if seed is not None:
+            self.seed = int(seed)
+        self._state = self._build_state()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> ShopifySandbox:
+        """Serve in a background thread; returns once the port accepts connections."""
+        if self._thread is not None:
+            return self
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # accepted sockets inherit it: without it, uvicorn's separate writes of the headers and
+        # the body meet the client's delayed ACK and every answer takes ~40 ms on the loopback
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((self.host, self.requested_port))
+        sock.listen(2048)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            build_app(self),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="asyncio",
+            http="httptools",
+            timeout_keep_alive=30,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="shopify-sandbox", daemon=True
+        )
+        thread.start()
+        self._thread = thread
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the Shopify sandbox server failed to start")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the Shopify sandbox server did not start in time")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = None
+        self._thread = None
+        self._socket = None
+
+    def __enter__(self) -> ShopifySandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def print_credentials(credentials: dict[str, Any]) -> None:
+    """Print the credentials as one JSON line on stdout, flushed (for a parent process)."""
+    sys.stdout.write(orjson.dumps(credentials).decode() + "\n")
+    sys.stdout.flush()
+
+
+def serve(
+    port: int = 8080,
+    skus: int = DEFAULT_SKUS,
+    seed: int = 0,
+    host: str = "127.0.0.1",
+    *,
+    announce: Callable[[dict[str, Any]], None] | None = print_credentials,
+    **options: Any,
+) -> None:
+    """Serve the sandbox until SIGINT/SIGTERM (blocking).
+
+    Once the port accepts connections, ``announce`` receives :meth:`ShopifySandbox.credentials`;
+    by default it is printed as the first stdout line (JSON, flushed). ``options`` go to
+    :class:`ShopifySandbox` (``locations``, ``access_token``, ``maximum_available``...).
+    """
+    sandbox = ShopifySandbox(skus, seed, port, host, **options)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sandbox.start()
+        if announce is not None:
+            announce(sandbox.credentials())
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,283 @@
+"""The WooCommerce sandbox server: a Starlette app on uvicorn, in a thread or its own process.
+
+Usage from tests::
+
+    with WooCommerceSandbox(products=60, seed=7) as woo:   # port 0 = a free port
+        woo.url, woo.consumer_key, woo.consumer_secret
+        woo.state          # the models layer (no HTTP)
+        woo.faults         # latency, error rate, outage, fail_next, rate limit
+        woo.request_count  # API requests received; woo.reset_request_count()
+
+From a shell (the first stdout line is the credentials JSON)::
+
+    python -m inventory_pipelines.sandbox.woocommerce --port 8081 --products 500 --seed 0
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import responses
+from .faults import FaultInjectionMiddleware, Faults
+from .models import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET, DEFAULT_PRODUCTS, WooState
+
+API = responses.API_PREFIX
+EDIT = ["POST", "PUT", "PATCH"]
+
+
+def is_api_path(path: str) -> bool:
+    """Whether a path is a WooCommerce endpoint (counted, throttled, faulted)."""
+    return path.startswith("/wp-json/")
+
+
+def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
+    """The ASGI app: the URL table of the emulator wrapped in fault injection."""
+
+    def bind(handler: Callable[..., Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            return await handler(request, backend)
+
+        return endpoint
+
+    routes = [
+        Route(f"{API}/products", bind(responses.list_products), methods=["GET"]),
+        Route(f"{API}/products/batch", bind(responses.batch_products), methods=EDIT),
+        Route(f"{API}/products/{{id}}", bind(responses.product), methods=["GET", "PUT", "PATCH"]),
+        Route(
+            f"{API}/products/{{id}}/variations",
+            bind(responses.list_variations),
+            methods=["GET"],
+        ),
+        Route(
+            f"{API}/products/{{id}}/variations/batch",
+            bind(responses.batch_variations),
+            methods=EDIT,
+        ),
+        Route(
+            f"{API}/products/{{id}}/variations/{{variation_id}}",
+            bind(responses.variation),
+            methods=["GET", "PUT", "PATCH"],
+        ),
+        Route(f"{API}/orders", bind(responses.list_orders), methods=["GET"]),
+        Route(f"{API}/orders/{{id}}", bind(responses.order), methods=["GET"]),
+        Route("/wp-json/{rest:path}", bind(responses.no_route), methods=["GET", *EDIT, "DELETE"]),
+        Route("/sandbox/{action:path}", bind(responses.control), methods=["GET", "POST"]),
+    ]
+    return FaultInjectionMiddleware(
+        Starlette(routes=routes), backend.faults, is_api_path, responses.throttle_body
+    )
+
+
+class WooCommerceSandbox:
+    """An emulated WooCommerce store (REST v3) with a seeded catalog, served on the loopback."""
+
+    def __init__(
+        self,
+        products: int = DEFAULT_PRODUCTS,
+        seed: int = 0,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        consumer_key: str = DEFAULT_CONSUMER_KEY,
+        consumer_secret: str = DEFAULT_CONSUMER_SECRET,
+        rate_limit: float | None = None,
+        burst: int | None = None,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.products = products
+        self.seed = seed
+        self._keys = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
+        self.faults = Faults(seed)
+        if rate_limit:
+            self.faults.set_rate_limit(rate_limit, burst)
+        self._state = WooState(products, seed, **self._keys)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.port: int | None = None
+
+    def __repr__(self) -> str:
+        return f"WooCommerceSandbox(products={self.products}, seed={self.seed}, port={self.port})"
+
+    @property
+    def state(self) -> WooState:
+        """The models layer: catalog, stock, orders; no HTTP."""
+        return self._state
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` (the store's home URL) once started."""
+        if self.port is None:
+            raise RuntimeError("the sandbox is not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """``<url>/wp-json/wc/v3``."""
+        return f"{self.url}{API}"
+
+    @property
+    def consumer_key(self) -> str:
+        """The REST API consumer key."""
+        return self._keys["consumer_key"]
+
+    @property
+    def consumer_secret(self) -> str:
+        """The REST API consumer secret."""
+        return self._keys["consumer_secret"]
+
+    def credentials(self) -> dict[str, Any]:
+        """``{"url", "consumer_key", "consumer_secret"}`` (what the CLI prints)."""
+        return {"url": self.url, **self._keys}
+
+    @property
+    def request_count(self) -> int:
+        """API requests received (throttled and failed ones included) since the last reset."""
+        return self.faults.request_count
+
+    @property
+    def throttled_count(self) -> int:
+        """API requests answered 429 since the last reset."""
+        return self.faults.throttled_count
+
+    def reset_request_count(self) -> int:
+        """Zero the request counters; returns the previous count."""
+        return self.faults.reset_request_count()
+
+    def reset(self, products: int | None = None, seed: int | None = None) -> None:
+        """Regenerate the catalog (optionally with another size or seed)."""
+        if products is not None:
+            self.products = int(products)
+        if seed is not None:
+            self.seed = int(seed)
+        self._state = WooState(self.products, self.seed, **self._keys)
+
+    def start(self, timeout: float = 30.0) -> WooCommerceSandbox:
+        """Serve in a background thread; returns once the port accepts connections."""
+        if self._thread is not None:
+            return self
+        self._server, self._thread, self._socket = start_server(
+            build_app(self), self.host, self.requested_port, "woocommerce-sandbox", timeout
+        )
+        self.port = self._socket.getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        stop_server(self._server, self._thread, self._socket)
+        self._server, self._thread, self._socket = None, None, None
+
+    def __enter__(self) -> WooCommerceSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_server(
+    app: Any, host: str, port: int, name: str, timeout: float = 30.0
+) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
+    """Bind ``host:port`` (0: a free port) and serve ``app`` with uvicorn in a daemon thread."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # inherited by accepted sockets: without it, uvicorn's separate header and body writes
+    # meet Nagle and delayed ACKs, and every request takes 40 ms on the loopback
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        loop="asyncio",
+        timeout_keep_alive=30,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive():
+            sock.close()
+            raise RuntimeError(f"{name}: the server failed to start")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: the server did not start in time")
+        time.sleep(0.01)
+    return server, thread, sock
+
+
+def stop_server(
+    server: uvicorn.Server | None, thread: threading.Thread | None, sock: socket.socket | None
+) -> None:
+    """Ask uvicorn to exit, wait for its thread, close the socket."""
+    if server is not None:
+        server.should_exit = True
+    if thread is not None:
+        thread.join(timeout=15)
+    if sock is not None:
+        sock.close()
+
+
+def print_credentials(credentials: dict[str, Any]) -> None:
+    """Print the credentials as one JSON line on stdout, flushed (for a parent process)."""
+    sys.stdout.write(orjson.dumps(credentials).decode() + "\n")
+    sys.stdout.flush()
+
+
+def run_until_signalled(
+    sandbox: Any, announce: Callable[[dict[str, Any]], None] | None = print_credentials
+) -> None:
+    """Start ``sandbox``, announce its credentials, serve until SIGINT/SIGTERM, stop it."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sandbox.start()
+        if announce is not None:
+            announce(sandbox.credentials())
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def serve(
+    port: int = 8081,
+    products: int = DEFAULT_PRODUCTS,
+    seed: int = 0,
+    host: str = "127.0.0.1",
+    *,
+    announce: Callable[[dict[str, Any]], None] | None = print_credentials,
+    **options: Any,
+) -> None:
+    """Serve the sandbox until SIGINT/SIGTERM (blocking); ``announce`` gets the credentials.
+
+    ``options`` may set ``consumer_key``, ``consumer_secret``, ``rate_limit``, ``burst``.
+    """
+    run_until_signalled(WooCommerceSandbox(products, seed, port, host, **options), announce)

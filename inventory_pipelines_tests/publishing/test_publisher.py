@@ -1,0 +1,134 @@
+"""Publishing through the ledger against a real channel emulator (the generic signed channel)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from inventory_pipelines.ledger import dlq, outbox
+from inventory_pipelines.publishing.publisher import ChannelPlan, publish_round
+from inventory_pipelines_tests.publishing.conftest import shown, targets_for
+
+
+def channel_quantities(portal, targets) -> dict[str, int]:
+    return {listing: portal.state.listings[listing].quantity for listing in targets}
+
+
+def test_a_round_reaches_the_targets_sending_only_what_differs(ledger, portal, connector):
+    targets = targets_for(portal)
+    before = shown(portal)
+    plan = ChannelPlan("pos", connector, dict(targets), shown=before)
+    summary = publish_round(ledger, [plan], "round-1", sleep=lambda s: None)["pos"]
+    assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
+    differing = sum(1 for k, (_, q) in targets.items() if before[k] != q)
+    assert summary.sent == differing and summary.unchanged == len(targets) - differing
+    assert summary.acknowledged == differing and summary.pending_left == 0
+
+
+def test_a_second_publish_with_no_stock_change_makes_zero_channel_calls(ledger, portal, connector):
+    targets = targets_for(portal)
+    publish_round(ledger, [ChannelPlan("pos", connector, dict(targets), shown(portal))], "r1")
+    portal.reset_request_count()
+    summary = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "r2")["pos"]
+    assert summary.sent == 0 and summary.api_calls == 0
+    assert portal.request_count == 0
+
+
+def test_zero_outs_and_decreases_are_acknowledged_before_any_increase(ledger, portal, connector):
+    targets = targets_for(portal)
+    publish_round(ledger, [ChannelPlan("pos", connector, dict(targets), shown(portal))], "r1")
+    with ledger.connect() as conn:
+        rows = [r for r in outbox.rows_of_round(conn, "r1") if r.status == "acknowledged"]
+    increases = [r.sent_at for r in rows if r.direction == "increase"]
+    others = [r.acknowledged_at for r in rows if r.direction != "increase"]
+    assert increases and others
+    assert max(others) <= min(increases)
+
+
+def test_a_stale_compare_is_re_planned_not_overwritten(ledger, portal, connector):
+    targets = targets_for(portal)
+    publish_round(ledger, [ChannelPlan("pos", connector, dict(targets), shown(portal))], "r1")
+    listing, (sku, quantity) = next((k, v) for k, v in targets.items() if v[1] >= 10)
+    portal.state.sell(listing, 3)  # a sale at the till the ledger does not know about
+    new_targets = dict(targets)
+    new_targets[listing] = (sku, quantity + 5)
+    summary = publish_round(ledger, [ChannelPlan("pos", connector, new_targets)], "r2")["pos"]
+    assert summary.stale == 1 and summary.replanned == 1
+    # the 3 sold units stay sold: the target is lowered by them, not overwritten
+    assert portal.state.listings[listing].quantity == quantity + 5 - 3
+
+
+def test_updates_wait_through_an_outage_and_all_arrive_after_recovery(ledger, portal, connector):
+    targets = targets_for(portal)
+    portal.faults.set_outage(True)
+    first = publish_round(
+        ledger,
+        [ChannelPlan("pos", connector, dict(targets), shown(portal))],
+        "r1",
+        sleep=lambda s: None,
+    )["pos"]
+    assert first.acknowledged == 0 and first.dead_lettered > 0
+    portal.faults.set_outage(False)
+    with ledger.connect() as conn:
+        letters = dlq.list_open(conn, "pos")
+        for letter in letters:
+            dlq.replay_publish(conn, letter.id, actor="ops")
+    second = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "r2")["pos"]
+    assert second.pending_left == 0
+    assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
+
+
+CRASHING_PUBLISHER = textwrap.dedent(
+    """
+    import json, os, sys
+    from inventory_pipelines.channels.generic import GenericChannelConnector
+    from inventory_pipelines.ledger import create_engine
+    from inventory_pipelines.publishing.publisher import ChannelPlan, publish_round
+
+    url, secret, ledger_url, targets, shown = sys.argv[1:6]
+    connector = GenericChannelConnector(url, secret, max_batch=20)
+    real_publish = connector.publish
+    def publish_then_die(updates, key):
+        real_publish(updates, key)   # the channel applied it...
+        os._exit(9)                  # ...and the process dies before the ledger hears of it
+    connector.publish = publish_then_die
+    targets = {k: tuple(v) for k, v in json.loads(targets).items()}
+    plan = ChannelPlan("pos", connector, targets, shown=json.loads(shown))
+    publish_round(create_engine(ledger_url), [plan], "crash-round")
+    """
+)
+
+
+def test_a_crash_between_send_and_acknowledgement_loses_and_duplicates_nothing(
+    ledger, portal, connector, tmp_path
+):
+    import json
+
+    targets = targets_for(portal)
+    proc = subprocess.run(
+        [
+            sys.executable, "-c", CRASHING_PUBLISHER, portal.url, portal.secret,
+            str(ledger.url), json.dumps(targets), json.dumps(shown(portal)),
+        ],
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 9, proc.stderr
+    with ledger.connect() as conn:
+        in_flight = [r for r in outbox.rows_of_round(conn, "crash-round") if r.status == "sent"]
+    assert in_flight, "the crash left a sent, unacknowledged batch"
+    replays_before = portal.state.replays
+    summary = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "resume")["pos"]
+    # the resend used the same idempotency key: the channel replayed its first answer
+    assert portal.state.replays == replays_before + 1
+    assert summary.pending_left == 0
+    assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
+    with ledger.connect() as conn:
+        rows = {r.id: r.status for r in outbox.rows_of_round(conn, "crash-round")}
+    assert {rows[r.id] for r in in_flight} == {"acknowledged"}
+    # rows never sent were superseded by the resumed round's identical quantities, not lost
+    assert set(rows.values()) <= {"acknowledged", "superseded"}
