@@ -148,39 +148,88 @@ def sandbox_odoo(port: int, odoo_version: str, skus: int, seed: int, host: str) 
     serve(version=int(odoo_version), port=port, skus=skus, seed=seed, host=host)
 
 
+def _channel_kinds() -> list[tuple[str, str]]:
+    from inventory_pipelines.rules import load_policy
+
+    return [(c.name, c.kind.value) for c in load_policy().channels.channels]
+
+
+def _stack_env(stack) -> dict[str, str]:
+    """Environment variables that point the resources at a running sandbox stack."""
+    from inventory_pipelines.channels.factory import sandbox_env
+
+    env = {
+        "ODOO_URL": stack.odoo["url"],
+        "ODOO_DB": stack.odoo["db"],
+        "ODOO_LOGIN": stack.odoo["login"],
+        "ODOO_API_KEY": stack.odoo["api_key"],
+    }
+    for name, creds in stack.channels.items():
+        env.update(sandbox_env(name, creds["kind"], creds))
+    return env
+
+
+def _wait_for_signal() -> None:
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    while not stop["now"]:
+        signal.pause()
+
+
+@sandbox.command("up")
+@click.option("--port-base", type=int, default=8069, show_default=True, help="0: free ports.")
+@click.option("--skus", type=int, default=2000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--odoo-version", type=click.Choice(["16", "17", "18", "19"]), default="17")
+def sandbox_up(port_base: int, skus: int, seed: int, odoo_version: str) -> None:
+    """Start Odoo and an emulator per channel of channels.yml; print one JSON line of them all.
+
+    The line holds `odoo`, `channels` (each with its kind, URL and credentials) and `env`: the
+    variables that point `inventory-sync` and Dagster at this sandbox.
+    """
+    from inventory_pipelines.sandbox.stack import start_stack
+
+    stack = start_stack(
+        _channel_kinds(), port_base=port_base, skus=skus, seed=seed, odoo_version=int(odoo_version)
+    )
+    try:
+        env = _stack_env(stack)
+        settings.write_sandbox_env(env)
+        click.echo(json.dumps({"odoo": stack.odoo, "channels": stack.channels, "env": env}))
+        sys.stdout.flush()
+        _wait_for_signal()
+    finally:
+        stack.stop()
+        settings.clear_sandbox_env()
+
+
 @main.command("dev")
-@click.option("--odoo-port", type=int, default=8069, show_default=True)
+@click.option("--port-base", type=int, default=8069, show_default=True)
 @click.option("--odoo-version", type=click.Choice(["16", "17", "18", "19"]), default="17")
 @click.option("--skus", type=int, default=2000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--ui-port", type=int, default=3000, show_default=True)
-def dev(odoo_port: int, odoo_version: str, skus: int, seed: int, ui_port: int) -> None:
-    """Start the sandbox, then `dagster dev` against it (what `make run` does)."""
-    odoo = subprocess.Popen(
-        [
-            sys.executable, "-m", "inventory_pipelines.cli", "sandbox", "odoo",
-            "--port", str(odoo_port), "--version", odoo_version,
-            "--skus", str(skus), "--seed", str(seed),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+def dev(port_base: int, odoo_version: str, skus: int, seed: int, ui_port: int) -> None:
+    """Start the sandbox (Odoo and every channel), then `dagster dev` against it: `make run`."""
+    from inventory_pipelines.sandbox.stack import start_stack
+
+    stack = start_stack(
+        _channel_kinds(), port_base=port_base, skus=skus, seed=seed, odoo_version=int(odoo_version)
+    )
     try:
-        first = odoo.stdout.readline() if odoo.stdout else ""
-        if not first:
-            raise click.ClickException("the Odoo sandbox did not start (see its output above)")
-        creds = json.loads(first)
-        env = dict(os.environ)
+        settings.write_sandbox_env(_stack_env(stack))
+        env = {**os.environ, **_stack_env(stack)}
         env.setdefault("INVENTORY_ENV", "local")
         env.setdefault("DAGSTER_HOME", str(settings.REPO_ROOT / ".dagster_home"))
-        env.update(
-            ODOO_URL=creds["url"],
-            ODOO_DB=creds["db"],
-            ODOO_LOGIN=creds["login"],
-            ODOO_API_KEY=creds["api_key"],
-        )
         Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        click.echo(f"Odoo {odoo_version} sandbox with {skus} SKUs at {creds['url']}", err=True)
+        click.echo(f"Odoo {odoo_version} sandbox with {skus} SKUs at {stack.odoo['url']}", err=True)
+        for name, creds in stack.channels.items():
+            click.echo(f"channel {name} ({creds['kind']}) at {creds['url']}", err=True)
         click.echo(f"Dagster UI at http://127.0.0.1:{ui_port}", err=True)
         dagster = subprocess.Popen(
             [
@@ -196,8 +245,96 @@ def dev(odoo_port: int, odoo_version: str, skus: int, seed: int, ui_port: int) -
             dagster.send_signal(signal.SIGINT)
             dagster.wait()
     finally:
-        odoo.terminate()
-        odoo.wait(timeout=10)
+        stack.stop()
+        settings.clear_sandbox_env()
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+
+@main.group()
+def dlq() -> None:
+    """The dead-letter queue: what failed after its retries."""
+
+
+@dlq.command("list")
+@click.option("--channel", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def dlq_list(channel: str | None, as_json: bool) -> None:
+    """Open dead letters, oldest first."""
+    from inventory_pipelines.ledger import create_engine, default_url, migrate
+    from inventory_pipelines.ledger import dlq as ledger_dlq
+
+    migrate(default_url())
+    with create_engine(default_url()).connect() as conn:
+        letters = ledger_dlq.list_open(conn, channel)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": x.id,
+                        "channel": x.channel,
+                        "kind": x.kind,
+                        "error": x.error,
+                        "created_at": x.created_at.isoformat(),
+                        "items": len(x.payload.get("rows", []))
+                        if isinstance(x.payload, dict)
+                        else None,
+                    }
+                    for x in letters
+                ]
+            )
+        )
+        return
+    if not letters:
+        click.echo("no open dead letters")
+    for x in letters:
+        click.echo(f"#{x.id}  {x.created_at:%Y-%m-%d %H:%M:%S}  {x.channel}  {x.kind}  {x.error}")
+
+
+@dlq.command("replay")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--channel", default=None, help="Replay every open dead letter of a channel.")
+@click.option("--actor", default=lambda: os.environ.get("USER", "operator"), show_default="$USER")
+def dlq_replay(ids: tuple[int, ...], channel: str | None, actor: str) -> None:
+    """Put dead-lettered publishes back in the outbox; the channel's next publish sends them."""
+    from inventory_pipelines.ledger import create_engine, default_url, migrate
+    from inventory_pipelines.ledger import dlq as ledger_dlq
+
+    if not ids and not channel:
+        raise click.UsageError("name dead letter ids, or --channel")
+    migrate(default_url())
+    with create_engine(default_url()).connect() as conn:
+        chosen = list(ids) or [x.id for x in ledger_dlq.list_open(conn, channel)]
+        for letter_id in chosen:
+            try:
+                rows = ledger_dlq.replay_publish(conn, letter_id, actor=actor)
+            except ledger_dlq.DeadLetterError as exc:
+                raise click.ClickException(str(exc)) from exc
+            click.echo(f"#{letter_id}: {rows} update(s) back in the outbox")
+    click.echo("re-materialize inventory/published_channel_state (or run `inventory-sync sync`)")
+
+
+# --- sync ------------------------------------------------------------------------------------
+
+
+@main.command("sync")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, per channel figures.")
+@click.option("--channel", "only", multiple=True, help="Only these channels (default: all).")
+def sync(as_json: bool, only: tuple[str, ...]) -> None:
+    """Run the whole graph once, in process, and publish to every channel (cron, smoke tests)."""
+    from inventory_pipelines.defs.runner import run_sync
+
+    summary = run_sync(channels=list(only) or None)
+    if as_json:
+        click.echo(json.dumps(summary, default=str))
+    else:
+        for channel, figures in summary["channels"].items():
+            line = ", ".join(f"{k} {v}" for k, v in figures.items() if v is not None)
+            click.echo(f"{channel}: {line}")
+    if not summary["success"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

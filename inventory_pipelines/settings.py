@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -27,3 +29,31 @@ def catalog_path() -> Path:
     """`$INVENTORY_CATALOG`: the analysts' DuckDB catalog (default beside the data plane)."""
     configured = os.environ.get("INVENTORY_CATALOG")
     return Path(configured) if configured else data_dir().parent / "warehouse.duckdb"
+
+
+def sandbox_env_path() -> Path:
+    """Where a running `inventory-sync sandbox up` (or `dev`) leaves its connection variables."""
+    return data_dir().parent / "sandbox-env.json"
+
+
+def write_sandbox_env(env: Mapping[str, str]) -> None:
+    """Record the running sandbox's variables (loopback URLs and its documented local keys)."""
+    path = sandbox_env_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(env), indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def clear_sandbox_env() -> None:
+    """Forget the sandbox's variables once it stops."""
+    sandbox_env_path().unlink(missing_ok=True)
+
+
+def local_env() -> dict[str, str]:
+    """The process environment over the running sandbox's variables (local environment only):
+    with nothing configured, the local environment talks to the sandbox that is up."""
+    path = sandbox_env_path()
+    recorded = json.loads(path.read_text()) if path.exists() else {}
+    return {**recorded, **os.environ}

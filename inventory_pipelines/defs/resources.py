@@ -1,12 +1,17 @@
 """Resources, chosen by environment (`$INVENTORY_ENV`): one place that wires the I/O edges."""
 
+import os
 from urllib.parse import urlparse
 
 import dagster as dg
 from pydantic import Field
+from sqlalchemy import Engine
 
 from inventory_pipelines import settings
+from inventory_pipelines.channels.base import ChannelConnector
+from inventory_pipelines.channels.factory import connector_from_env
 from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
+from inventory_pipelines.ledger import create_engine, default_url, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -51,17 +56,41 @@ class OdooResource(dg.ConfigurableResource):
         )
 
 
+class ChannelsResource(dg.ConfigurableResource):
+    """The channel connectors (configured from `INVENTORY_CHANNEL_<NAME>_*` variables, so no
+    secret passes through run config) and the ledger they publish through."""
+
+    ledger_url: str
+    environment: str = "local"
+
+    def connector(self, channel: str, kind: str) -> ChannelConnector:
+        """A new connector for `channel`; close it when done."""
+        local = self.environment == "local"
+        env = settings.local_env() if local else None
+        return connector_from_env(channel, kind, env, loopback_only=local)
+
+    def ledger(self) -> Engine:
+        """The ledger's engine, migrated to the latest schema (idempotent)."""
+        migrate(self.ledger_url)
+        return create_engine(self.ledger_url)
+
+
 def build_resources(environment: str | None = None) -> dict[str, object]:
     """The resources of one environment; local points at the sandbox's documented defaults."""
     env = environment or settings.environment()
     sku_scope = SkuScope.configure_at_launch()
     if env == "local":
+        # The sandbox's documented local defaults (not secrets), or what `sandbox up` recorded.
+        local = settings.local_env()
         odoo = OdooResource(
-            url=dg.EnvVar("ODOO_URL").get_value("http://127.0.0.1:8069") or "",
-            db=dg.EnvVar("ODOO_DB").get_value("sandbox") or "sandbox",
-            login=dg.EnvVar("ODOO_LOGIN").get_value("admin") or "admin",
-            api_key=dg.EnvVar("ODOO_API_KEY"),
-            protocol=dg.EnvVar("ODOO_PROTOCOL").get_value("auto") or "auto",
+            url=local.get("ODOO_URL", "http://127.0.0.1:8069"),
+            db=local.get("ODOO_DB", "sandbox"),
+            login=local.get("ODOO_LOGIN", "admin"),
+            # A key set in the environment stays an EnvVar: never shown in the UI's config.
+            api_key=dg.EnvVar("ODOO_API_KEY")
+            if "ODOO_API_KEY" in os.environ
+            else local.get("ODOO_API_KEY", "sandbox-api-key"),
+            protocol=local.get("ODOO_PROTOCOL", "auto"),
             environment="local",
         )
     else:
@@ -74,6 +103,7 @@ def build_resources(environment: str | None = None) -> dict[str, object]:
             environment=env,
         )
     return {
+        "channels": ChannelsResource(ledger_url=default_url(), environment=env),
         "odoo": odoo,
         "sku_scope": sku_scope,
         "io_manager": ParquetIOManager(

@@ -1,0 +1,85 @@
+"""The whole sandbox at once: Odoo and one emulator per channel, each in its own process.
+
+`start_stack` starts them on consecutive ports from `port_base` (0: free ports), waits for each
+one's credentials line, and returns them; `Stack.stop()` ends every process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# kind of channel -> (emulator module, the option that sizes its catalog)
+EMULATORS = {
+    "shopify": ("inventory_pipelines.sandbox.shopify", "--skus"),
+    "woocommerce": ("inventory_pipelines.sandbox.woocommerce", "--products"),
+    "amazon": ("inventory_pipelines.sandbox.amazon", "--skus"),
+    "generic": ("inventory_pipelines.sandbox.generic", "--listings"),
+}
+
+
+@dataclass
+class Stack:
+    """The running emulators and what they printed."""
+
+    odoo: dict[str, Any]
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """End every emulator process."""
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _launch(module: str, args: list[str]) -> tuple[subprocess.Popen, dict[str, Any]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True
+    )
+    line = process.stdout.readline() if process.stdout else ""
+    if not line:
+        process.wait(timeout=10)
+        raise RuntimeError(f"{module} did not start (exit {process.returncode})")
+    return process, json.loads(line)
+
+
+def start_stack(
+    channels: Sequence[tuple[str, str]],
+    *,
+    port_base: int = 0,
+    skus: int = 2000,
+    seed: int = 42,
+    odoo_version: int = 17,
+) -> Stack:
+    """Start Odoo and an emulator for each (name, kind) channel; ports from `port_base` on."""
+
+    def port(offset: int) -> str:
+        return str(port_base + offset if port_base else 0)
+
+    common = ["--seed", str(seed)]
+    process, odoo = _launch(
+        "inventory_pipelines.sandbox.odoo",
+        ["--port", port(0), "--version", str(odoo_version), "--skus", str(skus), *common],
+    )
+    stack = Stack(odoo=odoo, processes=[process])
+    try:
+        for offset, (name, kind) in enumerate(channels, start=1):
+            module, size = EMULATORS[kind]
+            process, credentials = _launch(
+                module, ["--port", port(offset), size, str(skus), *common]
+            )
+            stack.processes.append(process)
+            stack.channels[name] = {"kind": kind, **credentials}
+    except BaseException:
+        stack.stop()
+        raise
+    return stack

@@ -1,0 +1,157 @@
+"""Publishing end to end in Dagster: Odoo sandbox -> allocation -> real channel emulators."""
+
+import dagster as dg
+import pytest
+
+from inventory_pipelines.channels.factory import sandbox_env
+from inventory_pipelines.dataplane import TableStore
+from inventory_pipelines.defs.inventory.allocation import channel_allocation
+from inventory_pipelines.defs.inventory.assets import canonical_inventory
+from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
+from inventory_pipelines.defs.odoo.assets import locations, products, stock_moves, stock_quants
+from inventory_pipelines.defs.publish.assets import (
+    channel_stock,
+    product_identity,
+    published_channel_state,
+)
+from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
+from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
+from inventory_pipelines.rules import default_rules_dir
+from inventory_pipelines.sandbox.generic import GenericChannelSandbox
+from inventory_pipelines.sandbox.odoo import OdooSandbox
+from inventory_pipelines.sandbox.shopify import ShopifySandbox
+
+UPSTREAM = [products, locations, stock_quants, stock_moves, canonical_inventory]
+CHANNEL_ASSETS = [channel_allocation, channel_stock, product_identity, published_channel_state]
+
+
+@pytest.fixture(scope="module")
+def sandboxes():
+    with (
+        OdooSandbox(version=17, skus=150, seed=4, port=0) as odoo,
+        GenericChannelSandbox(listings=160, seed=4, port=0) as pos,
+        ShopifySandbox(skus=160, seed=4, port=0) as shop,
+    ):
+        yield odoo, pos, shop
+
+
+@pytest.fixture
+def env(sandboxes, monkeypatch):
+    _, pos, shop = sandboxes
+    for name, kind, sandbox in (("pos", "generic", pos), ("shopify", "shopify", shop)):
+        for key, value in sandbox_env(name, kind, sandbox.credentials()).items():
+            monkeypatch.setenv(key, value)
+
+
+def resources(odoo, tmp_path) -> dict:
+    scope = SkuScope.configure_at_launch()
+    return {
+        "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
+        "channels": ChannelsResource(ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}"),
+        "sku_scope": scope,
+        "io_manager": ParquetIOManager(
+            base_dir=str(tmp_path / "tables"),
+            catalog_path=str(tmp_path / "warehouse.duckdb"),
+            sku_scope=scope,
+        ),
+    }
+
+
+MODELS = build_model_assets(default_rules_dir(), TABLES)
+ALL = [*UPSTREAM, *MODELS, *CHANNEL_ASSETS]
+
+
+def run(assets, res, partition=None) -> dg.ExecuteInProcessResult:
+    result = dg.materialize(
+        ALL,
+        selection=[key for a in assets for key in a.keys],
+        resources=res,
+        partition_key=partition,
+        raise_on_error=False,
+    )
+    assert result.success, [
+        e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure
+    ]
+    return result
+
+
+def published_metadata(result) -> dict:
+    (event,) = [
+        m for m in result.get_asset_materialization_events()
+        if m.asset_key == dg.AssetKey(["inventory", "published_channel_state"])
+    ]  # fmt: skip
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+@pytest.mark.parametrize("channel", ["pos", "shopify"])
+def test_the_allocation_reaches_the_channel_and_a_second_publish_calls_nothing(
+    sandboxes, env, tmp_path, channel
+):
+    odoo, pos, shop = sandboxes
+    res = resources(odoo, tmp_path)
+    run([*UPSTREAM, *MODELS], res)
+    first = run(CHANNEL_ASSETS, res, partition=channel)
+    figures = published_metadata(first)
+    assert figures["sent"] > 0 and figures["failed"] == 0
+
+    store = TableStore(tmp_path / "tables")
+    allocation = store.read(("inventory", "channel_allocation"), channel)
+    mapping = store.read(("inventory", "product_identity"), channel)
+    expected = allocation.join(mapping, on="sku").select("listing_id", "publishable")
+    if channel == "pos":
+        shows = {k: v.quantity for k, v in pos.state.listings.items()}
+    else:
+        shows = {
+            row[0]: shop.state.quantity(row[1])
+            for row in mapping.select("listing_id", "sku").iter_rows()
+        }
+    assert {k: shows[k] for k in expected["listing_id"]} == dict(expected.iter_rows())
+
+    again = run([published_channel_state], res, partition=channel)
+    assert published_metadata(again)["api_calls"] == 0
+    assert published_metadata(again)["sent"] == 0
+    problems = store.read(("inventory", "identity_problems"), channel)
+    assert set(problems["problem"]) >= {"unmapped_sku"}
+    assert (expected["publishable"] >= 0).all()
+
+
+def test_a_channel_outage_fails_the_partition_and_replay_recovers_it(
+    sandboxes, env, tmp_path, monkeypatch
+):
+    from inventory_pipelines.ledger import create_engine, dlq
+
+    odoo, pos, _ = sandboxes
+    res = resources(odoo, tmp_path)
+    run([*UPSTREAM, *MODELS], res)
+    for listing_id in list(pos.state.listings):
+        pos.state.set_quantity(listing_id, 0)  # so that this publish has work to do
+    run([channel_stock], res, partition="pos")
+    monkeypatch.setattr("inventory_pipelines.publishing.publisher.time.sleep", lambda s: None)
+    pos.faults.set_outage(True)
+    try:
+        failed = dg.materialize(
+            ALL,
+            selection=[k for a in CHANNEL_ASSETS if a is not channel_stock for k in a.keys],
+            resources=res,
+            partition_key="pos",
+            raise_on_error=False,
+        )
+    finally:
+        pos.faults.set_outage(False)
+    assert not failed.success
+    failures = [e for e in failed.all_events if e.is_step_failure]
+    assert any("dlq" in (e.step_failure_data.error.to_string()) for e in failures)
+    engine = create_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    with engine.connect() as conn:
+        letters = dlq.list_open(conn, "pos")
+        assert letters
+        for letter in letters:
+            dlq.replay_publish(conn, letter.id, actor="test")
+    recovered = run([published_channel_state], res, partition="pos")
+    assert published_metadata(recovered)["failed"] == 0
+    store = TableStore(tmp_path / "tables")
+    allocation = store.read(("inventory", "channel_allocation"), "pos")
+    mapping = store.read(("inventory", "product_identity"), "pos")
+    expected = allocation.join(mapping, on="sku").select("listing_id", "publishable")
+    shows = {k: v.quantity for k, v in pos.state.listings.items()}
+    assert {k: shows[k] for k in expected["listing_id"]} == dict(expected.iter_rows())
