@@ -236,11 +236,15 @@ def publish_round(
     *,
     sleep: Callable[[float], None] = time.sleep,
     max_passes: int = 50,
+    increases: bool = True,
 ) -> dict[str, ChannelSummary]:
     """Publish one round to every channel in `plans` and return a summary per channel.
 
     Work left in the outbox by an earlier crashed round is sent first, under its own keys.
-    Decreases of all channels go before any increase (the ledger holds increases back).
+    Decreases of all channels go before any increase (the ledger holds increases back). With
+    `increases=False` only zero-outs and decreases are sent; the increases wait in the outbox
+    for the next round: how several channels published in separate runs still send every
+    decrease before any increase.
     """
     summaries = {p.channel: ChannelSummary(p.channel) for p in plans}
     calls_before = {p.channel: getattr(p.connector, "api_calls", 0) for p in plans}
@@ -256,6 +260,8 @@ def publish_round(
             with engine.connect() as conn:
                 batches = outbox.pending_batches(conn, plan.channel, limit)
             for batch in batches:
+                if not increases and batch.direction == "increase":
+                    continue
                 results = _send(engine, plan.connector, batch, summaries[plan.channel], sleep)
                 progressed = True
                 if results:
@@ -274,13 +280,29 @@ def publish_round(
         for plan in plans:
             summary = summaries[plan.channel]
             counts = outbox.counts_by_status(conn, plan.channel)
-            summary.pending_left = sum(counts.get(s, 0) for s in ("pending", "sent", "failed"))
+            waiting = ("pending", "sent", "failed")
+            summary.pending_left = sum(counts.get(s, 0) for s in waiting)
+            if not increases:
+                summary.pending_left = _waiting_decreases(conn, plan.channel)
             summary.api_calls = getattr(plan.connector, "api_calls", 0) - calls_before[plan.channel]
             summary.throttled = max(
                 summary.throttled,
                 getattr(plan.connector, "throttled", 0) - throttled_before[plan.channel],
             )
     return summaries
+
+
+def _waiting_decreases(conn, channel: str) -> int:
+    import sqlalchemy as sa
+
+    from inventory_pipelines.ledger.schema import outbox as outbox_table
+
+    query = sa.select(sa.func.count()).where(
+        outbox_table.c.channel == channel,
+        outbox_table.c.direction != "increase",
+        outbox_table.c.status.in_(("pending", "sent", "failed")),
+    )
+    return int(conn.execute(query).scalar_one())
 
 
 def open_dead_letters(engine: Engine, channel: str) -> list:

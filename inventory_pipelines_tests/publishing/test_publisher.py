@@ -132,3 +132,19 @@ def test_a_crash_between_send_and_acknowledgement_loses_and_duplicates_nothing(
     assert {rows[r.id] for r in in_flight} == {"acknowledged"}
     # rows never sent were superseded by the resumed round's identical quantities, not lost
     assert set(rows.values()) <= {"acknowledged", "superseded"}
+
+
+def test_a_decreases_only_pass_holds_every_increase_for_the_next_round(ledger, portal, connector):
+    targets = targets_for(portal)
+    before = shown(portal)
+    plan = ChannelPlan("pos", connector, dict(targets), shown=before)
+    first = publish_round(ledger, [plan], "pass-1", increases=False)["pos"]
+    assert first.pending_left == 0
+    after_first = shown(portal)
+    for listing, (_, target) in targets.items():
+        if target > before[listing]:
+            assert after_first[listing] == before[listing]  # no increase yet
+        else:
+            assert after_first[listing] == target
+    publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "pass-2")
+    assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}

@@ -124,6 +124,13 @@ def product_identity(
     )
 
 
+class PublishConfig(dg.Config):
+    """`increases: false` sends only zero-outs and decreases (the first pass of a multi-channel
+    sync, so that no channel gets an increase before every channel's decreases are through)."""
+
+    increases: bool = True
+
+
 @dg.asset(
     key=PUBLISHED,
     group_name="channels",
@@ -140,6 +147,7 @@ def product_identity(
 )
 def published_channel_state(
     context: dg.AssetExecutionContext,
+    config: PublishConfig,
     channels: ChannelsResource,
     sku_scope: SkuScope,
     channel_allocation: pl.DataFrame,
@@ -158,7 +166,9 @@ def published_channel_state(
     started = datetime.now(UTC)
     with channels.connector(channel.name, channel.kind.value) as connector:
         plan = ChannelPlan(channel.name, connector, targets, shown)
-        summary = publish_round(engine, [plan], f"{context.run_id}:{channel.name}")[channel.name]
+        summary = publish_round(
+            engine, [plan], f"{context.run_id}:{channel.name}", increases=config.increases
+        )[channel.name]
     with engine.connect() as conn:
         query = sa.select(published_state).where(published_state.c.channel == channel.name)
         if sku_scope.is_partial():
