@@ -33,7 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import responses
-from .faults import FaultInjectionMiddleware, Faults
+from .faults import FaultInjectionMiddleware, Faults, error_body
 from .models import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -86,7 +86,9 @@ def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
         ),
         Route("/sandbox/{action:path}", bind(responses.control), methods=["GET", "POST"]),
     ]
-    return FaultInjectionMiddleware(Starlette(routes=routes), backend.faults, is_api_path)
+    return FaultInjectionMiddleware(
+        Starlette(routes=routes), backend.faults, is_api_path, error_body=error_body
+    )
 
 
 class AmazonSandbox:

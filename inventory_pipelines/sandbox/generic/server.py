@@ -28,7 +28,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from inventory_pipelines.sandbox.woocommerce.faults import FaultInjectionMiddleware, Faults
+from inventory_pipelines.sandbox.woocommerce.faults import (
+    FaultInjectionMiddleware,
+    Faults,
+    error_body,
+)
 from inventory_pipelines.sandbox.woocommerce.server import (
     print_credentials,
     run_until_signalled,
@@ -61,7 +65,11 @@ def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
         Route("/{rest:path}", bind(responses.no_route), methods=["GET", "POST", "PUT"]),
     ]
     return FaultInjectionMiddleware(
-        Starlette(routes=routes), backend.faults, is_api_path, responses.throttle_body
+        Starlette(routes=routes),
+        backend.faults,
+        is_api_path,
+        error_body=error_body,
+        throttle_body=responses.throttle_body,
     )
 
 

@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import responses
-from .faults import FaultInjectionMiddleware, Faults
+from .faults import FaultInjectionMiddleware, Faults, error_body
 from .models import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET, DEFAULT_PRODUCTS, WooState
 
 API = responses.API_PREFIX
@@ -78,7 +78,11 @@ def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
         Route("/sandbox/{action:path}", bind(responses.control), methods=["GET", "POST"]),
     ]
     return FaultInjectionMiddleware(
-        Starlette(routes=routes), backend.faults, is_api_path, responses.throttle_body
+        Starlette(routes=routes),
+        backend.faults,
+        is_api_path,
+        error_body=error_body,
+        throttle_body=responses.throttle_body,
     )
 
 
