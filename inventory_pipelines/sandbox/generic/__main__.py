@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from inventory_pipelines.sandbox.woocommerce.server import print_credentials
+from inventory_pipelines.sandbox.serving import print_credentials
 
 from .models import DEFAULT_LISTINGS, DEFAULT_MAX_BATCH, DEFAULT_SECRET
 from .server import serve

@@ -28,16 +28,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from inventory_pipelines.sandbox.woocommerce.faults import (
-    FaultInjectionMiddleware,
-    Faults,
-    error_body,
-)
-from inventory_pipelines.sandbox.woocommerce.server import (
+from inventory_pipelines.sandbox.serving import (
     print_credentials,
     run_until_signalled,
     start_server,
     stop_server,
+)
+from inventory_pipelines.sandbox.woocommerce.faults import (
+    FaultInjectionMiddleware,
+    Faults,
+    error_body,
 )
 
 from . import responses

@@ -16,22 +16,19 @@ From a shell (the first stdout line is the credentials JSON)::
 
 from __future__ import annotations
 
-import signal
 import socket
-import sys
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..serving import print_credentials, run_until_signalled, start_server, stop_server
 from . import responses
 from .faults import FaultInjectionMiddleware, Faults
 from .models import DEFAULT_ACCESS_TOKEN, DEFAULT_SHOP, ShopState, build_shop
@@ -166,51 +163,21 @@ class ShopifySandbox:
         """Serve in a background thread; returns once the port accepts connections."""
         if self._thread is not None:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # accepted sockets inherit it: without it, uvicorn's separate writes of the headers and
-        # the body meet the client's delayed ACK and every answer takes ~40 ms on the loopback
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self.requested_port))
-        sock.listen(2048)
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        self._server, self._thread, self._socket = start_server(
             build_app(self),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            loop="asyncio",
+            self.host,
+            self.requested_port,
+            "shopify-sandbox",
+            timeout,
             http="httptools",
-            timeout_keep_alive=30,
         )
-        server = uvicorn.Server(config)
-        self._server = server
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="shopify-sandbox", daemon=True
-        )
-        thread.start()
-        self._thread = thread
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the Shopify sandbox server failed to start")
-            if time.monotonic() > deadline:
-                raise TimeoutError("the Shopify sandbox server did not start in time")
-            time.sleep(0.01)
+        self.port = self._socket.getsockname()[1]
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = None
-        self._thread = None
-        self._socket = None
+        stop_server(self._server, self._thread, self._socket)
+        self._server, self._thread, self._socket = None, None, None
 
     def __enter__(self) -> ShopifySandbox:
         return self.start()
@@ -222,12 +189,6 @@ class ShopifySandbox:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def print_credentials(credentials: dict[str, Any]) -> None:
-    """Print the credentials as one JSON line on stdout, flushed (for a parent process)."""
-    sys.stdout.write(orjson.dumps(credentials).decode() + "\n")
-    sys.stdout.flush()
 
 
 def serve(
@@ -246,19 +207,4 @@ def serve(
     :class:`ShopifySandbox` (``locations``, ``access_token``, ``maximum_available``...).
     """
     sandbox = ShopifySandbox(skus, seed, port, host, **options)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        sandbox.start()
-        if announce is not None:
-            announce(sandbox.credentials())
-        while not stop.wait(0.5):
-            pass
-    finally:
-        sandbox.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    run_until_signalled(sandbox, announce)
