@@ -97,3 +97,46 @@ def run_until_signalled(
         sandbox.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class BackgroundServer:
+    """Start/stop and context-manager plumbing for an emulator served in a background thread.
+
+    A subclass sets ``host``, ``requested_port`` and ``port`` (None until started), names its
+    thread with ``SERVER_NAME``, and builds its ASGI app in ``app()``.
+    """
+
+    SERVER_NAME = "sandbox"
+    HTTP = "auto"  # uvicorn's HTTP implementation
+
+    host: str
+    requested_port: int
+    port: int | None
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _socket: socket.socket | None = None
+
+    def app(self) -> Any:
+        """The ASGI app to serve."""
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> Any:
+        """Serve in a background thread; returns once the port accepts connections."""
+        if self._thread is not None:
+            return self
+        self._server, self._thread, self._socket = start_server(
+            self.app(), self.host, self.requested_port, self.SERVER_NAME, timeout, http=self.HTTP
+        )
+        self.port = self._socket.getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        stop_server(self._server, self._thread, self._socket)
+        self._server, self._thread, self._socket = None, None, None
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

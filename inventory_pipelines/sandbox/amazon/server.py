@@ -19,7 +19,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -28,7 +27,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..serving import print_credentials, run_until_signalled, start_server, stop_server
+from ..serving import (
+    BackgroundServer,
+    print_credentials,
+    run_until_signalled,
+)
 from . import responses
 from .faults import FaultInjectionMiddleware, Faults, error_body
 from .models import (
@@ -88,13 +91,16 @@ def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
     )
 
 
-class AmazonSandbox:
+class AmazonSandbox(BackgroundServer):
     """An emulated Amazon seller account (LWA + SP-API) served over HTTP on the loopback.
 
     ``state_options`` go to :class:`~.models.AmazonState` (``token_ttl_s``, ``rate_scale``,
     ``rates``, ``feed_mode``, ``feed_step_s``, ``feed_window``, ``orders``, the seller and
     the LWA credentials); a reset keeps them.
     """
+
+    SERVER_NAME = "amazon-sandbox"
+    HTTP = "httptools"
 
     def __init__(
         self,
@@ -195,36 +201,9 @@ class AmazonSandbox:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> AmazonSandbox:
-        """Serve in a background thread; returns once the port accepts connections."""
-        if self._thread is not None:
-            return self
-        self._server, self._thread, self._socket = start_server(
-            build_app(self),
-            self.host,
-            self.requested_port,
-            "amazon-sandbox",
-            timeout,
-            http="httptools",
-        )
-        self.port = self._socket.getsockname()[1]
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        stop_server(self._server, self._thread, self._socket)
-        self._server, self._thread, self._socket = None, None, None
-
-    def __enter__(self) -> AmazonSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def app(self) -> Any:
+        """The ASGI app, bound to this sandbox."""
+        return build_app(self)
 
 
 def serve(

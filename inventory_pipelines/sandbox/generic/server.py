@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -29,10 +28,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from inventory_pipelines.sandbox.serving import (
+    BackgroundServer,
     print_credentials,
     run_until_signalled,
-    start_server,
-    stop_server,
 )
 from inventory_pipelines.sandbox.woocommerce.faults import (
     FaultInjectionMiddleware,
@@ -73,8 +71,10 @@ def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
     )
 
 
-class GenericChannelSandbox:
+class GenericChannelSandbox(BackgroundServer):
     """An emulated POS system / B2B portal speaking the signed HTTP protocol, on the loopback."""
+
+    SERVER_NAME = "generic-sandbox"
 
     def __init__(
         self,
@@ -153,31 +153,9 @@ class GenericChannelSandbox:
             self.listings, self.seed, secret=self._secret, max_batch=self._state.max_batch
         )
 
-    def start(self, timeout: float = 30.0) -> GenericChannelSandbox:
-        """Serve in a background thread; returns once the port accepts connections."""
-        if self._thread is not None:
-            return self
-        self._server, self._thread, self._socket = start_server(
-            build_app(self), self.host, self.requested_port, "generic-sandbox", timeout
-        )
-        self.port = self._socket.getsockname()[1]
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        stop_server(self._server, self._thread, self._socket)
-        self._server, self._thread, self._socket = None, None, None
-
-    def __enter__(self) -> GenericChannelSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def app(self) -> Any:
+        """The ASGI app, bound to this sandbox."""
+        return build_app(self)
 
 
 def serve(

@@ -19,7 +19,6 @@ import gc
 import socket
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -30,7 +29,11 @@ from starlette.routing import Route
 
 from inventory_pipelines.sandbox.demo_data import DEFAULT_SKUS, build_state
 
-from ..serving import print_credentials, run_until_signalled, start_server, stop_server
+from ..serving import (
+    BackgroundServer,
+    print_credentials,
+    run_until_signalled,
+)
 from . import responses
 from .faults import FaultInjectionMiddleware, Faults
 from .models import DEFAULT_API_KEY, DEFAULT_DB, DEFAULT_LOGIN, DEFAULT_PASSWORD, OdooState
@@ -68,8 +71,11 @@ def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
     return FaultInjectionMiddleware(Starlette(routes=routes), backend.faults, is_rpc_path)
 
 
-class OdooSandbox:
+class OdooSandbox(BackgroundServer):
     """An emulated Odoo (16 to 19) with demo data, served over HTTP on the loopback."""
+
+    SERVER_NAME = "odoo-sandbox"
+    HTTP = "httptools"
 
     def __init__(
         self,
@@ -168,36 +174,9 @@ class OdooSandbox:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> OdooSandbox:
-        """Serve in a background thread; returns once the port accepts connections."""
-        if self._thread is not None:
-            return self
-        self._server, self._thread, self._socket = start_server(
-            build_app(self),
-            self.host,
-            self.requested_port,
-            "odoo-sandbox",
-            timeout,
-            http="httptools",
-        )
-        self.port = self._socket.getsockname()[1]
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        stop_server(self._server, self._thread, self._socket)
-        self._server, self._thread, self._socket = None, None, None
-
-    def __enter__(self) -> OdooSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def app(self) -> Any:
+        """The ASGI app, bound to this sandbox."""
+        return build_app(self)
 
 
 def serve(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -28,7 +27,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..serving import print_credentials, run_until_signalled, start_server, stop_server
+from ..serving import (
+    BackgroundServer,
+    print_credentials,
+    run_until_signalled,
+)
 from . import responses
 from .faults import FaultInjectionMiddleware, Faults
 from .models import DEFAULT_ACCESS_TOKEN, DEFAULT_SHOP, ShopState, build_shop
@@ -63,8 +66,11 @@ def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
     return FaultInjectionMiddleware(Starlette(routes=routes), backend.faults, is_api_path)
 
 
-class ShopifySandbox:
+class ShopifySandbox(BackgroundServer):
     """An emulated Shopify Admin GraphQL API with a demo catalog, served on the loopback."""
+
+    SERVER_NAME = "shopify-sandbox"
+    HTTP = "httptools"
 
     def __init__(
         self,
@@ -159,36 +165,9 @@ class ShopifySandbox:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> ShopifySandbox:
-        """Serve in a background thread; returns once the port accepts connections."""
-        if self._thread is not None:
-            return self
-        self._server, self._thread, self._socket = start_server(
-            build_app(self),
-            self.host,
-            self.requested_port,
-            "shopify-sandbox",
-            timeout,
-            http="httptools",
-        )
-        self.port = self._socket.getsockname()[1]
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        stop_server(self._server, self._thread, self._socket)
-        self._server, self._thread, self._socket = None, None, None
-
-    def __enter__(self) -> ShopifySandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def app(self) -> Any:
+        """The ASGI app, bound to this sandbox."""
+        return build_app(self)
 
 
 def serve(

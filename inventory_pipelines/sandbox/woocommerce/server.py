@@ -18,7 +18,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -27,7 +26,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..serving import print_credentials, run_until_signalled, start_server, stop_server
+from ..serving import (
+    BackgroundServer,
+    print_credentials,
+    run_until_signalled,
+)
 from . import responses
 from .faults import FaultInjectionMiddleware, Faults, error_body
 from .models import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET, DEFAULT_PRODUCTS, WooState
@@ -83,8 +86,10 @@ def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
     )
 
 
-class WooCommerceSandbox:
+class WooCommerceSandbox(BackgroundServer):
     """An emulated WooCommerce store (REST v3) with a seeded catalog, served on the loopback."""
+
+    SERVER_NAME = "woocommerce-sandbox"
 
     def __init__(
         self,
@@ -168,31 +173,9 @@ class WooCommerceSandbox:
             self.seed = int(seed)
         self._state = WooState(self.products, self.seed, **self._keys)
 
-    def start(self, timeout: float = 30.0) -> WooCommerceSandbox:
-        """Serve in a background thread; returns once the port accepts connections."""
-        if self._thread is not None:
-            return self
-        self._server, self._thread, self._socket = start_server(
-            build_app(self), self.host, self.requested_port, "woocommerce-sandbox", timeout
-        )
-        self.port = self._socket.getsockname()[1]
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        stop_server(self._server, self._thread, self._socket)
-        self._server, self._thread, self._socket = None, None, None
-
-    def __enter__(self) -> WooCommerceSandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def app(self) -> Any:
+        """The ASGI app, bound to this sandbox."""
+        return build_app(self)
 
 
 def serve(
