@@ -468,6 +468,18 @@ def rows_of_round(conn: Connection, round_id: str, channel: str | None = None) -
         return list(conn.execute(query.order_by(outbox.c.id)))
 
 
+def count_waiting(conn: Connection, channel: str, *, increases: bool = True) -> int:
+    """Rows of a channel still to be sent or answered (pending, sent, failed); with
+    `increases=False`, only the zero-outs and decreases among them."""
+    query = sa.select(sa.func.count()).where(
+        outbox.c.channel == channel, outbox.c.status.in_(_PLANNABLE)
+    )
+    if not increases:
+        query = query.where(outbox.c.direction != "increase")
+    with read_transaction(conn):
+        return int(conn.execute(query).scalar_one())
+
+
 def counts_by_status(conn: Connection, channel: str) -> dict[str, int]:
     """How many outbox rows of a channel are in each status."""
     query = (

@@ -26,7 +26,7 @@ from inventory_pipelines.channels.base import (
     UpdateResult,
     UpdateStatus,
 )
-from inventory_pipelines.ledger import audit, dlq, outbox, state
+from inventory_pipelines.ledger import audit, outbox, state
 from inventory_pipelines.ledger.db import write_transaction
 
 # A batch whose request failed is retried this many times (with backoff) before it is
@@ -279,33 +279,10 @@ def publish_round(
     with engine.connect() as conn:
         for plan in plans:
             summary = summaries[plan.channel]
-            counts = outbox.counts_by_status(conn, plan.channel)
-            waiting = ("pending", "sent", "failed")
-            summary.pending_left = sum(counts.get(s, 0) for s in waiting)
-            if not increases:
-                summary.pending_left = _waiting_decreases(conn, plan.channel)
+            summary.pending_left = outbox.count_waiting(conn, plan.channel, increases=increases)
             summary.api_calls = getattr(plan.connector, "api_calls", 0) - calls_before[plan.channel]
             summary.throttled = max(
                 summary.throttled,
                 getattr(plan.connector, "throttled", 0) - throttled_before[plan.channel],
             )
     return summaries
-
-
-def _waiting_decreases(conn, channel: str) -> int:
-    import sqlalchemy as sa
-
-    from inventory_pipelines.ledger.schema import outbox as outbox_table
-
-    query = sa.select(sa.func.count()).where(
-        outbox_table.c.channel == channel,
-        outbox_table.c.direction != "increase",
-        outbox_table.c.status.in_(("pending", "sent", "failed")),
-    )
-    return int(conn.execute(query).scalar_one())
-
-
-def open_dead_letters(engine: Engine, channel: str) -> list:
-    """The channel's dead letters not yet replayed."""
-    with engine.connect() as conn:
-        return dlq.list_open(conn, channel)
