@@ -51,6 +51,7 @@ from inventory_pipelines.channels.base import (
     UpdateResult,
     UpdateStatus,
 )
+from inventory_pipelines.channels.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -95,64 +96,6 @@ class _Secret:
         return "***"
 
     __str__ = __repr__
-
-
-class Pacer:
-    """A local token bucket for one operation, slowed down by 429s and recovering on success.
-
-    Tokens may go into debt: :meth:`acquire` takes one and sleeps off the debt, so pacing
-    holds whatever the sleep function does. It keeps one token of headroom (``burst - 1``)
-    and refills at ``margin`` times the rate: requests reach the channel later than they
-    leave, with jitter, and a bucket paced exactly like the channel's would meet an empty one
-    there now and then.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        margin: float = 0.9,
-    ) -> None:
-        self.nominal_rate = float(rate)
-        self.margin = float(margin)
-        self.rate = float(rate)
-        self.burst = max(1, int(burst) - 1)
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = float(self.burst)
-        self._stamp = clock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(
-            float(self.burst), self._tokens + (now - self._stamp) * self.rate * self.margin
-        )
-        self._stamp = now
-
-    def acquire(self) -> None:
-        """Take one token, sleeping until it is due."""
-        self._refill()
-        self._tokens -= 1.0
-        if self._tokens < 0:
-            self._sleep(-self._tokens / (self.rate * self.margin))
-
-    def throttled(self) -> None:
-        """The channel said 429: halve the rate (down to 1/16 of nominal) and empty the bucket."""
-        self.rate = max(self.nominal_rate / 16, self.rate / 2)
-        self._refill()
-        self._tokens = min(self._tokens, 0.0)
-
-    def observe_limit(self, rate: float) -> None:
-        """The channel's own ``x-amzn-RateLimit-Limit``: it becomes the nominal rate."""
-        if rate > 0:
-            self.nominal_rate = rate
-            self.rate = min(self.rate, rate)
-
-    def succeeded(self) -> None:
-        """An answer that was not a 429: recover a twentieth of the nominal rate."""
-        self.rate = min(self.nominal_rate, self.rate + self.nominal_rate / 20)
 
 
 def message_id_base(idempotency_key: str) -> int:
@@ -268,6 +211,7 @@ class AmazonConnector(ChannelConnector):
             burst=burst,
             compare_and_set=False,
             bulk_batch=FEED_MAX_MESSAGES,
+            bulk_threshold=self.bulk_threshold,
         )
 
     def counters(self) -> dict[str, int]:

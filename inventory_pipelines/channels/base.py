@@ -23,6 +23,7 @@ class ChannelLimits:
     burst: int  # requests allowed at once before the rate applies
     compare_and_set: bool  # whether a publish can carry the quantity it expects to replace
     bulk_batch: int | None = None  # items per bulk submission (Amazon feeds: 25,000)
+    bulk_threshold: int | None = None  # from this many waiting updates on, plan bulk batches
 
 
 @dataclass(frozen=True)

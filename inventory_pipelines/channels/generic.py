@@ -48,6 +48,7 @@ from .base import (
     UpdateResult,
     UpdateStatus,
 )
+from .pacing import Pacer
 
 __all__ = [
     "ChannelHTTP",
@@ -109,8 +110,10 @@ class ChannelHTTP:
     """An httpx client with bounded retries, shared by the HTTP channel connectors.
 
     ``prepare`` builds a fresh request per attempt (a new OAuth nonce, a new timestamp), so a
-    retry is signed again. Counters: ``api_calls`` (requests sent), ``throttled`` (429s
-    received), ``retries`` (attempts after a 5xx or transport failure).
+    retry is signed again. With a ``pacer``, every attempt waits for its token first, a 429
+    slows the pacer down and any other answer lets it recover. Counters: ``api_calls``
+    (requests sent), ``throttled`` (429s received), ``retries`` (attempts after a 5xx or
+    transport failure).
     """
 
     def __init__(
@@ -122,8 +125,10 @@ class ChannelHTTP:
         sleep: Callable[[float], None] = time.sleep,
         retry: RetrySettings | None = None,
         rng: random.Random | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.name = name
+        self.pacer = pacer
         self.retry = retry or RetrySettings()
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -141,6 +146,8 @@ class ChannelHTTP:
         """Send with retries; return the first answer that is neither 429, 5xx nor 401/403."""
         failures = throttles = 0
         while True:
+            if self.pacer is not None:
+                self.pacer.acquire()
             self.api_calls += 1
             try:
                 response = self._client.send(prepare())
@@ -148,6 +155,11 @@ class ChannelHTTP:
                 failure = type(exc).__name__
             else:
                 status = response.status_code
+                if self.pacer is not None:
+                    if status == 429:
+                        self.pacer.throttled()
+                    else:
+                        self.pacer.succeeded()
                 if status == 429:
                     self.throttled += 1
                     throttles += 1
@@ -240,7 +252,12 @@ class GenericChannelConnector(ChannelConnector):
         self.per_page = per_page
         self._clock = clock
         self._http = ChannelHTTP(
-            "generic", timeout_s=timeout_s, transport=transport, sleep=sleep, retry=retry
+            "generic",
+            timeout_s=timeout_s,
+            transport=transport,
+            sleep=sleep,
+            retry=retry,
+            pacer=Pacer(requests_per_s, burst, sleep=sleep) if requests_per_s > 0 else None,
         )
 
     def __repr__(self) -> str:

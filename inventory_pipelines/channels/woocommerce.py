@@ -51,6 +51,7 @@ from .base import (
     UpdateStatus,
 )
 from .generic import ChannelHTTP, RetrySettings, Secret, error_code
+from .pacing import Pacer
 
 __all__ = ["BATCH_LIMIT", "WooCommerceConnector", "oauth_sign"]
 
@@ -155,7 +156,12 @@ class WooCommerceConnector(ChannelConnector):
         self.barcode_meta_keys = tuple(barcode_meta_keys)
         self._clock = clock
         self._http = ChannelHTTP(
-            "woocommerce", timeout_s=timeout_s, transport=transport, sleep=sleep, retry=retry
+            "woocommerce",
+            timeout_s=timeout_s,
+            transport=transport,
+            sleep=sleep,
+            retry=retry,
+            pacer=Pacer(requests_per_s, burst, sleep=sleep) if requests_per_s > 0 else None,
         )
 
     def __repr__(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +94,30 @@ def record(
             .returning(audit_log.c.id)
         )
         return int(result.scalar_one())
+
+
+def record_many(conn: Connection, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Append many audit rows in one executemany; each entry holds `record`'s arguments."""
+    if not entries:
+        return
+    rows = []
+    for entry in entries:
+        ensure_no_secrets(entry.get("before"), "audit before")
+        ensure_no_secrets(entry.get("after"), "audit after")
+        rows.append(
+            {
+                "at": entry.get("at") or utcnow(),
+                "actor": entry["actor"],
+                "source": entry["source"],
+                "correlation_id": entry.get("correlation_id"),
+                "action": entry["action"],
+                "entity": entry["entity"],
+                "before": entry.get("before"),
+                "after": entry.get("after"),
+            }
+        )
+    with write_transaction(conn):
+        conn.execute(audit_log.insert(), rows)
 
 
 def history(

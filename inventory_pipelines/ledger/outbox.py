@@ -148,17 +148,15 @@ def enqueue_round(
                 }
             )
         insert = postgresql.insert if is_postgresql(conn) else sqlite.insert
-        inserted: list[Row[Any]] = []
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            statement = (
-                insert(outbox)
-                .values(rows[start : start + _INSERT_CHUNK])
-                .on_conflict_do_nothing(
-                    index_elements=[outbox.c.channel, outbox.c.round_id, outbox.c.listing_id]
-                )
-                .returning(outbox.c.id, outbox.c.listing_id)
+        statement = (
+            insert(outbox)
+            .on_conflict_do_nothing(
+                index_elements=[outbox.c.channel, outbox.c.round_id, outbox.c.listing_id]
             )
-            inserted += conn.execute(statement).all()
+            .returning(outbox.c.id, outbox.c.listing_id)
+        )
+        # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
+        inserted: list[Row[Any]] = conn.execute(statement, rows).all()
         # Only rows this call added supersede, and only older ones: re-enqueuing an old
         # round must not cancel a newer one.
         if inserted:
@@ -211,8 +209,26 @@ def pending_batches(
     """
     if max_batch < 1:
         raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+    columns = [
+        outbox.c[name]
+        for name in (
+            "id",
+            "round_id",
+            "listing_id",
+            "sku",
+            "quantity",
+            "expected",
+            "direction",
+            "status",
+            "attempts",
+            "generation",
+            "correlation_id",
+            "batch_key",
+            "sent_at",
+        )
+    ]
     query = (
-        sa.select(outbox)
+        sa.select(*columns)
         .where(outbox.c.channel == channel, outbox.c.status.in_(_PLANNABLE))
         .order_by(outbox.c.id)
     )
@@ -301,8 +317,21 @@ def _in_flight(conn: Connection, batch_key: str) -> list[Row[Any]]:
     return rows
 
 
-def _set(conn: Connection, row_id: int, **values: Any) -> None:
-    conn.execute(outbox.update().where(outbox.c.id == row_id).values(**values))
+def _set_many(conn: Connection, changes: Sequence[Mapping[str, Any]]) -> None:
+    """Set status, acknowledged_at, last_error and batch_key of many rows in one executemany."""
+    if not changes:
+        return
+    statement = (
+        outbox.update()
+        .where(outbox.c.id == sa.bindparam("row_id"))
+        .values(
+            status=sa.bindparam("new_status"),
+            acknowledged_at=sa.bindparam("new_acknowledged_at"),
+            last_error=sa.bindparam("new_error"),
+            batch_key=sa.bindparam("new_batch_key"),
+        )
+    )
+    conn.execute(statement, list(changes))
 
 
 def _dead_letter(
@@ -333,13 +362,6 @@ def _dead_letter(
     )
 
 
-def _state_snapshot(conn: Connection, channel: str, listing_id: str) -> dict[str, Any] | None:
-    current = state.get(conn, channel, listing_id)
-    if current is None:
-        return None
-    return {"quantity": current.quantity, "request_id": current.request_id}
-
-
 def record_results(
     conn: Connection,
     batch_key: str,
@@ -364,6 +386,9 @@ def record_results(
         rejected: list[Row[Any]] = []
         dead: list[Row[Any]] = []
         errors: dict[int, str] = {}
+        changes: list[dict[str, Any]] = []
+        published: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = []
         now = audit.utcnow()
         answers = list(results)
         named = {answer[0] for answer in answers}
@@ -372,6 +397,20 @@ def record_results(
             for r in rows
             if r.listing_id not in named
         ]
+        channel = rows[0].channel
+        before = state.get_many(conn, channel, list(by_listing))
+
+        def change(row: Row[Any], status: str, error: str | None, **extra: Any) -> None:
+            changes.append(
+                {
+                    "row_id": row.id,
+                    "new_status": status,
+                    "new_acknowledged_at": extra.get("acknowledged_at"),
+                    "new_error": error,
+                    "new_batch_key": extra.get("batch_key", row.batch_key),
+                }
+            )
+
         for listing_id, status, quantity, error, request_id in answers:
             row = by_listing.get(listing_id)
             if row is None:
@@ -384,53 +423,57 @@ def record_results(
                 raise OutboxError(f"{listing_id}: unknown result status {status!r}")
             if status in ("acknowledged", "stale"):
                 shown = row.quantity if quantity is None and status == "acknowledged" else quantity
-                _set(
-                    conn,
-                    row.id,
-                    status=status,
-                    acknowledged_at=now if status == "acknowledged" else None,
-                    last_error=error if status == "acknowledged" else (error or f"shows {shown}"),
-                )
+                if status == "acknowledged":
+                    change(row, status, error, acknowledged_at=now)
+                else:
+                    change(row, status, error or f"shows {shown}")
                 if shown is not None:
-                    before = _state_snapshot(conn, row.channel, listing_id)
-                    state.upsert(
-                        conn,
-                        channel=row.channel,
-                        listing_id=listing_id,
-                        sku=row.sku,
-                        quantity=int(shown),
-                        acknowledged_at=now,
-                        request_id=request_id,
-                    )
-                    audit.record(
-                        conn,
-                        actor=actor,
-                        source=row.channel,
-                        action=f"publish.{status}",
-                        entity=f"published_state/{row.channel}/{listing_id}",
-                        before=before,
-                        after={
+                    previous = before.get(listing_id)
+                    published.append(
+                        {
+                            "channel": channel,
+                            "listing_id": listing_id,
+                            "sku": row.sku,
                             "quantity": int(shown),
+                            "acknowledged_at": now,
                             "request_id": request_id,
-                            "sent": row.quantity,
-                            "batch_key": batch_key,
-                            "round_id": row.round_id,
-                        },
-                        correlation_id=row.correlation_id,
-                        at=now,
+                        }
+                    )
+                    entries.append(
+                        {
+                            "actor": actor,
+                            "source": channel,
+                            "action": f"publish.{status}",
+                            "entity": f"published_state/{channel}/{listing_id}",
+                            "before": None
+                            if previous is None
+                            else {"quantity": previous.quantity, "request_id": previous.request_id},
+                            "after": {
+                                "quantity": int(shown),
+                                "request_id": request_id,
+                                "sent": row.quantity,
+                                "batch_key": batch_key,
+                                "round_id": row.round_id,
+                            },
+                            "correlation_id": row.correlation_id,
+                            "at": now,
+                        }
                     )
             elif status == "rejected":
                 errors[row.id] = error or "rejected"
-                _set(conn, row.id, status="rejected", last_error=errors[row.id])
+                change(row, "rejected", errors[row.id])
                 rejected.append(row)
             elif row.attempts >= max_attempts:
                 errors[row.id] = error or "failed"
-                _set(conn, row.id, status="dead", last_error=errors[row.id])
+                change(row, "dead", errors[row.id])
                 dead.append(row)
                 status = "dead"
             else:
-                _set(conn, row.id, status="failed", last_error=error, batch_key=None)
+                change(row, "failed", error, batch_key=None)
             counts[status] += 1
+        _set_many(conn, changes)
+        state.upsert_many(conn, published)
+        audit.record_many(conn, entries)
         if rejected:
             _dead_letter(conn, rejected, errors, f"{len(rejected)} update(s) rejected")
         if dead:

@@ -8,8 +8,9 @@ against (and sends as `expected`) what the channel really has.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +18,8 @@ from sqlalchemy.engine import Connection
 
 from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write_transaction
 from inventory_pipelines.ledger.schema import published_state
+
+_CHUNK = 500  # listing ids per IN (...) query
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,22 @@ def get(conn: Connection, channel: str, listing_id: str) -> PublishedState | Non
     return None if row is None else PublishedState(**row._mapping)
 
 
+def get_many(
+    conn: Connection, channel: str, listing_ids: Sequence[str]
+) -> dict[str, PublishedState]:
+    """The published state of the listings of `listing_ids` that the channel acknowledged."""
+    found: dict[str, PublishedState] = {}
+    with read_transaction(conn):
+        for start in range(0, len(listing_ids), _CHUNK):
+            query = sa.select(published_state).where(
+                published_state.c.channel == channel,
+                published_state.c.listing_id.in_(listing_ids[start : start + _CHUNK]),
+            )
+            for row in conn.execute(query):
+                found[row.listing_id] = PublishedState(**row._mapping)
+    return found
+
+
 def deltas(conn: Connection, channel: str, desired: Mapping[str, int]) -> dict[str, int]:
     """The entries of `desired` (listing id to quantity) that differ from what was acknowledged.
 
@@ -75,16 +94,27 @@ def upsert(
     request_id: str | None,
 ) -> None:
     """Insert or replace the published state of one listing."""
-    values = {
-        "channel": channel,
-        "listing_id": listing_id,
-        "sku": sku,
-        "quantity": quantity,
-        "acknowledged_at": acknowledged_at,
-        "request_id": request_id,
-    }
+    upsert_many(
+        conn,
+        [
+            {
+                "channel": channel,
+                "listing_id": listing_id,
+                "sku": sku,
+                "quantity": quantity,
+                "acknowledged_at": acknowledged_at,
+                "request_id": request_id,
+            }
+        ],
+    )
+
+
+def upsert_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace many published states (dicts with every column), in one executemany."""
+    if not rows:
+        return
     insert = (postgresql.insert if is_postgresql(conn) else sqlite.insert)(published_state)
-    statement = insert.values(**values).on_conflict_do_update(
+    statement = insert.on_conflict_do_update(
         index_elements=[published_state.c.channel, published_state.c.listing_id],
         set_={
             key: insert.excluded[key]
@@ -92,4 +122,4 @@ def upsert(
         },
     )
     with write_transaction(conn):
-        conn.execute(statement)
+        conn.execute(statement, [dict(row) for row in rows])

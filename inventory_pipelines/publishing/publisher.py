@@ -27,7 +27,6 @@ from inventory_pipelines.channels.base import (
     UpdateStatus,
 )
 from inventory_pipelines.ledger import audit, outbox, state
-from inventory_pipelines.ledger.db import write_transaction
 
 # A batch whose request failed is retried this many times (with backoff) before it is
 # dead-lettered and the channel's partition fails.
@@ -64,6 +63,8 @@ class ChannelSummary:
     batches: int = 0
     pending_left: int = 0
     ack_latency_s: list[float] = field(default_factory=list)
+    prepare_s: float = 0.0  # from the round's start to this channel's first request
+    send_s: float = 0.0  # from the first request to the end of the round
 
     def as_dict(self) -> dict[str, object]:
         """Plain figures (latency as p50 / max seconds)."""
@@ -82,6 +83,8 @@ class ChannelSummary:
             "pending_left": self.pending_left,
             "ack_latency_p50_s": round(latencies[len(latencies) // 2], 3) if latencies else None,
             "ack_latency_max_s": round(latencies[-1], 3) if latencies else None,
+            "prepare_s": round(self.prepare_s, 3),
+            "send_s": round(self.send_s, 3),
         }
 
 
@@ -124,17 +127,20 @@ def enqueue(
             # The catalog read shows the target already: that is as good as an acknowledgement,
             # and remembering it keeps the next round from sending it.
             now = audit.utcnow()
-            with write_transaction(conn):
-                for listing_id, sku, quantity in already_shown:
-                    state.upsert(
-                        conn,
-                        channel=plan.channel,
-                        listing_id=listing_id,
-                        sku=sku,
-                        quantity=quantity,
-                        acknowledged_at=now,
-                        request_id="catalog-read",
-                    )
+            state.upsert_many(
+                conn,
+                [
+                    {
+                        "channel": plan.channel,
+                        "listing_id": listing_id,
+                        "sku": sku,
+                        "quantity": quantity,
+                        "acknowledged_at": now,
+                        "request_id": "catalog-read",
+                    }
+                    for listing_id, sku, quantity in already_shown
+                ],
+            )
         outbox.enqueue_round(conn, plan.channel, round_id, updates, correlation_id=round_id)
 
 
@@ -229,6 +235,16 @@ def _replan_stale(
             outbox.enqueue_round(conn, plan.channel, sub_round, updates, correlation_id=round_id)
 
 
+def _batch_size(engine: Engine, connector: ChannelConnector, channel: str) -> int:
+    """The channel's batch size, or its bulk size when enough updates wait (Amazon feeds)."""
+    limits = connector.limits()
+    if limits.bulk_batch and limits.bulk_threshold is not None:
+        with engine.connect() as conn:
+            if outbox.count_waiting(conn, channel) >= limits.bulk_threshold:
+                return limits.bulk_batch
+    return limits.max_batch
+
+
 def publish_round(
     engine: Engine,
     plans: Sequence[ChannelPlan],
@@ -246,6 +262,8 @@ def publish_round(
     for the next round: how several channels published in separate runs still send every
     decrease before any increase.
     """
+    started = time.monotonic()
+    first_send: dict[str, float] = {}
     summaries = {p.channel: ChannelSummary(p.channel) for p in plans}
     calls_before = {p.channel: getattr(p.connector, "api_calls", 0) for p in plans}
     throttled_before = {p.channel: getattr(p.connector, "throttled", 0) for p in plans}
@@ -256,12 +274,13 @@ def publish_round(
     for _ in range(max_passes):
         progressed = False
         for plan in plans:
-            limit = plan.connector.limits().max_batch
+            limit = _batch_size(engine, plan.connector, plan.channel)
             with engine.connect() as conn:
                 batches = outbox.pending_batches(conn, plan.channel, limit)
             for batch in batches:
                 if not increases and batch.direction == "increase":
                     continue
+                first_send.setdefault(plan.channel, time.monotonic())
                 results = _send(engine, plan.connector, batch, summaries[plan.channel], sleep)
                 progressed = True
                 if results:
@@ -276,9 +295,12 @@ def publish_round(
                     )
         if not progressed:
             break
+    finished = time.monotonic()
     with engine.connect() as conn:
         for plan in plans:
             summary = summaries[plan.channel]
+            began = first_send.get(plan.channel, finished)
+            summary.prepare_s, summary.send_s = began - started, finished - began
             summary.pending_left = outbox.count_waiting(conn, plan.channel, increases=increases)
             summary.api_calls = getattr(plan.connector, "api_calls", 0) - calls_before[plan.channel]
             summary.throttled = max(

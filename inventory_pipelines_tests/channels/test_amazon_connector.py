@@ -17,6 +17,8 @@ from inventory_pipelines.channels.base import (
     QuantityUpdate,
     UpdateStatus,
 )
+from inventory_pipelines.ledger import create_engine, migrate
+from inventory_pipelines.publishing.publisher import ChannelPlan, publish_round
 from inventory_pipelines.sandbox.amazon import AmazonSandbox
 
 SEED = 7
@@ -352,3 +354,25 @@ def test_an_outage_during_the_token_request_is_unavailable(
     with pytest.raises(ChannelUnavailableError, match="lwaToken"):
         list(connector.read_listings())
     assert amazon.request_count == 3
+
+
+# -- through the publisher ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("count", "feeds", "patches"), [(30, 1, 0), (6, 0, 6)])
+def test_the_publisher_sends_a_feed_from_the_bulk_threshold_on_and_patches_below(
+    amazon: AmazonSandbox, connect: ConnectorFactory, tmp_path: Any, count, feeds, patches
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    migrate(url)
+    engine = create_engine(url)
+    connector = connect(bulk_threshold=10)
+    shown = amazon.state.quantities()
+    skus = [sku for sku in listed(amazon, 80) if shown.get(sku)][:count]
+    targets = {sku: (sku, 0) for sku in skus}  # one direction: every update is a zero-out
+    plan = ChannelPlan("amazon", connector, targets, shown)
+    summary = publish_round(engine, [plan], "round-1")["amazon"]
+    engine.dispose()
+    assert summary.acknowledged == count and summary.batches == (1 if feeds else count)
+    assert (connector.feeds, connector.patches) == (feeds, patches)
+    assert all(amazon.state.listings[sku].quantity == 0 for sku in skus)

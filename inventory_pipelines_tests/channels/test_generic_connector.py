@@ -126,7 +126,8 @@ def test_rate_limit_is_honoured(portal: GenericChannelSandbox) -> None:
     results = connector.publish(_updates(portal, 120, 2), "paced")
     assert {r.status for r in results} == {UpdateStatus.ACKNOWLEDGED}
     assert 1 <= connector.throttled <= 6 and connector.throttled == portal.throttled_count
-    assert sleep.calls and set(sleep.calls) == {1.0}
+    # each 429 waited its Retry-After (1 s); the other waits are the pacer slowing down
+    assert sleep.calls.count(1.0) == connector.throttled
 
 
 def test_throttled_too_long_raises(portal: GenericChannelSandbox) -> None:

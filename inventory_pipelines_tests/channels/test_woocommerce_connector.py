@@ -153,7 +153,27 @@ def test_rate_limit_is_honoured_with_retry_after(woo: WooCommerceSandbox) -> Non
     assert 1 <= connector.throttled <= 6
     assert connector.throttled == woo.throttled_count
     assert connector.api_calls == 3 + connector.throttled
-    assert sleep.calls and all(wait == 1.0 for wait in sleep.calls)  # the Retry-After hint
+    # each 429 waited its Retry-After hint (1 s); the other waits are the pacer slowing down
+    assert sleep.calls.count(1.0) == connector.throttled
+
+
+def test_pacing_at_the_stores_limit_meets_no_429_and_keeps_near_its_pace(
+    woo: WooCommerceSandbox,
+) -> None:
+    """One call per variable product: the connector's own bucket keeps them under the store's."""
+    parents = [i for i in woo.state.products() if i.type == "variable"][:40]
+    updates = [
+        QuantityUpdate(f"variation:{p.id}:{v}", None, 4) for p in parents for v in p.variation_ids
+    ]
+    woo.faults.set_rate_limit(20, burst=5)
+    with _connector(woo, sleep=time.sleep, requests_per_s=20, burst=5) as connector:
+        started = time.perf_counter()
+        results = connector.publish(updates, "paced")
+        wall = time.perf_counter() - started
+    assert all(r.status is UpdateStatus.ACKNOWLEDGED for r in results)
+    assert connector.api_calls == len(parents) and connector.throttled == 0
+    ceiling = (len(parents) - 5) / 20  # the least time the store's bucket allows
+    assert ceiling <= wall
 
 
 def test_throttling_beyond_the_bounds_raises(woo: WooCommerceSandbox) -> None:

@@ -247,3 +247,20 @@ def test_an_empty_bucket_answers_429_quota_exceeded() -> None:
         ]
     }
     assert "x-amzn-RateLimit-Limit" not in refused.headers
+
+
+def test_the_quotas_control_scales_or_lifts_every_quota() -> None:
+    rates = {"patchListingsItem": (0.001, 1)}
+    with AmazonSandbox(skus=20, seed=SEED, rates=rates) as sandbox:
+        api = SpApi(sandbox)
+        sku = first_sku(sandbox.state)
+        control = f"{sandbox.url}/sandbox/quotas"
+        assert [api.patch(sku, 5).status_code for _ in range(2)] == [200, 429]
+        lifted = httpx.post(control, json={"enabled": False}).json()
+        assert lifted["enabled"] is False
+        assert [api.patch(sku, 5).status_code for _ in range(3)] == [200, 200, 200]
+        scaled = httpx.post(control, json={"enabled": True, "rate_scale": 10}).json()
+        assert scaled["rates"]["patchListingsItem"] == [0.01, 1]
+        assert [api.patch(sku, 5).status_code for _ in range(2)] == [200, 429]
+        assert httpx.get(control).json() == scaled
+        api.http.close()

@@ -188,6 +188,17 @@ class Quotas:
         }
         self.enabled = True
 
+    def configure(self, rate_scale: float | None = None, enabled: bool | None = None) -> None:
+        """Scale every quota afresh (buckets refilled) and/or switch the quotas on or off."""
+        if rate_scale is not None:
+            self.rate_scale = float(rate_scale)
+            self._buckets = {
+                op: TokenBucket(rate * self.rate_scale, burst, self._clock)
+                for op, (rate, burst) in self.rates.items()
+            }
+        if enabled is not None:
+            self.enabled = bool(enabled)
+
     def limit(self, operation: str) -> float | None:
         """The sustained rate of an operation (``x-amzn-RateLimit-Limit``), if it has one."""
         rate = self.rates.get(operation)

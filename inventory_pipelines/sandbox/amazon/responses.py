@@ -12,10 +12,11 @@ error as Amazon does:
 - ``PUT``/``GET /documents/{id}``: the pre-signed upload and download URLs (as S3 would
   serve them: no access token, no quota).
 - ``/sandbox/...``: JSON control endpoints for tests (never faulted, never counted):
-  ``GET health|credentials|state|quantities|requests|faults``; ``POST requests/reset``,
+  ``GET health|credentials|state|quantities|requests|faults|quotas``; ``POST requests/reset``,
   ``faults`` (partial settings), ``faults/reset``, ``sell {sku, quantity, status}``,
   ``cancel {order_id}``, ``quantity {sku, quantity}``, ``feeds/advance {feed_id?, to?}``,
-  ``clock {advance_seconds}``, ``tokens/expire``, ``reset {skus?, seed?}``.
+  ``clock {advance_seconds}``, ``tokens/expire``, ``reset {skus?, seed?}``, and
+  ``quotas {rate_scale?, enabled?}`` (GET shows the quotas in effect).
 """
 
 from __future__ import annotations
@@ -297,6 +298,10 @@ async def control(request: Request, backend: Backend) -> Response:
         if action == "faults/reset":
             faults.reset()
             return _json(faults.snapshot())
+        if action == "quotas":
+            if request.method == "POST":
+                state.quotas.configure(body.get("rate_scale"), body.get("enabled"))
+            return _json(state.quotas.snapshot())
         if action == "sell":
             quantity = int(body.get("quantity", 1))
             return _json(state.sell(body["sku"], quantity, body.get("status", "Unshipped")))
