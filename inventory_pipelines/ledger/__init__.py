@@ -9,12 +9,23 @@ values. Modules:
 - `outbox`: publishes written before they are sent, batched in a safe order;
 - `state`: the last acknowledged quantity per channel listing (delta-only publishing);
 - `dlq`: the dead-letter queue and its replay;
-- `audit`: who changed what, when, before and after.
+- `audit`: who changed what, when, before and after;
+- `inbox`: channel order events stored once, claimed for ingestion, the order-to-Odoo
+  mapping and the pending units the allocation subtracts.
 
 No table holds a credential: payloads, errors and audit snapshots carry business values only.
 """
 
-from inventory_pipelines.ledger import audit, dlq, outbox, state
+from inventory_pipelines.ledger import audit, dlq, inbox, outbox, state
 from inventory_pipelines.ledger.db import create_engine, default_url, migrate
 
-__all__ = ["audit", "create_engine", "default_url", "dlq", "migrate", "outbox", "state"]
+__all__ = [
+    "audit",
+    "create_engine",
+    "default_url",
+    "dlq",
+    "inbox",
+    "migrate",
+    "outbox",
+    "state",
+]

@@ -4,8 +4,9 @@ The migrations in `migrations/versions/` create these tables; this module is wha
 queries and what a migration test compares the migrated database against. Both must change
 together: a new table or column is a new migration plus an edit here.
 
-Room left for the orders slice: a later migration adds the order inbox (unique on channel,
-external id and event) and the order-to-Odoo mapping; nothing here depends on them.
+Revision 0001 holds the publishing side (outbox, published state, dead letters, audit);
+revision 0002 the order side (inbox unique on channel, external id and event; the
+order-to-Odoo mapping; the pending units the allocation subtracts).
 
 No column may hold a credential: payloads, errors and audit before/after carry business
 values only (quantities, ids, messages). `audit.record` and `dlq.add` refuse keys that look
@@ -58,6 +59,17 @@ OUTBOX_STATUSES = (
     "superseded",  # a later round replaced it before it was sent
 )
 DEAD_LETTER_KINDS = ("publish", "order")
+ORDER_EVENT_KINDS = ("created", "cancelled", "returned")
+"""What an inbox row asks for: ingest an order, cancel it, or take a return back."""
+ORDER_ROUTES = ("poll", "webhook")
+INBOX_STATUSES = (
+    "new",  # stored, not processed yet
+    "claimed",  # a worker holds it (until its lease runs out)
+    "done",  # processed: its effect is in Odoo
+    "parked",  # cannot be processed as is (dead-lettered with its reason)
+    "ignored",  # nothing to do under the policy (a cancellation of an order never ingested...)
+    "review",  # the policy routes it to a person (a cancellation after fulfilment started)
+)
 DEAD_LETTER_STATUSES = ("open", "replayed", "discarded")
 
 
@@ -187,4 +199,57 @@ audit_log = Table(
     Column("after", JsonText, nullable=True),
     Index("ix_audit_log_entity", "entity"),
     Index("ix_audit_log_correlation_id", "correlation_id"),
+)
+
+order_inbox = Table(
+    "order_inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("event", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("route", String(16), nullable=False),
+    Column("delivery_id", String(255), nullable=True),
+    Column("payload", JsonText, nullable=False),
+    Column("status", String(16), nullable=False, server_default="new"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("duplicates", Integer, nullable=False, server_default="0"),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=True),
+    Column("claimed_by", String(128), nullable=True),
+    Column("processed_at", UtcDateTime, nullable=True),
+    Column("result", JsonText, nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("channel", "external_id", "event"),
+    CheckConstraint(_in("kind", ORDER_EVENT_KINDS), name="kind"),
+    CheckConstraint(_in("route", ORDER_ROUTES), name="route"),
+    CheckConstraint(_in("status", INBOX_STATUSES), name="status"),
+    Index("ix_order_inbox_status_channel", "status", "channel"),
+)
+
+order_map = Table(
+    "order_map",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("external_id", String(128), primary_key=True),
+    Column("client_order_ref", String(255), nullable=False, unique=True),
+    Column("odoo_order_id", Integer, nullable=True),
+    Column("odoo_state", String(32), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+pending_units = Table(
+    "pending_units",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("external_id", String(128), primary_key=True),
+    Column("sku", String(255), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Column("accepted_at", UtcDateTime, nullable=False),
+    Column("reserved_at", UtcDateTime, nullable=True),
+    Column("released_at", UtcDateTime, nullable=True),
+    CheckConstraint("quantity >= 0", name="quantity"),
+    Index("ix_pending_units_open", "released_at", "reserved_at"),
 )

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from inventory_pipelines.ledger import create_engine, migrate
-from inventory_pipelines.ledger.db import MIGRATIONS_DIR, current_revision
+from inventory_pipelines.ledger.db import MIGRATIONS_DIR, alembic_config, current_revision
 from inventory_pipelines.ledger.schema import metadata
 
 TABLES = {"outbox", "published_state", "dead_letters", "audit_log"}
+ORDER_TABLES = {"order_inbox", "order_map", "pending_units"}
 
 
 def test_migrate_upgrades_an_empty_database_to_head(ledger_url: str) -> None:
     migrate(ledger_url)
     engine = create_engine(ledger_url)
     try:
-        assert set(sa.inspect(engine).get_table_names()) >= TABLES
+        assert set(sa.inspect(engine).get_table_names()) >= TABLES | ORDER_TABLES
         with engine.connect() as conn:
-            assert current_revision(conn) == "0001"
+            assert current_revision(conn) == "0002"
     finally:
         engine.dispose()
 
@@ -31,7 +33,7 @@ def test_migrate_twice_is_a_no_op(ledger_url: str) -> None:
     engine = create_engine(ledger_url)
     try:
         with engine.connect() as conn:
-            assert current_revision(conn) == "0001"
+            assert current_revision(conn) == "0002"
     finally:
         engine.dispose()
 
@@ -42,9 +44,19 @@ def test_migrated_database_matches_the_schema_module(engine: Engine) -> None:
     assert diff == []
 
 
-def test_orders_tables_are_left_for_a_later_migration(engine: Engine) -> None:
-    names = set(sa.inspect(engine).get_table_names())
-    assert not any("order" in name for name in names)
+def test_a_ledger_at_0001_upgrades_to_the_order_tables_and_back(ledger_url: str) -> None:
+    migrate(ledger_url, "0001")
+    engine = create_engine(ledger_url)
+    try:
+        assert not set(sa.inspect(engine).get_table_names()) & ORDER_TABLES
+        migrate(ledger_url)
+        assert set(sa.inspect(engine).get_table_names()) >= ORDER_TABLES
+        with engine.connect() as conn:
+            command.downgrade(alembic_config(conn), "0001")
+            conn.commit()
+        assert not set(sa.inspect(engine).get_table_names()) & ORDER_TABLES
+    finally:
+        engine.dispose()
 
 
 def test_migrations_ship_inside_the_package() -> None:
