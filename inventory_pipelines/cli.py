@@ -319,6 +319,40 @@ def dlq_replay(ids: tuple[int, ...], channel: str | None, actor: str) -> None:
 # --- sync ------------------------------------------------------------------------------------
 
 
+@main.group()
+def webhooks() -> None:
+    """Order webhooks from Shopify and WooCommerce into the ledger's inbox."""
+
+
+@webhooks.command("serve")
+@click.option("--port", type=int, default=8088, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def webhooks_serve(port: int, host: str) -> None:
+    """Serve POST /webhooks/<channel> for every Shopify and WooCommerce channel of channels.yml.
+
+    Each channel's secret comes from INVENTORY_CHANNEL_<NAME>_WEBHOOK_SECRET; in the local
+    environment the sandbox's documented defaults stand in for unset ones.
+    """
+    import uvicorn
+
+    from inventory_pipelines.ledger import create_engine, default_url, migrate
+    from inventory_pipelines.orders.receiver import create_app
+    from inventory_pipelines.orders.setup import webhook_channels
+
+    channels, missing = webhook_channels()
+    for name in missing:
+        click.echo(
+            f"{name}: no INVENTORY_CHANNEL_*_WEBHOOK_SECRET, its webhooks are refused", err=True
+        )
+    if not channels:
+        raise click.ClickException("no channel has a webhook secret: nothing to receive")
+    migrate(default_url())
+    app = create_app(create_engine(default_url()), channels)
+    for name in sorted(channels):
+        click.echo(f"{name}: POST http://{host}:{port}/webhooks/{name}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
 @main.command("sync")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, per channel figures.")
 @click.option("--channel", "only", multiple=True, help="Only these channels (default: all).")

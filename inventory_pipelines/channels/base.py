@@ -68,15 +68,75 @@ class UpdateResult:
     request_id: str | None = None
 
 
+ORDER_KINDS = ("created", "cancelled", "returned")
+FULFILLMENT_STATES = ("unfulfilled", "partial", "fulfilled")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One line of a channel order (or of a return): the listing, its SKU, channel units."""
+
+    listing_id: str | None
+    sku: str | None
+    quantity: int
+    price: str | None = None  # as the channel wrote it (a decimal string), for the Odoo line
+
+
 @dataclass(frozen=True)
 class ChannelOrder:
-    """An order, cancellation or return as read from a channel (orders slice)."""
+    """One order event as a channel reports it: the order, its cancellation, or a return.
 
-    external_id: str
-    event: str  # created, cancelled, refunded, returned
-    lines: tuple[tuple[str, str | None, float], ...]  # (listing_id, sku, quantity)
-    updated_at: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
+    ``event`` names the event uniquely within the order and identically whichever route
+    brought it (``created``, ``cancelled``, ``refund:<id>``...): with the channel and
+    ``external_id`` it is the inbox's unique key. Lines of a return are the returned units.
+    """
+
+    external_id: str  # the channel's order id
+    event: str
+    kind: str  # created, cancelled, returned
+    lines: tuple[OrderLine, ...]
+    updated_at: str  # ISO 8601, as the channel stamped the event
+    number: str | None = None  # the order number a person sees (#1001)
+    customer_email: str | None = None
+    customer_name: str | None = None
+    fulfillment: str = "unfulfilled"  # unfulfilled, partial, fulfilled (at the event)
+    currency: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ORDER_KINDS:
+            raise ValueError(f"order {self.external_id}: unknown kind {self.kind!r}")
+        if self.fulfillment not in FULFILLMENT_STATES:
+            raise ValueError(f"order {self.external_id}: unknown fulfillment {self.fulfillment!r}")
+
+    def as_payload(self) -> dict[str, Any]:
+        """The event as plain JSON values (what the inbox stores)."""
+        return {
+            "external_id": self.external_id,
+            "event": self.event,
+            "kind": self.kind,
+            "lines": [
+                {"listing_id": x.listing_id, "sku": x.sku, "quantity": x.quantity, "price": x.price}
+                for x in self.lines
+            ],
+            "updated_at": self.updated_at,
+            "number": self.number,
+            "customer_email": self.customer_email,
+            "customer_name": self.customer_name,
+            "fulfillment": self.fulfillment,
+            "currency": self.currency,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> ChannelOrder:
+        """Back from :meth:`as_payload`."""
+        fields = dict(payload)
+        fields["lines"] = tuple(OrderLine(**line) for line in payload.get("lines", ()))
+        return cls(**fields)
+
+
+class WebhookError(ValueError):
+    """A webhook whose body or headers cannot be read as an order event (after its signature
+    was verified): answered 400 and stored nowhere."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +192,9 @@ class ChannelConnector(abc.ABC):
         raise NotImplementedError(f"{self.kind}: reading orders comes with the orders slice")
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether a webhook's signature is valid (constant-time compare)."""
-        raise NotImplementedError(f"{self.kind}: webhooks come with the orders slice")
+        """Whether a webhook's signature is valid (constant-time compare); channels that send
+        no webhooks (Amazon, the generic portal) say no."""
+        return False
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -8,16 +8,21 @@ channel name upper-cased with `-` as `_`:
 - amazon: `URL` (the SP-API endpoint), `SELLER_ID`, `MARKETPLACE_ID`, `CLIENT_ID`,
   `CLIENT_SECRET`, `REFRESH_TOKEN`, `TOKEN_URL` (optional);
 - generic: `URL`, `SECRET`, `MAX_BATCH` (optional).
+
+Channels that send order webhooks (shopify, woocommerce) also read `WEBHOOK_SECRET`: the
+Shopify app's client secret, or the secret set on the WooCommerce webhook.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from inventory_pipelines.channels import shopify, woocommerce
 from inventory_pipelines.channels.amazon import LWA_TOKEN_URL, AmazonConnector
-from inventory_pipelines.channels.base import ChannelConnector, ChannelError
+from inventory_pipelines.channels.base import ChannelConnector, ChannelError, ChannelOrder
 from inventory_pipelines.channels.generic import GenericChannelConnector
 from inventory_pipelines.channels.shopify import ShopifyConnector
 from inventory_pipelines.channels.woocommerce import WooCommerceConnector
@@ -124,3 +129,32 @@ def sandbox_env(channel: str, kind: str, credentials: Mapping[str, object]) -> d
     else:
         fields |= {"SECRET": credentials["secret"], "MAX_BATCH": credentials.get("max_batch", 500)}
     return {prefix + k: str(v) for k, v in fields.items()}
+
+
+@dataclass(frozen=True)
+class WebhookKind:
+    """How one kind of channel signs and shapes its order webhooks."""
+
+    verify: Callable[[str, Mapping[str, str], bytes], bool]  # (secret, headers, body)
+    parse: Callable[[Mapping[str, str], bytes], list[ChannelOrder]]
+    delivery_id: Callable[[Mapping[str, str]], str | None]
+    is_ping: Callable[[Mapping[str, str], bytes], bool] = lambda headers, body: False
+
+
+WEBHOOKS: dict[str, WebhookKind] = {
+    "shopify": WebhookKind(
+        shopify.verify_webhook, shopify.parse_webhook, shopify.webhook_delivery_id
+    ),
+    "woocommerce": WebhookKind(
+        woocommerce.verify_webhook,
+        woocommerce.parse_webhook,
+        woocommerce.webhook_delivery_id,
+        woocommerce.is_ping,
+    ),
+}
+
+
+def webhook_secret_from_env(channel: str, env: Mapping[str, str] | None = None) -> str | None:
+    """`INVENTORY_CHANNEL_<NAME>_WEBHOOK_SECRET`, or None when unset."""
+    env = os.environ if env is None else env
+    return env.get(env_prefix(channel) + "WEBHOOK_SECRET") or None

@@ -19,7 +19,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import random
 import time
@@ -28,18 +31,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from inventory_pipelines.channels.base import (
     ChannelAuthError,
     ChannelConnector,
     ChannelError,
     ChannelLimits,
+    ChannelOrder,
     ChannelThrottledError,
     ChannelUnavailableError,
     Listing,
+    OrderLine,
     QuantityUpdate,
     UpdateResult,
     UpdateStatus,
+    WebhookError,
 )
 
 log = logging.getLogger(__name__)
@@ -579,3 +586,108 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+#: topics that carry order events, and the kind of event each one is
+WEBHOOK_TOPICS = {
+    "orders/create": "created",
+    "orders/cancelled": "cancelled",
+    "refunds/create": "returned",
+}
+
+
+def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
+    """``X-Shopify-Hmac-Sha256`` is the base64 HMAC-SHA256 of the raw body with the app's
+    secret; compared in constant time. A missing header or an empty secret is a no."""
+    sent = _header(headers, "x-shopify-hmac-sha256")
+    if not secret or not sent:
+        return False
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest).decode(), sent.strip())
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _fulfillment(order: Mapping[str, Any]) -> str:
+    status = order.get("fulfillment_status")
+    return {"fulfilled": "fulfilled", "partial": "partial"}.get(str(status), "unfulfilled")
+
+
+def order_event(order: Mapping[str, Any], kind: str) -> ChannelOrder:
+    """A REST order resource (webhook body or ``orders.json``) as a created or cancelled event."""
+    customer = order.get("customer") or {}
+    name = " ".join(
+        str(customer.get(k)) for k in ("first_name", "last_name") if customer.get(k)
+    ).strip()
+    lines = tuple(
+        OrderLine(
+            listing_id=None,
+            sku=item.get("sku") or None,
+            quantity=int(item.get("quantity") or 0),
+            price=str(item["price"]) if item.get("price") is not None else None,
+        )
+        for item in order.get("line_items") or ()
+    )
+    stamp = order.get("cancelled_at") if kind == "cancelled" else order.get("created_at")
+    return ChannelOrder(
+        external_id=str(order["id"]),
+        event=kind,
+        kind=kind,
+        lines=lines,
+        updated_at=str(stamp or order.get("updated_at") or ""),
+        number=str(order.get("name") or order.get("order_number") or "") or None,
+        customer_email=order.get("email") or customer.get("email") or None,
+        customer_name=name or None,
+        fulfillment=_fulfillment(order),
+        currency=order.get("currency"),
+    )
+
+
+def refund_event(refund: Mapping[str, Any]) -> ChannelOrder:
+    """A refund resource as a return event: the refunded line items, restocked or not."""
+    lines = tuple(
+        OrderLine(
+            listing_id=None,
+            sku=(item.get("line_item") or {}).get("sku") or None,
+            quantity=int(item.get("quantity") or 0),
+        )
+        for item in refund.get("refund_line_items") or ()
+    )
+    return ChannelOrder(
+        external_id=str(refund["order_id"]),
+        event=f"refund:{refund['id']}",
+        kind="returned",
+        lines=lines,
+        updated_at=str(refund.get("created_at") or ""),
+        fulfillment="fulfilled",
+    )
+
+
+def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]:
+    """The order events of a (verified) webhook; an unknown topic carries none.
+
+    Raises :class:`WebhookError` for a body that is not the resource its topic announces.
+    """
+    topic = _header(headers, "x-shopify-topic") or ""
+    kind = WEBHOOK_TOPICS.get(topic)
+    if kind is None:
+        return []
+    try:
+        resource = orjson.loads(body)
+        if kind == "returned":
+            return [refund_event(resource)]
+        return [order_event(resource, kind)]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise WebhookError(f"shopify {topic}: unreadable body ({type(exc).__name__})") from exc
+
+
+def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:
+    """``X-Shopify-Webhook-Id``: unique per delivery (a redelivery keeps it)."""
+    return _header(headers, "x-shopify-webhook-id")

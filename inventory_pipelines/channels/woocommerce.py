@@ -43,12 +43,15 @@ from .base import (
     ChannelConnector,
     ChannelError,
     ChannelLimits,
+    ChannelOrder,
     ChannelThrottledError,
     ChannelUnavailableError,
     Listing,
+    OrderLine,
     QuantityUpdate,
     UpdateResult,
     UpdateStatus,
+    WebhookError,
 )
 from .generic import ChannelHTTP, RetrySettings, Secret, error_code
 from .pacing import Pacer
@@ -414,3 +417,111 @@ class WooCommerceConnector(ChannelConnector):
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+_PING = re.compile(rb"^webhook_id=\d+$")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
+    """WooCommerce's delivery-URL check when a webhook is saved: ``webhook_id=<n>``, unsigned
+    and without a topic. It must be answered 2xx or the store refuses the webhook; it
+    carries no order."""
+    return _header(headers, "x-wc-webhook-topic") is None and bool(_PING.match(body.strip()))
+
+
+def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
+    """``X-WC-Webhook-Signature`` is the base64 HMAC-SHA256 of the raw body with the
+    webhook's secret; compared in constant time. A missing header or empty secret is a no."""
+    sent = _header(headers, "x-wc-webhook-signature")
+    if not secret or not sent:
+        return False
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return hmac.compare_digest(base64.b64encode(digest).decode(), sent.strip())
+
+
+def _kind(order: Mapping[str, Any], topic: str) -> str | None:
+    status = str(order.get("status") or "")
+    if topic == "order.created":
+        return "created"
+    if topic in ("order.updated", "order.deleted"):
+        if status in ("cancelled", "trash") or topic == "order.deleted":
+            return "cancelled"
+        if status == "refunded":
+            return "returned"
+        return None
+    return None
+
+
+def order_event(order: Mapping[str, Any], kind: str) -> ChannelOrder:
+    """A REST order resource (webhook body or ``GET orders``) as an order event.
+
+    WooCommerce's ``refunded`` status is a full refund: the return holds every line.
+    """
+    billing = order.get("billing") or {}
+    name = " ".join(
+        str(billing.get(k)) for k in ("first_name", "last_name") if billing.get(k)
+    ).strip()
+    lines = tuple(
+        OrderLine(
+            listing_id=(
+                f"variation:{item['product_id']}:{item['variation_id']}"
+                if item.get("variation_id")
+                else f"product:{item['product_id']}"
+                if item.get("product_id")
+                else None
+            ),
+            sku=item.get("sku") or None,
+            quantity=int(item.get("quantity") or 0),
+            price=str(item["price"]) if item.get("price") is not None else None,
+        )
+        for item in order.get("line_items") or ()
+    )
+    stamps = {
+        "created": order.get("date_created_gmt") or order.get("date_created"),
+        "cancelled": order.get("date_modified_gmt") or order.get("date_modified"),
+        "returned": order.get("date_modified_gmt") or order.get("date_modified"),
+    }
+    status = str(order.get("status") or "")
+    return ChannelOrder(
+        external_id=str(order["id"]),
+        event="refunded" if kind == "returned" else kind,
+        kind=kind,
+        lines=lines,
+        updated_at=str(stamps[kind] or ""),
+        number=str(order.get("number") or "") or None,
+        customer_email=billing.get("email") or None,
+        customer_name=name or None,
+        fulfillment="fulfilled" if status in ("completed", "refunded") else "unfulfilled",
+        currency=order.get("currency"),
+    )
+
+
+def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]:
+    """The order events of a (verified) webhook: ``order.created``, and ``order.updated`` /
+    ``order.deleted`` when they cancel or refund; other topics and updates carry none.
+
+    Raises :class:`WebhookError` for a body that is not an order resource.
+    """
+    topic = _header(headers, "x-wc-webhook-topic") or ""
+    if not topic.startswith("order."):
+        return []
+    try:
+        order = orjson.loads(body)
+        kind = _kind(order, topic)
+        return [] if kind is None else [order_event(order, kind)]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise WebhookError(f"woocommerce {topic}: unreadable body ({type(exc).__name__})") from exc
+
+
+def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:
+    """``X-WC-Webhook-Delivery-ID``."""
+    return _header(headers, "x-wc-webhook-delivery-id")

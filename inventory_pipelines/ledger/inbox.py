@@ -70,6 +70,7 @@ class InboxRow:
     event: str
     kind: str
     route: str
+    delivery_id: str | None
     payload: Any
     status: str
     attempts: int
@@ -200,6 +201,7 @@ def _row(row: Any) -> InboxRow:
         event=row.event,
         kind=row.kind,
         route=row.route,
+        delivery_id=row.delivery_id,
         payload=row.payload,
         status=row.status,
         attempts=int(row.attempts),

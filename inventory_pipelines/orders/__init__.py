@@ -1,0 +1,9 @@
+"""Channel orders into Odoo, exactly once (DESIGN.md sections 3, 6 and 7).
+
+- `receiver`: the webhook receiver (Starlette): verifies each channel's signature before
+  anything is stored, and writes the order events to the ledger's inbox.
+- `events`: a channel order event as an inbox event (identity, route, pending units).
+
+Channel-specific parsing and signing live in each connector's module
+(`inventory_pipelines.channels.<kind>`); this package only sees `ChannelOrder`.
+"""

@@ -1,0 +1,150 @@
+"""The webhook receiver: Shopify and WooCommerce order webhooks into the ledger's inbox.
+
+``POST /webhooks/<channel>`` for each configured channel:
+
+1. the body is read whole (at most ``MAX_BODY`` bytes, else 413);
+2. WooCommerce's unsigned ``webhook_id=<n>`` ping when a webhook is saved is answered 200
+   and stores nothing (the store refuses a webhook whose ping fails);
+3. the signature is checked against the channel's webhook secret, in constant time: a bad
+   or missing one is answered 401 and nothing is stored or parsed;
+4. the body is read as the channel's order events (400 when it is not what its topic
+   says; 200 with nothing stored for topics that carry no order event);
+5. the events go to the inbox in one transaction: stored once, duplicates counted and
+   dropped; the answer is 200 ``{"stored", "duplicates"}``. If the ledger cannot be
+   written, 503: the channel delivers again later, so nothing is lost.
+
+Nothing else happens in the request: ingestion into Odoo reads the inbox on its own, so the
+channel gets its answer in milliseconds (Shopify gives up after 5 s and counts a failure).
+``GET /healthz`` answers 200 when the ledger answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from inventory_pipelines.channels.base import WebhookError
+from inventory_pipelines.channels.factory import WEBHOOKS, WebhookKind
+from inventory_pipelines.ledger import inbox
+from inventory_pipelines.orders.events import inbox_event
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebhookChannel:
+    """A channel whose webhooks this receiver accepts."""
+
+    name: str
+    kind: str  # shopify, woocommerce
+    secret: str
+    units_per_item: float = 1.0  # base units in one channel unit (the channel's UoM)
+
+    def __repr__(self) -> str:
+        return f"WebhookChannel(name={self.name!r}, kind={self.kind!r}, secret='***')"
+
+    @property
+    def webhook(self) -> WebhookKind:
+        """How this kind of channel signs and shapes webhooks."""
+        return WEBHOOKS[self.kind]
+
+
+@dataclass
+class ReceiverStats:
+    """Counters since start (for logs and tests)."""
+
+    accepted: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected_signature: int = 0
+    malformed: int = 0
+    pings: int = 0
+
+
+def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starlette:
+    """The receiver's ASGI app over the ledger at `engine`, for `channels` (name -> channel)."""
+    for channel in channels.values():
+        if channel.kind not in WEBHOOKS:
+            raise ValueError(f"channel {channel.name!r}: {channel.kind} sends no webhooks")
+        if not channel.secret:
+            raise ValueError(f"channel {channel.name!r}: no webhook secret")
+    stats = ReceiverStats()
+
+    def store(events: list[inbox.InboxEvent]) -> inbox.Received:
+        with engine.connect() as conn:
+            return inbox.receive(conn, events)
+
+    async def webhook(request: Request) -> JSONResponse:
+        name = request.path_params["channel"]
+        channel = channels.get(name)
+        if channel is None:
+            return JSONResponse({"error": f"no webhooks for channel {name!r}"}, 404)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "body too large"}, 413)
+        headers = dict(request.headers)
+        kind = channel.webhook
+        if kind.is_ping(headers, body):
+            stats.pings += 1
+            return JSONResponse({"ping": True})
+        if not kind.verify(channel.secret, headers, body):
+            stats.rejected_signature += 1
+            log.warning("webhook for %s refused: bad or missing signature", name)
+            return JSONResponse({"error": "invalid signature"}, 401)
+        try:
+            orders = kind.parse(headers, body)
+        except WebhookError as exc:
+            stats.malformed += 1
+            log.warning("webhook for %s refused: %s", name, exc)
+            return JSONResponse({"error": str(exc)}, 400)
+        delivery = kind.delivery_id(headers)
+        events = [
+            inbox_event(
+                name,
+                order,
+                "webhook",
+                delivery_id=delivery,
+                units_per_item=channel.units_per_item,
+            )
+            for order in orders
+        ]
+        try:
+            received = await run_in_threadpool(store, events)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("webhook for %s not stored, ledger unavailable: %s", name, type(exc).__name__)
+            return JSONResponse({"error": "ledger unavailable, deliver again"}, 503)
+        stats.accepted += 1
+        stats.stored += received.stored
+        stats.duplicates += received.duplicates
+        return JSONResponse({"stored": received.stored, "duplicates": received.duplicates})
+
+    async def healthz(request: Request) -> JSONResponse:
+        def ping() -> None:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except sa.exc.SQLAlchemyError:
+            return JSONResponse({"ok": False, "ledger": "unavailable"}, 503)
+        return JSONResponse({"ok": True, "channels": sorted(channels)})
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks/{channel}", webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+    app.state.stats = stats
+    return app

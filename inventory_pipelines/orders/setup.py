@@ -1,0 +1,43 @@
+"""Which channels take webhooks, and with which secret, from channels.yml and the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from inventory_pipelines import settings
+from inventory_pipelines.channels.factory import WEBHOOKS, webhook_secret_from_env
+from inventory_pipelines.orders.receiver import WebhookChannel
+
+#: The sandbox emulators sign their webhooks with these (local environment only; documented
+#: in the README). Anywhere else a channel without its own secret gets no webhooks.
+SANDBOX_WEBHOOK_SECRETS = {
+    "shopify": "sandbox-shopify-webhook-secret",
+    "woocommerce": "sandbox-woocommerce-webhook-secret",
+}
+
+
+def webhook_channels(
+    env: Mapping[str, str] | None = None, policy=None
+) -> tuple[dict[str, WebhookChannel], list[str]]:
+    """The channels whose webhooks are accepted, and those left out for want of a secret."""
+    from inventory_pipelines.rules import load_policy
+
+    policy = policy or load_policy()
+    local = settings.environment() == "local"
+    env = env if env is not None else (settings.local_env() if local else None)
+    channels: dict[str, WebhookChannel] = {}
+    missing: list[str] = []
+    for channel in policy.channels.channels:
+        kind = channel.kind.value
+        if kind not in WEBHOOKS:
+            continue
+        secret = webhook_secret_from_env(channel.name, env)
+        if secret is None and local:
+            secret = SANDBOX_WEBHOOK_SECRETS[kind]
+        if secret is None:
+            missing.append(channel.name)
+            continue
+        channels[channel.name] = WebhookChannel(
+            channel.name, kind, secret, units_per_item=channel.uom.units
+        )
+    return channels, missing
