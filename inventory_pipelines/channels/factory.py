@@ -4,10 +4,12 @@ Each channel of `channels.yml` reads `INVENTORY_CHANNEL_<NAME>_<FIELD>`, where `
 channel name upper-cased with `-` as `_`:
 
 - shopify: `URL` (https://<shop>.myshopify.com), `ACCESS_TOKEN`, `API_VERSION` (optional);
-- woocommerce: `URL`, `CONSUMER_KEY`, `CONSUMER_SECRET`, `AUTH` (basic, oauth, query; optional);
+- woocommerce: `URL`, `CONSUMER_KEY`, `CONSUMER_SECRET`, `AUTH` (basic, oauth, query; optional),
+  `REQUESTS_PER_S` and `BURST` (optional: the host's limit; WooCommerce itself documents none);
 - amazon: `URL` (the SP-API endpoint), `SELLER_ID`, `MARKETPLACE_ID`, `CLIENT_ID`,
   `CLIENT_SECRET`, `REFRESH_TOKEN`, `TOKEN_URL` (optional);
-- generic: `URL`, `SECRET`, `MAX_BATCH` (optional).
+- generic: `URL`, `SECRET`, `MAX_BATCH`, `REQUESTS_PER_S`, `BURST` (all but the first two
+  optional).
 
 Channels that send order webhooks (shopify, woocommerce) also read `WEBHOOK_SECRET`: the
 Shopify app's client secret, or the secret set on the WooCommerce webhook.
@@ -86,6 +88,8 @@ def connector_from_env(
             get("CONSUMER_KEY"),
             get("CONSUMER_SECRET"),
             auth=get("AUTH", "basic"),  # type: ignore[arg-type]
+            requests_per_s=float(get("REQUESTS_PER_S", "5")),
+            burst=int(get("BURST", "10")),
         )
     if kind == "amazon":
         return AmazonConnector(
@@ -97,7 +101,13 @@ def connector_from_env(
             get("REFRESH_TOKEN"),
             token_url=get("TOKEN_URL", LWA_TOKEN_URL),
         )
-    return GenericChannelConnector(url, get("SECRET"), max_batch=int(get("MAX_BATCH", "500")))
+    return GenericChannelConnector(
+        url,
+        get("SECRET"),
+        max_batch=int(get("MAX_BATCH", "500")),
+        requests_per_s=float(get("REQUESTS_PER_S", "10")),
+        burst=int(get("BURST", "20")),
+    )
 
 
 def sandbox_env(channel: str, kind: str, credentials: Mapping[str, object]) -> dict[str, str]:

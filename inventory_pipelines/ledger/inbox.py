@@ -219,14 +219,17 @@ def claim(
     *,
     channel: str | None = None,
     ids: Iterable[int] | None = None,
+    kinds: Iterable[str] | None = None,
     limit: int = 100,
     lease: dt.timedelta = DEFAULT_LEASE,
 ) -> list[InboxRow]:
-    """Claim up to `limit` rows to process: new ones, and claimed ones whose lease ran out.
+    """Claim up to `limit` rows to process: new ones, claimed ones whose lease ran out, and
+    those `worker` itself claimed before (a restarted worker resumes its own rows at once).
 
     Oldest first; within an order, `created` before its cancellation or return. Each claim
     counts one attempt. Rows claimed here are held by `worker` until `complete`, `park`,
-    `release` or the end of the lease.
+    `release` or the end of the lease. A worker name must belong to one live process at a
+    time (a Dagster run, a host and pid...).
     """
     now = audit.utcnow()
     expired = now - lease
@@ -238,7 +241,10 @@ def claim(
         .where(
             sa.or_(
                 order_inbox.c.status == "new",
-                sa.and_(order_inbox.c.status == "claimed", order_inbox.c.claimed_at < expired),
+                sa.and_(
+                    order_inbox.c.status == "claimed",
+                    sa.or_(order_inbox.c.claimed_at < expired, order_inbox.c.claimed_by == worker),
+                ),
             )
         )
         .order_by(kind_order, order_inbox.c.id)
@@ -248,6 +254,8 @@ def claim(
         query = query.where(order_inbox.c.channel == channel)
     if ids is not None:
         query = query.where(order_inbox.c.id.in_(list(ids)))
+    if kinds is not None:
+        query = query.where(order_inbox.c.kind.in_(list(kinds)))
     with write_transaction(conn):
         if is_postgresql(conn):
             query = query.with_for_update(skip_locked=True)
@@ -349,6 +357,18 @@ def get(conn: Connection, row_id: int) -> InboxRow:
     """One inbox row."""
     with read_transaction(conn):
         return _row(conn.execute(sa.select(order_inbox).where(order_inbox.c.id == row_id)).one())
+
+
+def find(conn: Connection, channel: str, external_id: str, event: str) -> InboxRow | None:
+    """The stored row of one event of one order, if any."""
+    query = sa.select(order_inbox).where(
+        order_inbox.c.channel == channel,
+        order_inbox.c.external_id == external_id,
+        order_inbox.c.event == event,
+    )
+    with read_transaction(conn):
+        row = conn.execute(query).one_or_none()
+    return None if row is None else _row(row)
 
 
 def rows(
@@ -534,6 +554,7 @@ __all__ = [
     "claim",
     "complete",
     "counts",
+    "find",
     "forget_reserved",
     "get",
     "mapping",

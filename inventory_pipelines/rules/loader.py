@@ -17,6 +17,7 @@ from inventory_pipelines.rules.channels import AllocationMode, ChannelRules
 from inventory_pipelines.rules.errors import RuleIssue, RulesError
 from inventory_pipelines.rules.mappings import MappingRules
 from inventory_pipelines.rules.models import load_models
+from inventory_pipelines.rules.orders import OrderRules
 from inventory_pipelines.rules.policies import PolicyRules
 from inventory_pipelines.rules.suppressions import SuppressionRules
 from inventory_pipelines.rules.warehouses import WarehouseRules
@@ -31,6 +32,7 @@ RULE_FILES: dict[str, tuple[type[BaseModel], bool]] = {
     "policies.yml": (PolicyRules, False),
     "suppressions.yml": (SuppressionRules, False),
     "mappings.yml": (MappingRules, False),
+    "orders.yml": (OrderRules, False),
 }
 
 
@@ -44,6 +46,7 @@ class Policy:
     policies: PolicyRules
     suppressions: SuppressionRules
     mappings: MappingRules
+    orders: OrderRules
     version: str  # a digest of every rule file and model
     file_digests: Mapping[str, str] = field(default_factory=dict)  # as read at load time
 
@@ -117,6 +120,17 @@ def _cross_file_issues(parsed: dict[str, Any], now: datetime) -> list[RuleIssue]
                         f"use one of {known_warehouses}, or declare it in warehouses.yml",
                     )
                 )
+    orders: OrderRules = parsed["orders.yml"]
+    for name in orders.channels:
+        if name not in names:
+            issues.append(
+                RuleIssue(
+                    "orders.yml",
+                    f"channels.{name}",
+                    f"unknown channel {name!r}",
+                    f"use one of {known_channels}, or declare it in channels.yml",
+                )
+            )
     percent = [c for c in channels.channels if c.allocation.mode is AllocationMode.PERCENT]
     total = sum(c.allocation.percent or 0 for c in percent)
     if total > 100:
@@ -242,6 +256,7 @@ def load_policy(root: Path | str | None = None, *, now: datetime | None = None) 
         policies=parsed["policies.yml"],
         suppressions=parsed["suppressions.yml"],
         mappings=parsed["mappings.yml"],
+        orders=parsed["orders.yml"],
         version=rules_digest(root),
         file_digests={
             name: hashlib.sha256((root / name).read_bytes()).hexdigest()[:16]

@@ -162,3 +162,34 @@ def test_changing_a_rule_file_changes_only_the_versions_that_depend_on_it(rules_
     after = load_policy(rules_dir, now=NOW)
     assert after.version_of("channels.yml") != before.version_of("channels.yml")
     assert after.version_of("warehouses.yml") == before.version_of("warehouses.yml")
+
+
+def test_the_shipped_order_rules_give_each_channel_its_policy():
+    orders = load_policy().orders
+    assert orders.for_channel("amazon").customer.partner == "Amazon Marketplace"
+    assert orders.for_channel("amazon").cancellation.after_fulfilment.value == "reject"
+    assert orders.for_channel("shopify") == orders.defaults
+    assert orders.defaults.returns.restock.value == "on_receipt"
+
+
+@pytest.mark.parametrize(
+    ("text", "key_path", "words"),
+    [
+        ("channels:\n  ebay: {}\n", "channels.ebay", "unknown channel 'ebay'"),
+        (
+            "defaults:\n  customer: {match: partner}\n",
+            "defaults.customer",
+            "needs `partner`",
+        ),
+        (
+            "defaults:\n  cancellation: {after_fulfilment: shrug}\n",
+            "defaults.cancellation.after_fulfilment",
+            "accept",
+        ),
+        ("defaults:\n  returns: {restock: on_receipt, colour: red}\n", "defaults.returns.colour", ""),
+    ],
+)
+def test_a_broken_orders_file_names_the_key(rules_dir, text, key_path, words):
+    (issue,) = problems(rules_dir, "orders.yml", text)
+    assert issue.key_path == key_path
+    assert words in f"{issue.message} {issue.fix}"

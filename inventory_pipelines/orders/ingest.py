@@ -1,0 +1,445 @@
+"""Channel orders into Odoo exactly once: claim, look up, create, confirm (DESIGN.md section 7).
+
+For each inbox row a worker claims:
+
+- ``created``: the Odoo ``sale.order`` is looked up by its ``client_order_ref``
+  (``<channel>/<external id>``) first: after a crash the order may already be there, in draft
+  (created, not confirmed) or confirmed. Only when it is absent is it created, with its lines
+  mapped from the channel's SKUs to Odoo products and its quantities converted to the
+  product's unit; then it is confirmed, so Odoo reserves the stock, and the pending units
+  are marked reserved. An order that cannot be created as it stands (a line without SKU, an
+  unknown or archived SKU, a quantity that does not convert to the product's unit, no
+  matching customer) is parked with its reason before anything is written to Odoo: never
+  half-created.
+- ``cancelled``: before fulfilment the Odoo order is cancelled (its reservations are
+  released); once fulfilment has started, the channel's policy in ``orders.yml`` accepts,
+  routes to review or rejects it. A cancellation of an order that never reached Odoo
+  releases its pending units.
+
+Odoo being slow or down gives the row back (it is claimed again later); nothing is lost and
+the look-up by reference keeps a retry from creating a second order. Odoo does not enforce a
+unique ``client_order_ref``: the ledger's claim is what keeps two workers off one order.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from inventory_pipelines.channels.base import ChannelOrder
+from inventory_pipelines.ledger import inbox
+from inventory_pipelines.ledger.inbox import InboxRow
+from inventory_pipelines.odoo.client import OdooClient
+from inventory_pipelines.odoo.errors import OdooError, OdooUnavailableError
+from inventory_pipelines.odoo.snapshot import read_products
+from inventory_pipelines.rules.orders import AfterFulfilment, CustomerMatch, OrderPolicy
+
+log = logging.getLogger(__name__)
+
+#: the inbox kinds this module processes (returns come with their own step)
+KINDS = ("created", "cancelled")
+NO_CANCEL_WARNING = {"disable_cancel_warning": True}
+
+
+class ParkOrder(Exception):
+    """The order cannot be taken into Odoo as it stands; the message says why."""
+
+
+def client_order_ref(channel: str, external_id: str) -> str:
+    """The reference an ingested order carries in Odoo: ``<channel>/<external id>``."""
+    return f"{channel}/{external_id}"
+
+
+@dataclass(frozen=True)
+class ChannelSetup:
+    """What ingestion needs to know of one channel."""
+
+    name: str
+    policy: OrderPolicy
+    units_per_item: float = 1.0  # base units in one channel unit
+    warehouse: str | None = None  # code of the warehouse that ships it (None: Odoo's default)
+
+
+@dataclass
+class IngestSummary:
+    """What one pass did, per outcome."""
+
+    created: int = 0
+    recovered: int = 0  # found in Odoo already (a retry after a crash)
+    cancelled: int = 0
+    review: int = 0
+    ignored: int = 0
+    parked: int = 0
+    released: int = 0  # given back after a transient failure
+    lost_claims: int = 0  # finished after the lease ran out (another worker had it)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain figures."""
+        return {k: v for k, v in vars(self).items() if k != "errors"} | {"errors": self.errors[:20]}
+
+
+class OdooOrders:
+    """The few things ingestion asks of Odoo, with per-pass caches of partners and warehouses."""
+
+    def __init__(self, client: OdooClient) -> None:
+        self.client = client
+        self._partners: dict[tuple[str, str], int | None] = {}
+        self._warehouses: dict[str, int | None] = {}
+
+    @property
+    def uom_field(self) -> str:
+        """The sale order line's unit field: ``product_uom`` up to 18, ``product_uom_id`` on 19."""
+        return "product_uom_id" if self.client.version.major >= 19 else "product_uom"
+
+    def find(self, ref: str) -> dict[str, Any] | None:
+        """The sale order with this ``client_order_ref`` (the oldest, if several), or None."""
+        found = self.client.call(
+            "sale.order",
+            "search_read",
+            [[["client_order_ref", "=", ref]]],
+            {"fields": ["id", "state", "picking_ids"], "order": "id asc", "limit": 2},
+        )
+        if len(found) > 1:
+            log.error("Odoo holds two sale orders with client_order_ref %s", ref)
+        return found[0] if found else None
+
+    def products(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """SKU -> {product_id, factor, uom, active, storable} for the SKUs Odoo knows."""
+        frame = read_products(self.client, skus)
+        out: dict[str, dict[str, Any]] = {}
+        for row in frame.iter_rows(named=True):
+            if row["sku"] and (row["sku"] not in out or row["active"]):
+                out[row["sku"]] = row
+        return out
+
+    def partner(self, match: CustomerMatch, email: str | None, name: str | None) -> int | None:
+        """The partner an order is booked on, per the channel's policy; None when none matches."""
+        if match in (CustomerMatch.EMAIL, CustomerMatch.EMAIL_OR_PARTNER) and email:
+            found = self._partner("email", email.strip().lower())
+            if found is not None:
+                return found
+        if match in (CustomerMatch.PARTNER, CustomerMatch.EMAIL_OR_PARTNER) and name:
+            return self._partner("name", name)
+        return None
+
+    def _partner(self, field_name: str, value: str) -> int | None:
+        key = (field_name, value)
+        if key not in self._partners:
+            operator = "=ilike" if field_name == "email" else "="
+            ids = self.client.call(
+                "res.partner",
+                "search",
+                [[[field_name, operator, value]]],
+                {"limit": 1, "order": "id asc"},
+            )
+            self._partners[key] = ids[0] if ids else None
+        return self._partners[key]
+
+    def warehouse(self, code: str) -> int | None:
+        """The id of the warehouse with this code."""
+        if code not in self._warehouses:
+            ids = self.client.call("stock.warehouse", "search", [[["code", "=", code]]])
+            self._warehouses[code] = ids[0] if ids else None
+        return self._warehouses[code]
+
+    def create(self, values: dict[str, Any]) -> int:
+        """Create a sale order; its id."""
+        created = self.client.call("sale.order", "create", [values])
+        return int(created[0] if isinstance(created, list) else created)
+
+    def confirm(self, order_id: int) -> None:
+        """Confirm: Odoo creates the delivery and reserves the stock."""
+        self.client.call("sale.order", "action_confirm", [[order_id]])
+
+    def cancel(self, order_id: int) -> None:
+        """Cancel (without the wizard): undone pickings are cancelled, reservations released."""
+        self.client.call(
+            "sale.order", "action_cancel", [[order_id]], {"context": NO_CANCEL_WARNING}
+        )
+
+    def fulfilment_started(self, order: Mapping[str, Any]) -> bool:
+        """Whether any delivery of the order is done."""
+        pickings = order.get("picking_ids") or []
+        if not pickings:
+            return False
+        states = self.client.call("stock.picking", "read", [pickings], {"fields": ["state"]})
+        return any(p["state"] == "done" for p in states)
+
+    def state(self, order_id: int) -> str | None:
+        """The order's state now."""
+        found = self.client.call("sale.order", "read", [[order_id]], {"fields": ["state"]})
+        return found[0]["state"] if found else None
+
+
+class Ingestor:
+    """Takes claimed inbox rows into Odoo (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        odoo: OdooClient,
+        channels: Mapping[str, ChannelSetup],
+        *,
+        worker: str,
+    ) -> None:
+        self.engine = engine
+        self.odoo = OdooOrders(odoo)
+        self.channels = dict(channels)
+        self.worker = worker
+
+    def run(
+        self,
+        *,
+        channel: str | None = None,
+        ids: Iterable[int] | None = None,
+        batch: int = 50,
+        max_rows: int | None = None,
+    ) -> IngestSummary:
+        """Claim and process rows until none is left (or `max_rows`); stop early if Odoo is down."""
+        summary = IngestSummary()
+        done = 0
+        while max_rows is None or done < max_rows:
+            with self.engine.connect() as conn:
+                rows = inbox.claim(
+                    conn,
+                    self.worker,
+                    channel=channel,
+                    ids=ids,
+                    kinds=KINDS,
+                    limit=batch if max_rows is None else min(batch, max_rows - done),
+                )
+            if not rows:
+                break
+            for n, row in enumerate(rows):
+                if not self.process(row, summary):
+                    # Odoo is unavailable: give the rest back untouched and stop this pass
+                    with self.engine.connect() as conn:
+                        for left in rows[n + 1 :]:
+                            inbox.release(
+                                conn, left.id, "not tried: Odoo unavailable", worker=self.worker
+                            )
+                            summary.released += 1
+                    return summary
+            done += len(rows)
+        return summary
+
+    # -- one row ---------------------------------------------------------------------------------
+
+    def process(self, row: InboxRow, summary: IngestSummary) -> bool:
+        """Process one claimed row; False when Odoo is unavailable (the row was given back)."""
+        setup = self.channels.get(row.channel)
+        try:
+            if setup is None:
+                raise ParkOrder(f"channel {row.channel!r} is not in channels.yml")
+            order = ChannelOrder.from_payload(row.payload)
+            if row.kind == "created":
+                self._created(row, order, setup, summary)
+            else:
+                self._cancelled(row, setup, summary)
+        except ParkOrder as exc:
+            with self.engine.connect() as conn:
+                inbox.park(conn, row.id, str(exc), worker=self.worker)
+            summary.parked += 1
+            log.warning("order %s/%s parked: %s", row.channel, row.external_id, exc)
+        except OdooUnavailableError as exc:
+            with self.engine.connect() as conn:
+                inbox.release(conn, row.id, f"{type(exc).__name__}: {exc}", worker=self.worker)
+            summary.released += 1
+            summary.errors.append(f"{row.channel}/{row.external_id}: {exc}")
+            return False
+        except OdooError as exc:
+            # Odoo refused (a user error, an access right): a person must look at it
+            with self.engine.connect() as conn:
+                inbox.park(conn, row.id, f"Odoo refused: {exc}", worker=self.worker)
+            summary.parked += 1
+        return True
+
+    def _finish(
+        self, row: InboxRow, result: dict[str, Any], summary: IngestSummary, status: str = "done"
+    ) -> None:
+        with self.engine.connect() as conn:
+            if not inbox.complete(conn, row.id, result, worker=self.worker, status=status):
+                summary.lost_claims += 1
+
+    def _created(
+        self, row: InboxRow, order: ChannelOrder, setup: ChannelSetup, summary: IngestSummary
+    ) -> None:
+        ref = client_order_ref(row.channel, row.external_id)
+        existing = self.odoo.find(ref)
+        if existing is not None:
+            order_id, state = int(existing["id"]), existing["state"]
+            if state == "draft":
+                self.odoo.confirm(order_id)
+                state = "sale"
+            summary.recovered += 1
+        else:
+            values = self._order_values(ref, order, setup)
+            order_id = self.odoo.create(values)
+            with self.engine.connect() as conn:
+                inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, "draft")
+            self.odoo.confirm(order_id)
+            state = "sale"
+            summary.created += 1
+        with self.engine.connect() as conn:
+            inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, state)
+            inbox.mark_reserved(conn, row.channel, row.external_id)
+        self._finish(
+            row, {"sale_order_id": order_id, "client_order_ref": ref, "state": state}, summary
+        )
+
+    def _order_values(self, ref: str, order: ChannelOrder, setup: ChannelSetup) -> dict[str, Any]:
+        """The sale order to create, or ParkOrder with every reason found."""
+        problems: list[str] = []
+        if not order.lines:
+            problems.append("the order has no lines")
+        skus = [line.sku for line in order.lines if line.sku]
+        if len(skus) < len(order.lines):
+            problems.append("a line has no SKU")
+        products = self.odoo.products(sorted(set(skus))) if skus else {}
+        lines = []
+        for line in order.lines:
+            if not line.sku:
+                continue
+            product = products.get(line.sku)
+            if product is None:
+                problems.append(f"unknown SKU {line.sku}")
+                continue
+            if not product["active"]:
+                problems.append(f"SKU {line.sku} is archived in Odoo")
+                continue
+            if line.quantity <= 0:
+                problems.append(f"SKU {line.sku}: quantity {line.quantity}")
+                continue
+            base_units = line.quantity * setup.units_per_item
+            factor = product.get("factor") or 1.0
+            quantity = base_units / factor
+            if not math.isclose(quantity, round(quantity), abs_tol=1e-9):
+                problems.append(
+                    f"SKU {line.sku}: {base_units:g} units do not convert to whole "
+                    f"{product.get('uom') or 'product units'} (1 = {factor:g} units)"
+                )
+                continue
+            values: dict[str, Any] = {
+                "product_id": int(product["product_id"]),
+                "product_uom_qty": float(round(quantity)),
+                "name": product.get("name") or line.sku,
+            }
+            if product.get("uom_id"):
+                values[self.odoo.uom_field] = int(product["uom_id"])
+            if line.price is not None:
+                try:
+                    values["price_unit"] = float(line.price) * factor / setup.units_per_item
+                except ValueError:
+                    problems.append(f"SKU {line.sku}: price {line.price!r} is not a number")
+                    continue
+            lines.append(values)
+        customer = setup.policy.customer
+        partner = self.odoo.partner(customer.match, order.customer_email, customer.partner)
+        if partner is None:
+            who = order.customer_email or "no e-mail"
+            problems.append(
+                f"no Odoo customer matches ({customer.match.value}: {who}"
+                + (f", partner {customer.partner!r}" if customer.partner else "")
+                + ")"
+            )
+        if problems:
+            raise ParkOrder("; ".join(dict.fromkeys(problems)))
+        values = {
+            "partner_id": partner,
+            "client_order_ref": ref,
+            "origin": order.number or ref,
+            "order_line": [[0, 0, line] for line in lines],
+        }
+        if setup.warehouse:
+            warehouse = self.odoo.warehouse(setup.warehouse)
+            if warehouse is None:
+                raise ParkOrder(f"warehouse {setup.warehouse!r} is not in Odoo")
+            values["warehouse_id"] = warehouse
+        return values
+
+    def _cancelled(self, row: InboxRow, setup: ChannelSetup, summary: IngestSummary) -> None:
+        ref = client_order_ref(row.channel, row.external_id)
+        existing = self.odoo.find(ref)
+        if existing is None:
+            created = self._created_row(row)
+            if created is not None and created.status in ("new", "claimed"):
+                # its order is still on its way in: try again after it
+                with self.engine.connect() as conn:
+                    inbox.release(
+                        conn, row.id, "waiting for the order to be ingested", worker=self.worker
+                    )
+                summary.released += 1
+                return
+            with self.engine.connect() as conn:
+                released = inbox.release_pending(conn, row.channel, row.external_id)
+            summary.ignored += 1
+            self._finish(
+                row, {"outcome": "never in Odoo", "pending_released": released}, summary, "ignored"
+            )
+            return
+        order_id, state = int(existing["id"]), existing["state"]
+        if state == "cancel":
+            self._record(row, ref, order_id, "cancel")
+            summary.cancelled += 1
+            self._finish(row, {"sale_order_id": order_id, "outcome": "already cancelled"}, summary)
+            return
+        started = self.odoo.fulfilment_started(existing)
+        rule = setup.policy.cancellation.after_fulfilment
+        if started and rule is AfterFulfilment.REVIEW:
+            summary.review += 1
+            self._finish(
+                row,
+                {"sale_order_id": order_id, "outcome": "fulfilment started: routed to review"},
+                summary,
+                "review",
+            )
+            return
+        if started and rule is AfterFulfilment.REJECT:
+            summary.ignored += 1
+            self._finish(
+                row,
+                {"sale_order_id": order_id, "outcome": "fulfilment started: rejected by policy"},
+                summary,
+                "ignored",
+            )
+            return
+        self.odoo.cancel(order_id)
+        self._record(row, ref, order_id, self.odoo.state(order_id) or "cancel")
+        summary.cancelled += 1
+        outcome = "cancelled what was not delivered" if started else "cancelled"
+        self._finish(row, {"sale_order_id": order_id, "outcome": outcome}, summary)
+
+    def _record(self, row: InboxRow, ref: str, order_id: int, state: str) -> None:
+        with self.engine.connect() as conn:
+            inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, state)
+
+    def _created_row(self, row: InboxRow) -> InboxRow | None:
+        with self.engine.connect() as conn:
+            return inbox.find(conn, row.channel, row.external_id, "created")
+
+
+def channel_setups(policy: Any) -> dict[str, ChannelSetup]:
+    """Each channel of the rules: its order policy, its unit, and the warehouse that ships its
+    orders (its eligible Odoo warehouse of highest priority; drop-ship vendors ship their own)."""
+    warehouses = {w.code: w for w in policy.warehouses.warehouses}
+    setups = {}
+    for channel in policy.channels.channels:
+        own = [
+            w
+            for w in channel.warehouses
+            if w.code in warehouses and not warehouses[w.code].dropship
+        ]
+        own.sort(key=lambda w: (w.priority, w.code))
+        setups[channel.name] = ChannelSetup(
+            name=channel.name,
+            policy=policy.orders.for_channel(channel.name),
+            units_per_item=channel.uom.units,
+            warehouse=own[0].code if own else None,
+        )
+    return setups
