@@ -409,6 +409,7 @@ class AmazonState:
     # -- demo data ------------------------------------------------------------------------------
 
     def _build_catalog(self) -> None:
+        self._sku_order: list[str] = []  # the listings' SKUs in order (pages are cut from it)
         rng = random.Random(self.seed)
         for number in range(1, self.skus + 1):
             sku = f"SKU-{number:06d}"
@@ -537,9 +538,12 @@ class AmazonState:
             raise SpApiError(400, "InvalidInput", "'pageSize' must be between 1 and 20.")
         start = int(_decode_token(page_token, "pageToken").get("o", 0)) if page_token else 0
         with self._lock:
-            skus = sorted(self.listings)
-            page = [self.listings[s].render(self.marketplace_id, included) for s in skus][
-                start : start + page_size
+            if len(self._sku_order) != len(self.listings):
+                self._sku_order = sorted(self.listings)
+            skus = self._sku_order
+            page = [
+                self.listings[s].render(self.marketplace_id, included)
+                for s in skus[start : start + page_size]
             ]
         out: dict[str, Any] = {"numberOfResults": len(skus), "pagination": {}, "items": page}
         if start + page_size < len(skus):
