@@ -12,7 +12,7 @@ from inventory_pipelines.dataplane import TableStore, query
 from inventory_pipelines.defs.inventory.assets import canonical_inventory
 from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.odoo.assets import locations, products, stock_quants
-from inventory_pipelines.defs.resources import OdooResource
+from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 
 ASSETS = [products, locations, stock_quants, canonical_inventory]
@@ -35,6 +35,7 @@ def resources(sandbox: OdooSandbox, data: Path, **odoo_overrides) -> dict:
             **odoo_overrides,
         ),
         "sku_scope": scope,
+        "channels": ChannelsResource(ledger_url=f"sqlite:///{data / 'ledger.sqlite'}"),
         "io_manager": ParquetIOManager(
             base_dir=str(data / "tables"),
             catalog_path=str(data / "warehouse.duckdb"),
@@ -163,3 +164,53 @@ def test_everything_materializes_down_to_the_channel_allocation(odoo, tmp_path):
     assert (allocation["units"] > 0).all()
     b2b = TableStore(tmp_path / "tables").read(("inventory", "channel_allocation"), "b2b")
     assert (b2b["publishable_units"] % 6 == 0).all()  # b2b publishes packs of 6
+
+
+def test_units_sold_and_not_yet_reserved_in_odoo_come_off_the_allocation(odoo, tmp_path):
+    from inventory_pipelines.defs.inventory.allocation import channel_allocation
+    from inventory_pipelines.defs.odoo.assets import stock_moves
+    from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
+    from inventory_pipelines.ledger import create_engine, inbox, migrate
+    from inventory_pipelines.rules import default_rules_dir
+
+    models = build_model_assets(default_rules_dir(), TABLES)
+    assets = [*ASSETS, stock_moves, *models, channel_allocation]
+    store = TableStore(tmp_path / "tables")
+
+    def shopify_row(sku=None):
+        result = dg.materialize(
+            assets, resources=resources(odoo, tmp_path), partition_key="shopify"
+        )
+        assert result.success
+        frame = store.read(("inventory", "channel_allocation"), "shopify")
+        if sku is None:
+            return frame.filter(pl.col("pool") >= 20).sort("sku").row(0, named=True)
+        return frame.filter(pl.col("sku") == sku).row(0, named=True)
+
+    before = shopify_row()
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    migrate(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:  # an order another channel accepted, not in Odoo yet
+        inbox.receive(
+            conn,
+            [
+                inbox.InboxEvent(
+                    "woocommerce",
+                    "55",
+                    "created",
+                    "created",
+                    "webhook",
+                    {},
+                    pending={before["sku"]: 7},
+                )
+            ],
+        )
+    after = shopify_row(before["sku"])
+    assert (before["pending"], after["pending"]) == (0, 7)
+    assert after["net"] == before["net"] - 7
+    # once Odoo reserved them and a later snapshot holds the reservation, they count there
+    with engine.connect() as conn:
+        inbox.mark_reserved(conn, "woocommerce", "55")
+    engine.dispose()
+    assert shopify_row(before["sku"])["pending"] == 0

@@ -186,7 +186,11 @@ def test_the_shipped_order_rules_give_each_channel_its_policy():
             "defaults.cancellation.after_fulfilment",
             "accept",
         ),
-        ("defaults:\n  returns: {restock: on_receipt, colour: red}\n", "defaults.returns.colour", ""),
+        (
+            "defaults:\n  returns: {restock: on_receipt, colour: red}\n",
+            "defaults.returns.colour",
+            "",
+        ),
     ],
 )
 def test_a_broken_orders_file_names_the_key(rules_dir, text, key_path, words):

@@ -10,7 +10,9 @@ from inventory_pipelines.defs.checks import preview, schema_check_result, schema
 from inventory_pipelines.defs.inventory.assets import CANONICAL
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
 from inventory_pipelines.defs.odoo.assets import POLICY, PRODUCTS
+from inventory_pipelines.defs.resources import ChannelsResource
 from inventory_pipelines.inventory.schemas import ChannelAllocationSchema, ring_fence_breaches
+from inventory_pipelines.ledger import inbox
 
 CHANNEL_ALLOCATION = ["inventory", "channel_allocation"]
 SKU_VELOCITY = ["rules", "sku_velocity"]
@@ -28,6 +30,22 @@ def sellable_skus(products: pl.DataFrame) -> pl.DataFrame:
         .filter(~pl.col("sku").is_duplicated())
         .filter(pl.col("active") & pl.col("storable"))
         .select("sku", *(["category"] if "category" in products.columns else []))
+    )
+
+
+def pending_units(channels: ChannelsResource, canonical: pl.DataFrame) -> pl.DataFrame:
+    """sku, pending: units accepted by channels and not reserved in the snapshot `canonical`
+    was computed from (a reservation made after its `as_of` is not in it yet)."""
+    as_of = canonical["as_of"].min() if "as_of" in canonical.columns and canonical.height else None
+    engine = channels.ledger()
+    try:
+        with engine.connect() as conn:
+            units = inbox.pending_by_sku(conn, as_of)
+    finally:
+        engine.dispose()
+    return pl.DataFrame(
+        {"sku": list(units), "pending": [float(v) for v in units.values()]},
+        schema={"sku": pl.Utf8, "pending": pl.Float64},
     )
 
 
@@ -60,13 +78,18 @@ def channel_allocation(
     canonical_inventory: pl.DataFrame,
     products: pl.DataFrame,
     sku_velocity: pl.DataFrame,
+    channels: ChannelsResource,
 ):
-    """Apply `dbt_like_rules/` to canonical inventory for one channel."""
+    """Apply `dbt_like_rules/` to canonical inventory for one channel, less the units channels
+    sold that Odoo had not reserved when the stock snapshot was taken (the pending ledger)."""
     channel = context.partition_key
     universe = sellable_skus(products).join(
         sku_velocity.select("sku", "velocity_tier"), on="sku", how="left"
     )
-    everything = allocate(canonical_inventory, POLICY, datetime.now(UTC), skus=universe)
+    pending = pending_units(channels, canonical_inventory)
+    everything = allocate(
+        canonical_inventory, POLICY, datetime.now(UTC), skus=universe, pending=pending
+    )
     breaches = ring_fence_breaches(everything)
     frame = everything.filter(pl.col("channel") == channel).with_columns(
         pl.col("channel").cast(pl.Utf8)
@@ -76,6 +99,8 @@ def channel_allocation(
         metadata={
             "rules_version": POLICY.version,
             "skus": frame.height,
+            "pending_units": float(pending["pending"].sum()),
+            "pending_skus": pending.height,
             "skus_published_above_zero": frame.filter(pl.col("publishable") > 0).height,
             "publishable_units": float(frame["publishable_units"].sum()),
             "suppressed_skus": frame.filter(
