@@ -37,6 +37,7 @@ from inventory_pipelines.ledger.schema import (
     order_inbox,
     order_map,
     pending_units,
+    poll_cursors,
 )
 
 DEFAULT_LEASE = dt.timedelta(minutes=5)
@@ -544,6 +545,31 @@ def forget_reserved(conn: Connection, before: dt.datetime) -> int:
         return int(result.rowcount)
 
 
+# -- polling cursors ------------------------------------------------------------------------------
+
+
+def get_cursor(conn: Connection, channel: str, name: str = "orders") -> str | None:
+    """Where polling `channel` left off (None: never polled)."""
+    query = sa.select(poll_cursors.c.cursor).where(
+        poll_cursors.c.channel == channel, poll_cursors.c.name == name
+    )
+    with read_transaction(conn):
+        return conn.execute(query).scalar_one_or_none()
+
+
+def set_cursor(conn: Connection, channel: str, cursor: str | None, name: str = "orders") -> None:
+    """Remember where polling `channel` left off (after its events are in the inbox)."""
+    insert = (postgresql.insert if is_postgresql(conn) else sqlite.insert)(poll_cursors)
+    statement = insert.values(
+        channel=channel, name=name, cursor=cursor, updated_at=audit.utcnow()
+    ).on_conflict_do_update(
+        index_elements=[poll_cursors.c.channel, poll_cursors.c.name],
+        set_={"cursor": insert.excluded.cursor, "updated_at": insert.excluded.updated_at},
+    )
+    with write_transaction(conn):
+        conn.execute(statement)
+
+
 __all__ = [
     "DEFAULT_LEASE",
     "InboxError",
@@ -557,6 +583,7 @@ __all__ = [
     "find",
     "forget_reserved",
     "get",
+    "get_cursor",
     "mapping",
     "mappings",
     "mark_reserved",
@@ -567,4 +594,5 @@ __all__ = [
     "release",
     "release_pending",
     "rows",
+    "set_cursor",
 ]

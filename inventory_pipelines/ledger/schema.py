@@ -6,7 +6,8 @@ together: a new table or column is a new migration plus an edit here.
 
 Revision 0001 holds the publishing side (outbox, published state, dead letters, audit);
 revision 0002 the order side (inbox unique on channel, external id and event; the
-order-to-Odoo mapping; the pending units the allocation subtracts).
+order-to-Odoo mapping; the pending units the allocation subtracts; each channel's polling
+cursor).
 
 No column may hold a credential: payloads, errors and audit before/after carry business
 values only (quantities, ids, messages). `audit.record` and `dlq.add` refuse keys that look
@@ -252,4 +253,13 @@ pending_units = Table(
     Column("released_at", UtcDateTime, nullable=True),
     CheckConstraint("quantity >= 0", name="quantity"),
     Index("ix_pending_units_open", "released_at", "reserved_at"),
+)
+
+poll_cursors = Table(
+    "poll_cursors",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("cursor", Text, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

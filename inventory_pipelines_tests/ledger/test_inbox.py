@@ -175,3 +175,12 @@ def test_the_mapping_records_what_each_order_became(conn: sa.Connection) -> None
     assert inbox.mapping(conn, "shopify", "2") is None
     with pytest.raises(sa.exc.IntegrityError):
         inbox.record_mapping(conn, "woocommerce", "9", "shopify:1", 43, "sale")
+
+
+def test_a_polling_cursor_is_kept_per_channel(conn: sa.Connection) -> None:
+    assert inbox.get_cursor(conn, "shopify") is None
+    inbox.set_cursor(conn, "shopify", "2026-11-27T10:00:00Z")
+    inbox.set_cursor(conn, "shopify", "2026-11-27T11:00:00Z")
+    inbox.set_cursor(conn, "amazon", "2026-11-01T00:00:00Z")
+    assert inbox.get_cursor(conn, "shopify") == "2026-11-27T11:00:00Z"
+    assert inbox.get_cursor(conn, "amazon") == "2026-11-01T00:00:00Z"

@@ -13,7 +13,7 @@ from inventory_pipelines.ledger.db import MIGRATIONS_DIR, alembic_config, curren
 from inventory_pipelines.ledger.schema import metadata
 
 TABLES = {"outbox", "published_state", "dead_letters", "audit_log"}
-ORDER_TABLES = {"order_inbox", "order_map", "pending_units"}
+ORDER_TABLES = {"order_inbox", "order_map", "pending_units", "poll_cursors"}
 
 
 def test_migrate_upgrades_an_empty_database_to_head(ledger_url: str) -> None:

@@ -1,4 +1,4 @@
-"""Orders: the order inbox, the order-to-Odoo mapping and the pending units.
+"""Orders: the order inbox, the order-to-Odoo mapping, the pending units, polling cursors.
 
 Revision ID: 0002
 Revises: 0001
@@ -31,7 +31,7 @@ def _in(column: str, values: Sequence[str]) -> str:
 
 
 def upgrade() -> None:
-    """Create the three order tables."""
+    """Create the order tables."""
     op.create_table(
         "order_inbox",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
@@ -88,9 +88,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_pending_units_open", "pending_units", ["released_at", "reserved_at"])
 
+    op.create_table(
+        "poll_cursors",
+        sa.Column("channel", sa.String(64), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("cursor", sa.Text(), nullable=True),
+        sa.Column("updated_at", Timestamp, nullable=False),
+        sa.PrimaryKeyConstraint("channel", "name", name="pk_poll_cursors"),
+    )
+
 
 def downgrade() -> None:
     """Drop the order tables."""
+    op.drop_table("poll_cursors")
     op.drop_index("ix_pending_units_open", table_name="pending_units")
     op.drop_table("pending_units")
     op.drop_table("order_map")

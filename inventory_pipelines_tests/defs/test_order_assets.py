@@ -1,0 +1,173 @@
+"""Orders in Dagster: poll a channel into the inbox, ingest into Odoo, the inbox sensor."""
+
+import dagster as dg
+import pytest
+
+from inventory_pipelines.channels.factory import sandbox_env
+from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
+from inventory_pipelines.defs.orders.assets import (
+    channel_orders,
+    odoo_order_sync,
+    orders_inbox_sensor,
+)
+from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
+from inventory_pipelines.ledger import create_engine, dlq, inbox, migrate
+from inventory_pipelines.odoo import OdooClient, OdooConfig
+from inventory_pipelines.odoo.snapshot import read_products
+from inventory_pipelines.sandbox.odoo import OdooSandbox
+from inventory_pipelines.sandbox.shopify import ShopifySandbox
+
+
+@pytest.fixture(scope="module")
+def sandboxes():
+    with (
+        OdooSandbox(version=17, skus=60, seed=4, port=0) as odoo,
+        ShopifySandbox(skus=60, seed=4, port=0) as shop,
+    ):
+        yield odoo, shop
+
+
+@pytest.fixture
+def setup(sandboxes, monkeypatch, tmp_path):
+    odoo, shop = sandboxes
+    for key, value in sandbox_env("shopify", "shopify", shop.credentials()).items():
+        monkeypatch.setenv(key, value)
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    monkeypatch.setenv("INVENTORY_LEDGER_URL", ledger_url)
+    scope = SkuScope.configure_at_launch()
+    resources = {
+        "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
+        "channels": ChannelsResource(ledger_url=ledger_url),
+        "sku_scope": scope,
+        "io_manager": ParquetIOManager(
+            base_dir=str(tmp_path / "tables"),
+            catalog_path=str(tmp_path / "warehouse.duckdb"),
+            sku_scope=scope,
+        ),
+    }
+    return odoo, shop, resources, ledger_url
+
+
+def odoo_skus(odoo: OdooSandbox) -> list[str]:
+    config = OdooConfig(url=odoo.url, db=odoo.db, login=odoo.login, secret=odoo.api_key)
+    with OdooClient(config) as client:
+        frame = read_products(client)
+    return sorted(
+        r["sku"]
+        for r in frame.iter_rows(named=True)
+        if r["sku"] and r["active"] and r["storable"] and (r["factor"] or 1) == 1
+    )
+
+
+def materialize(assets, resources):
+    return dg.materialize(
+        [channel_orders, odoo_order_sync],
+        selection=[k for a in assets for k in a.keys],
+        resources=resources,
+        partition_key="shopify",
+        raise_on_error=False,
+    )
+
+
+def test_polled_orders_reach_odoo_once_and_a_second_run_changes_nothing(setup) -> None:
+    odoo, shop, resources, _ = setup
+    sold = [sku for sku in odoo_skus(odoo) if sku in {v.sku for v in shop.state.variants.values()}]
+    orders = [shop.state.sell(sold[0], 1), shop.state.sell(sold[1], 2)]
+    first = materialize([channel_orders, odoo_order_sync], resources)
+    assert first.success
+    polled = first.asset_materializations_for_node("orders__channel_orders")[0].metadata
+    assert polled["stored"].value == 2
+    frame = first.output_for_node("orders__odoo_order_sync")
+    assert sorted(frame["external_id"].to_list()) == sorted(str(o.id) for o in orders)
+    assert set(frame["odoo_state"].to_list()) == {"sale"}
+    again = materialize([channel_orders, odoo_order_sync], resources)
+    assert again.success
+    polled = again.asset_materializations_for_node("orders__channel_orders")[0].metadata
+    assert (polled["stored"].value, polled["duplicates"].value) == (0, 2)  # overlap re-read
+    synced = again.asset_materializations_for_node("orders__odoo_order_sync")[0].metadata
+    assert synced["created"].value == 0
+    config = OdooConfig(url=odoo.url, db=odoo.db, login=odoo.login, secret=odoo.api_key)
+    with OdooClient(config) as client:
+        refs = client.call(
+            "sale.order",
+            "search_read",
+            [[["client_order_ref", "=like", "shopify/%"]]],
+            {"fields": ["client_order_ref"]},
+        )
+    assert sorted(r["client_order_ref"] for r in refs) == sorted(f"shopify/{o.id}" for o in orders)
+
+
+def test_a_parked_order_fails_the_partition_until_the_dead_letter_is_settled(setup) -> None:
+    _, _, resources, ledger_url = setup
+    migrate(ledger_url)
+    engine = create_engine(ledger_url)
+    with engine.connect() as conn:
+        inbox.receive(
+            conn,
+            [
+                inbox.InboxEvent(
+                    "shopify",
+                    "999",
+                    "created",
+                    "created",
+                    "webhook",
+                    {
+                        "external_id": "999",
+                        "event": "created",
+                        "kind": "created",
+                        "lines": [
+                            {"listing_id": None, "sku": "SKU-999999", "quantity": 1, "price": None}
+                        ],
+                        "updated_at": "2026-11-27T10:00:00Z",
+                    },
+                )
+            ],
+        )
+    failed = materialize([odoo_order_sync], resources)
+    assert not failed.success
+    [failure] = [e for e in failed.all_events if e.is_step_failure]
+    assert "1 order(s) parked" in failure.step_failure_data.error.to_string()
+    with engine.connect() as conn:
+        [letter] = dlq.list_open(conn, "shopify")
+        assert letter.error == "unknown SKU SKU-999999"
+        dlq.discard(conn, letter.id, actor="test")
+    engine.dispose()
+    assert materialize([odoo_order_sync], resources).success
+
+
+def test_the_sensor_asks_for_ingestion_then_a_refresh_of_the_ordered_skus_everywhere(
+    setup,
+) -> None:
+    ledger_url = setup[3]
+    migrate(ledger_url)
+    engine = create_engine(ledger_url)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance)
+        assert isinstance(orders_inbox_sensor(context), dg.SkipReason)
+        with engine.connect() as conn:
+            inbox.receive(
+                conn,
+                [
+                    inbox.InboxEvent(
+                        "woocommerce",
+                        "5",
+                        "created",
+                        "created",
+                        "webhook",
+                        {"lines": [{"sku": "SKU-000007", "quantity": 1}]},
+                    )
+                ],
+            )
+        result = orders_inbox_sensor(context)
+        requests, cursor = result.run_requests, result.cursor
+        assert [(r.job_name, r.partition_key) for r in requests[:1]] == [
+            ("ingest_orders", "woocommerce")
+        ]
+        refreshes = [r for r in requests if r.job_name == "refresh_ordered_skus"]
+        assert sorted(r.partition_key for r in refreshes) == sorted(
+            ["shopify", "woocommerce", "amazon", "pos", "b2b"]
+        )
+        assert refreshes[0].run_config["resources"]["sku_scope"]["config"]["skus"] == ["SKU-000007"]
+        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        assert isinstance(orders_inbox_sensor(context), dg.SkipReason)
+    engine.dispose()
