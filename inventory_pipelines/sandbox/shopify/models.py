@@ -277,6 +277,8 @@ class ShopState:
         self.variant_by_sku: dict[str, int] = {}
         self.levels: dict[tuple[int, int], Level] = {}
         self.orders: dict[int, Order] = {}
+        #: called with each new order, outside the lock (the server sends webhooks from it)
+        self.order_listeners: list[Callable[[Order], None]] = []
         self.idempotency: dict[str, tuple[bytes, Any]] = {}
         self.throttled_count = 0
         #: the HTTP status of a THROTTLED answer: 200 (Shopify's GraphQL docs) or 429 (the
@@ -369,7 +371,9 @@ class ShopState:
                 location_id=location,
             )
             self.orders[order.id] = order
-            return order
+        for listener in list(self.order_listeners):
+            listener(order)
+        return order
 
     def set_quantity_silently(
         self,

@@ -37,6 +37,7 @@ from graphql.utilities import get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..webhooks import WebhookSender
 from .cost import MAX_QUERY_COST, query_cost
 from .faults import Faults
 from .models import ShopState, gid
@@ -59,6 +60,9 @@ class Backend(Protocol):
     def credentials(self) -> dict[str, Any]: ...
 
     def reset(self, skus: int | None = None, seed: int | None = None) -> None: ...
+
+    @property
+    def webhooks(self) -> WebhookSender: ...
 
 
 def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -258,6 +262,10 @@ async def control(request: Request, backend: Backend) -> Response:
                     if "status_code" in body:
                         state.throttled_status_code = int(body["status_code"])
             return _json(state.bucket.status())
+        if action == "webhooks":
+            if request.method == "POST":
+                return _json(backend.webhooks.configure(**body))
+            return _json(backend.webhooks.snapshot())
         if action == "sell":
             location = body.get("location_id")
             order = state.sell(

@@ -32,9 +32,10 @@ from ..serving import (
     print_credentials,
     run_until_signalled,
 )
+from ..webhooks import DEFAULT_SHOPIFY_WEBHOOK_SECRET, WebhookSender
 from . import responses
 from .faults import FaultInjectionMiddleware, Faults
-from .models import DEFAULT_ACCESS_TOKEN, DEFAULT_SHOP, ShopState, build_shop
+from .models import DEFAULT_ACCESS_TOKEN, DEFAULT_SHOP, Order, ShopState, build_shop
 
 DEFAULT_SKUS = 200
 DEFAULT_API_VERSION = "2026-04"
@@ -94,6 +95,7 @@ class ShopifySandbox(BackgroundServer):
         self.api_version = api_version
         self._throttle = (maximum_available, restore_rate)
         self.faults = Faults(seed)
+        self.webhooks = WebhookSender(DEFAULT_SHOPIFY_WEBHOOK_SECRET, seed)
         self._state = self._build_state()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -101,7 +103,7 @@ class ShopifySandbox(BackgroundServer):
         self.port: int | None = None
 
     def _build_state(self) -> ShopState:
-        return build_shop(
+        state = build_shop(
             self.skus,
             self.seed,
             self.locations,
@@ -109,6 +111,41 @@ class ShopifySandbox(BackgroundServer):
             maximum_available=self._throttle[0],
             restore_rate=self._throttle[1],
         )
+        state.order_listeners.append(self._send_order_webhook)
+        return state
+
+    def _send_order_webhook(self, order: Order) -> None:
+        """``orders/create`` with the REST order resource, signed with the app's secret."""
+        payload = {
+            "id": order.id,
+            "admin_graphql_api_id": f"gid://shopify/Order/{order.id}",
+            "name": order.name,
+            "email": f"buyer{order.id % 1000}@example.com",
+            "created_at": order.created_at,
+            "updated_at": order.updated_at,
+            "cancelled_at": order.cancelled_at,
+            "fulfillment_status": None,
+            "financial_status": "paid",
+            "currency": "EUR",
+            "line_items": [
+                {"id": order.id * 10 + n, "sku": sku, "quantity": quantity, "price": "10.00"}
+                for n, (sku, _, quantity) in enumerate(order.lines)
+            ],
+        }
+
+        def headers(body: bytes, signed: str, delivery: str) -> dict[str, str]:
+            return {
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Hmac-Sha256": signed,
+                "X-Shopify-Shop-Domain": DEFAULT_SHOP,
+                "X-Shopify-Webhook-Id": delivery,
+                "X-Shopify-Event-Id": f"event-{order.id}",
+                "X-Shopify-Triggered-At": order.created_at,
+                "X-Shopify-API-Version": self.api_version,
+            }
+
+        self.webhooks.deliver(payload, headers, f"orders-create-{order.id}")
 
     # -- identity -------------------------------------------------------------------------------
 
@@ -168,6 +205,11 @@ class ShopifySandbox(BackgroundServer):
     def app(self) -> Any:
         """The ASGI app, bound to this sandbox."""
         return build_app(self)
+
+    def stop(self) -> None:
+        """Stop serving, then stop delivering webhooks."""
+        super().stop()
+        self.webhooks.drain(5.0)
 
 
 def serve(

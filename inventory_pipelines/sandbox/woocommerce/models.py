@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -138,6 +138,8 @@ class WooState:
         self.seed = seed
         self.items: dict[int, Item] = {}
         self.orders: dict[int, Order] = {}
+        #: called with each new order, outside the lock (the server sends webhooks from it)
+        self.order_listeners: list[Callable[[Order], None]] = []
         self._next_id = 10
         self._next_order = 1000
         self._next_line = 1
@@ -382,7 +384,9 @@ class WooState:
             )
             order = Order(self._next_order, status, [line], now, now)
             self.orders[order.id] = order
-            return order
+        for listener in list(self.order_listeners):
+            listener(order)
+        return order
 
     def set_order_status(self, order_id: int, status: str) -> Order:
         """Move an order to ``status``; cancelling or refunding gives its stock back."""

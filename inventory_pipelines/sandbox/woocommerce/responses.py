@@ -30,6 +30,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..webhooks import WebhookSender
 from .faults import Faults
 from .models import BATCH_LIMIT, Item, Order, WooError, WooState, format_date, parse_date
 
@@ -63,6 +64,11 @@ class Backend(Protocol):
 
     def credentials(self) -> dict[str, Any]:
         """URL, consumer key and secret."""
+        ...
+
+    @property
+    def webhooks(self) -> WebhookSender:
+        """Order webhooks to the registered subscriber."""
         ...
 
     def reset(self, products: int | None = None, seed: int | None = None) -> None:
@@ -471,7 +477,9 @@ async def control(request: Request, backend: Backend) -> Response:
     ``faults`` (GET, or POST a partial settings dict), ``faults/reset``, ``faults/fail_next``,
     ``rate_limit`` (POST ``{requests_per_s, burst}``), ``sell`` (POST ``{id | sku, quantity,
     status?}``), ``stock`` (POST ``{id | sku, quantity}``), ``order_status`` (POST ``{id,
-    status}``), ``item`` (POST ``{id | sku}``), ``reset`` (POST ``{products?, seed?}``).
+    status}``), ``item`` (POST ``{id | sku}``), ``reset`` (POST ``{products?, seed?}``),
+    ``webhooks`` (GET, or POST ``{url, secret?, duplicate_rate?, redeliver_rate?,
+    redeliver_after_s?}``).
     """
     action = request.path_params["action"].strip("/")
     faults, state = backend.faults, backend.state
@@ -514,6 +522,10 @@ async def control(request: Request, backend: Backend) -> Response:
         if action == "order_status":
             with state.lock:
                 return _json(render_order(state.set_order_status(int(body["id"]), body["status"])))
+        if action == "webhooks":
+            if request.method == "POST":
+                return _json(backend.webhooks.configure(**body))
+            return _json(backend.webhooks.snapshot())
         if action == "reset":
             backend.reset(body.get("products"), body.get("seed"))
             return _json(backend.state.summary())

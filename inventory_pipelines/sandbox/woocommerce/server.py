@@ -31,9 +31,16 @@ from ..serving import (
     print_credentials,
     run_until_signalled,
 )
+from ..webhooks import DEFAULT_WOOCOMMERCE_WEBHOOK_SECRET, WebhookSender
 from . import responses
 from .faults import FaultInjectionMiddleware, Faults, error_body
-from .models import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET, DEFAULT_PRODUCTS, WooState
+from .models import (
+    DEFAULT_CONSUMER_KEY,
+    DEFAULT_CONSUMER_SECRET,
+    DEFAULT_PRODUCTS,
+    Order,
+    WooState,
+)
 
 API = responses.API_PREFIX
 EDIT = ["POST", "PUT", "PATCH"]
@@ -111,7 +118,8 @@ class WooCommerceSandbox(BackgroundServer):
         self.faults = Faults(seed)
         if rate_limit:
             self.faults.set_rate_limit(rate_limit, burst)
-        self._state = WooState(products, seed, **self._keys)
+        self.webhooks = WebhookSender(DEFAULT_WOOCOMMERCE_WEBHOOK_SECRET, seed)
+        self._state = self._build_state()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -171,11 +179,46 @@ class WooCommerceSandbox(BackgroundServer):
             self.products = int(products)
         if seed is not None:
             self.seed = int(seed)
-        self._state = WooState(self.products, self.seed, **self._keys)
+        self._state = self._build_state()
+
+    def _build_state(self) -> WooState:
+        state = WooState(self.products, self.seed, **self._keys)
+        state.order_listeners.append(self._send_order_webhook)
+        return state
+
+    def _send_order_webhook(self, order: Order) -> None:
+        """``order.created`` with the REST order resource, signed with the webhook's secret."""
+        from .responses import render_order
+
+        payload = {
+            **render_order(order),
+            "number": str(order.id),
+            "currency": "EUR",
+            "billing": {"email": f"buyer{order.id % 1000}@example.com", "first_name": "Sandbox"},
+        }
+
+        def headers(body: bytes, signed: str, delivery: str) -> dict[str, str]:
+            return {
+                "Content-Type": "application/json",
+                "X-WC-Webhook-Topic": "order.created",
+                "X-WC-Webhook-Resource": "order",
+                "X-WC-Webhook-Event": "created",
+                "X-WC-Webhook-Signature": signed,
+                "X-WC-Webhook-ID": "1",
+                "X-WC-Webhook-Delivery-ID": delivery,
+                "X-WC-Webhook-Source": f"http://{self.host}:{self.port}/",
+            }
+
+        self.webhooks.deliver(payload, headers, str(order.id))
 
     def app(self) -> Any:
         """The ASGI app, bound to this sandbox."""
         return build_app(self)
+
+    def stop(self) -> None:
+        """Stop serving, then stop delivering webhooks."""
+        super().stop()
+        self.webhooks.drain(5.0)
 
 
 def serve(
