@@ -91,6 +91,7 @@ class OdooOrders:
         self.client = client
         self._partners: dict[tuple[str, str], int | None] = {}
         self._warehouses: dict[str, int | None] = {}
+        self._products: dict[str, dict[str, Any] | None] = {}
 
     @property
     def uom_field(self) -> str:
@@ -110,13 +111,17 @@ class OdooOrders:
         return found[0] if found else None
 
     def products(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """SKU -> {product_id, factor, uom, active, storable} for the SKUs Odoo knows."""
-        frame = read_products(self.client, skus)
-        out: dict[str, dict[str, Any]] = {}
-        for row in frame.iter_rows(named=True):
-            if row["sku"] and (row["sku"] not in out or row["active"]):
-                out[row["sku"]] = row
-        return out
+        """SKU -> {product_id, factor, uom, active, storable} for the SKUs Odoo knows, read once
+        per ingestor (one Dagster run, one worker process's pass)."""
+        missing = [sku for sku in skus if sku not in self._products]
+        if missing:
+            found: dict[str, dict[str, Any]] = {}
+            for row in read_products(self.client, missing).iter_rows(named=True):
+                if row["sku"] and (row["sku"] not in found or row["active"]):
+                    found[row["sku"]] = row
+            for sku in missing:
+                self._products[sku] = found.get(sku)
+        return {sku: row for sku in skus if (row := self._products.get(sku)) is not None}
 
     def partner(self, match: CustomerMatch, email: str | None, name: str | None) -> int | None:
         """The partner an order is booked on, per the channel's policy; None when none matches."""

@@ -20,6 +20,8 @@ BENCHMARKS = {
     "canonical": "inventory_pipelines_tests.bench.bench_canonical",
     "allocation": "inventory_pipelines_tests.bench.bench_allocation",
     "odoo_snapshot": "inventory_pipelines_tests.bench.bench_odoo_snapshot",
+    "publish": "inventory_pipelines_tests.bench.bench_publish",
+    "orders": "inventory_pipelines_tests.bench.bench_orders",
 }
 
 

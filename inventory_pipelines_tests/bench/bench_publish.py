@@ -7,11 +7,9 @@ outbox, the connector and its pacing. Figures per channel: API calls, throttled 
 time, and the rate ceiling: the least time the channel's limits allow for those calls. The
 ratio ceiling / wall is 1.0 when publishing is as fast as the channel lets anyone publish.
 
-Not yet part of `make bench`: at 2,000 SKUs Shopify and the generic portal publish in about 2 s
-with no throttled response, but WooCommerce needs one `variations/batch` call per variable
-product (1,299 calls for 2,892 updates), gets 9% throttled answers (112 of 1,299) from the
-emulator's bucket at 20 requests/s, and reaches only 0.55 of the ceiling; run it by hand with
-`python -m inventory_pipelines_tests.bench.bench_publish --skus 2000` until that is fixed.
+WooCommerce and the generic portal document no rate limit; the figures use 100 requests/s
+(burst 20) and 10 requests/s (burst 10), standing for a host's WAF and a portal's limit.
+Amazon has no ceiling ratio: its figure is feeds against single patches.
 """
 
 from __future__ import annotations
