@@ -1,7 +1,8 @@
 """Webhook delivery as the channels do it, shared by the Shopify and WooCommerce emulators.
 
 A subscriber registers through the emulator's control API (``POST /sandbox/webhooks {url,
-secret?, duplicate_rate?, redeliver_rate?, redeliver_after_s?}``). Each order event is
+secret?, duplicate_rate?, redeliver_rate?, redeliver_after_s?, delay_s?}``); ``delay_s`` is the
+channel's lag between an order and its webhook. Each order event is
 then POSTed to it, signed (base64 HMAC-SHA256 of the raw body) in a background thread, like
 the real channels:
 
@@ -51,6 +52,7 @@ class WebhookSender:
         self.duplicate_rate = 0.0
         self.redeliver_rate = 0.0
         self.redeliver_after_s = 0.5
+        self.delay_s = 0.0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="webhook")
@@ -63,7 +65,14 @@ class WebhookSender:
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Set ``url`` (None: no subscriber), ``secret``, the rates and the redelivery delay."""
         with self._lock:
-            for name in ("url", "secret", "duplicate_rate", "redeliver_rate", "redeliver_after_s"):
+            for name in (
+                "url",
+                "secret",
+                "duplicate_rate",
+                "redeliver_rate",
+                "redeliver_after_s",
+                "delay_s",
+            ):
                 if name in settings:
                     setattr(self, name, settings[name])
         return self.snapshot()
@@ -76,6 +85,7 @@ class WebhookSender:
                 "duplicate_rate": self.duplicate_rate,
                 "redeliver_rate": self.redeliver_rate,
                 "redeliver_after_s": self.redeliver_after_s,
+                "delay_s": self.delay_s,
                 "sent": self.sent,
                 "failed": self.failed,
                 "answers": {str(k): v for k, v in sorted(self.answers.items())},
@@ -90,14 +100,15 @@ class WebhookSender:
             copies = 2 if self._rng.random() < self.duplicate_rate else 1
             later = self._rng.random() < self.redeliver_rate
             delay = self.redeliver_after_s
+            lag = self.delay_s
             secret = self.secret
             self._in_flight += copies + later
         body = orjson.dumps(payload)
         sent = headers(body, signature(secret, body), delivery_id)
         for _ in range(copies):
-            self._pool.submit(self._post, url, body, sent, 0.0)
+            self._pool.submit(self._post, url, body, sent, lag)
         if later:
-            self._pool.submit(self._post, url, body, sent, delay)
+            self._pool.submit(self._post, url, body, sent, lag + delay)
 
     def _post(self, url: str, body: bytes, headers: dict[str, str], delay: float) -> None:
         try:
