@@ -15,7 +15,6 @@ the time from each order to the other channel showing the lower quantity.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import threading
@@ -232,18 +231,9 @@ def _storm(engine, policy, stores, rng, use_pending, seconds, skus, pool, buyers
                 )
             )
         started = time.monotonic()
-        summaries = publish_round(engine, plans, round_id, sleep=lambda s: time.sleep(min(s, 0.05)))
+        publish_round(engine, plans, round_id, sleep=lambda s: time.sleep(min(s, 0.05)))
         with lock:
             in_flight.append((started, time.monotonic()))
-        if os.environ.get("STORM_DEBUG"):
-            print(
-                round_id,
-                round(time.monotonic() - started, 3),
-                {
-                    n: (x.api_calls, x.stale, x.replanned, x.batches, x.throttled)
-                    for n, x in summaries.items()
-                },
-            )
         return targets
 
     result.entitled = refresh("initial")
