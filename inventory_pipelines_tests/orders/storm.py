@@ -139,8 +139,13 @@ def run_storm(
     pool: int = 12,
     buyers: int = 3,
     seed: int = 1,
+    probes: int = 0,
+    webhook_lag_s: float = 0.25,
 ) -> StormResult:
-    """One storm on `channels` (name -> kind: shopify or woocommerce); see the docstring."""
+    """One storm on `channels` (name -> kind: shopify or woocommerce); see the docstring.
+
+    With `probes`, no storm: that many single orders on the first channel, one after the
+    other, each timed until the second channel shows the lower quantity."""
     channels = channels or {"shopify": "shopify", "woocommerce": "woocommerce"}
     policy = load_policy(storm_rules(tmp, mode, channels))
     url = f"sqlite:///{tmp / f'ledger-{mode}-{use_pending}-{seed}.sqlite'}"
@@ -165,14 +170,23 @@ def run_storm(
             sandbox.start()
             # real channels deliver a webhook a moment after the order: sales go unseen meanwhile
             sandbox.webhooks.configure(
-                url=f"{receiver}/webhooks/{name}", duplicate_rate=0.2, delay_s=0.25
+                url=f"{receiver}/webhooks/{name}", duplicate_rate=0.2, delay_s=webhook_lag_s
             )
         stores = {
             name: _Shop(sandbox) if channels[name] == "shopify" else _Woo(sandbox)
             for name, sandbox in sandboxes.items()
         }
         return _storm(
-            engine, policy, stores, random.Random(seed), use_pending, seconds, skus, pool, buyers
+            engine,
+            policy,
+            stores,
+            random.Random(seed),
+            use_pending,
+            seconds,
+            skus,
+            pool,
+            buyers,
+            probes,
         )
     finally:
         for sandbox in sandboxes.values():
@@ -192,7 +206,9 @@ def _arrivals(rng: random.Random, seconds: float, buyers: int) -> list[float]:
     return sorted(times)
 
 
-def _storm(engine, policy, stores, rng, use_pending, seconds, skus, pool, buyers) -> StormResult:
+def _storm(
+    engine, policy, stores, rng, use_pending, seconds, skus, pool, buyers, probes=0
+) -> StormResult:
     shared = set.intersection(*(set(store.listing) for store in stores.values()))
     chosen = sorted(shared)[:skus]
     assert len(chosen) == skus, "the emulators share too few SKUs"
@@ -276,6 +292,22 @@ def _storm(engine, policy, stores, rng, use_pending, seconds, skus, pool, buyers
     threads = [threading.Thread(target=buyer, args=(name, schedule[name])) for name in stores]
     watcher = threading.Thread(target=refresher)
     watcher.start()
+    if probes:
+        threads = []
+        first, second = (stores[n] for n in list(stores)[:2])
+        for n in range(probes):
+            sku = chosen[n % len(chosen)]
+            before = second.shown(sku)
+            if before <= 0 or first.shown(sku) <= 0:
+                continue
+            placed = time.monotonic()
+            first.sell(sku)
+            result.sold[next(iter(stores))][sku] += 1
+            while time.monotonic() < placed + 10 and second.shown(sku) >= before:
+                time.sleep(0.002)
+            if second.shown(sku) < before:
+                result.order_to_other_channel_s.append(time.monotonic() - placed)
+            time.sleep(0.05)
     for t in threads:
         t.start()
     samples: list[float] = []
@@ -303,7 +335,7 @@ def _storm(engine, policy, stores, rng, use_pending, seconds, skus, pool, buyers
     stop.set()
     watcher.join()
     refresh("final")
-    result.order_to_other_channel_s = samples
+    result.order_to_other_channel_s += samples
     no_cas = {n for n, store in stores.items() if isinstance(store, _Woo)}
     result.window_orders = sum(
         1
