@@ -46,9 +46,9 @@ class Policy:
     policies: PolicyRules
     suppressions: SuppressionRules
     mappings: MappingRules
-    orders: OrderRules
     version: str  # a digest of every rule file and model
     file_digests: Mapping[str, str] = field(default_factory=dict)  # as read at load time
+    orders: OrderRules = field(default_factory=OrderRules)
 
     def version_of(self, *files: str) -> str:
         """A digest of only `files` (e.g. "warehouses.yml"): the code version of an asset

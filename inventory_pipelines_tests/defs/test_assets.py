@@ -72,7 +72,13 @@ def test_the_whole_definitions_load():
         "inventory/channel_allocation",
         "rules/sku_velocity",
     } <= keys
-    assert {job.name for job in loaded.jobs} == {"refresh_inventory", "allocate_channels"}
+    assert {job.name for job in loaded.jobs} == {
+        "refresh_inventory",
+        "allocate_channels",
+        "ingest_orders",
+        "refresh_ordered_skus",
+    }
+    assert {sensor.name for sensor in loaded.sensors} == {"orders_inbox_sensor"}
 
 
 def test_a_full_materialization_writes_every_table_and_passes_its_checks(odoo, tmp_path):

@@ -52,6 +52,18 @@ def test_a_warehouse_rule_change_makes_locations_canonical_and_allocation_stale(
     }
 
 
+def test_an_order_policy_change_makes_only_the_order_sync_stale(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), rules)
+    before = code_versions(rules)
+    orders = rules / "orders.yml"
+    orders.write_text(
+        orders.read_text().replace("after_fulfilment: accept", "after_fulfilment: review")
+    )
+    after = code_versions(rules)
+    assert {key for key in before if before[key] != after[key]} == {"orders/odoo_order_sync"}
+
+
 def test_a_model_change_makes_that_model_stale(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(default_rules_dir(), rules)

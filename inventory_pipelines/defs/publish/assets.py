@@ -167,7 +167,7 @@ def published_channel_state(
     with channels.connector(channel.name, channel.kind.value) as connector:
         plan = ChannelPlan(channel.name, connector, targets, shown)
         summary = publish_round(
-            engine, [plan], f"{context.run_id}:{channel.name}", increases=config.increases
+            engine, [plan], f"{context.run.run_id}:{channel.name}", increases=config.increases
         )[channel.name]
     with engine.connect() as conn:
         query = sa.select(published_state).where(published_state.c.channel == channel.name)
