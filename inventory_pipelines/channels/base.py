@@ -24,6 +24,7 @@ class ChannelLimits:
     compare_and_set: bool  # whether a publish can carry the quantity it expects to replace
     bulk_batch: int | None = None  # items per bulk submission (Amazon feeds: 25,000)
     bulk_threshold: int | None = None  # from this many waiting updates on, plan bulk batches
+    concurrency: int = 1  # batches in flight at once (the pacing still holds the rate)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -136,6 +137,7 @@ class ChannelHTTP:
         self.api_calls = 0
         self.throttled = 0
         self.retries = 0
+        self._counting = threading.Lock()
 
     def backoff(self, failures: int) -> float:
         """The jittered delay after ``failures`` consecutive failures (equal jitter)."""
@@ -148,7 +150,8 @@ class ChannelHTTP:
         while True:
             if self.pacer is not None:
                 self.pacer.acquire()
-            self.api_calls += 1
+            with self._counting:
+                self.api_calls += 1
             try:
                 response = self._client.send(prepare())
             except httpx.TransportError as exc:  # timeouts, refused and dropped connections
@@ -161,7 +164,8 @@ class ChannelHTTP:
                     else:
                         self.pacer.succeeded()
                 if status == 429:
-                    self.throttled += 1
+                    with self._counting:
+                        self.throttled += 1
                     throttles += 1
                     hint = parse_retry_after(response.headers.get("retry-after"))
                     if throttles > self.retry.max_throttle_waits or (
@@ -241,6 +245,7 @@ class GenericChannelConnector(ChannelConnector):
         requests_per_s: float = 10.0,
         burst: int = 20,
         per_page: int = 500,
+        concurrency: int = 2,
         retry: RetrySettings | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -250,6 +255,7 @@ class GenericChannelConnector(ChannelConnector):
         self.requests_per_s = requests_per_s
         self.burst = burst
         self.per_page = per_page
+        self.concurrency = max(1, int(concurrency))
         self._clock = clock
         self._http = ChannelHTTP(
             "generic",
@@ -280,6 +286,7 @@ class GenericChannelConnector(ChannelConnector):
             requests_per_s=self.requests_per_s,
             burst=self.burst,
             compare_and_set=True,
+            concurrency=self.concurrency,
         )
 
     def _request(

@@ -7,6 +7,7 @@ is lower than configured), the pace halves and recovers step by step on success.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -42,6 +43,7 @@ class Pacer:
         self._sleep = sleep
         self._tokens = float(self.burst)
         self._stamp = clock()
+        self._lock = threading.Lock()  # several batches may be in flight on one connector
 
     def _refill(self) -> None:
         now = self._clock()
@@ -51,24 +53,29 @@ class Pacer:
         self._stamp = now
 
     def acquire(self) -> None:
-        """Take one token, sleeping until it is due."""
-        self._refill()
-        self._tokens -= 1.0
-        if self._tokens < 0:
-            self._sleep(-self._tokens / (self.rate * self.margin))
+        """Take one token, sleeping until it is due (outside the lock: others queue behind)."""
+        with self._lock:
+            self._refill()
+            self._tokens -= 1.0
+            wait = -self._tokens / (self.rate * self.margin) if self._tokens < 0 else 0.0
+        if wait:
+            self._sleep(wait)
 
     def throttled(self) -> None:
         """The channel said 429: halve the rate (down to 1/16 of nominal) and empty the bucket."""
-        self.rate = max(self.nominal_rate / 16, self.rate / 2)
-        self._refill()
-        self._tokens = min(self._tokens, 0.0)
+        with self._lock:
+            self.rate = max(self.nominal_rate / 16, self.rate / 2)
+            self._refill()
+            self._tokens = min(self._tokens, 0.0)
 
     def observe_limit(self, rate: float) -> None:
         """The channel's own ``x-amzn-RateLimit-Limit``: it becomes the nominal rate."""
         if rate > 0:
-            self.nominal_rate = rate
-            self.rate = min(self.rate, rate)
+            with self._lock:
+                self.nominal_rate = rate
+                self.rate = min(self.rate, rate)
 
     def succeeded(self) -> None:
         """An answer that was not a 429: recover a twentieth of the nominal rate."""
-        self.rate = min(self.nominal_rate, self.rate + self.nominal_rate / 20)
+        with self._lock:
+            self.rate = min(self.nominal_rate, self.rate + self.nominal_rate / 20)

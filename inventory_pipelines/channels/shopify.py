@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -190,6 +191,7 @@ class ShopifyConnector(ChannelConnector):
         reason: str = "correction",
         rng: random.Random | None = None,
         webhook_secret: str | None = None,
+        concurrency: int = 2,
     ) -> None:
         """``shop_url``: ``https://<shop>.myshopify.com`` (or a sandbox's ``http://`` url);
         ``location_id``: a Location gid (None: the shop's first location)."""
@@ -198,6 +200,7 @@ class ShopifyConnector(ChannelConnector):
         self.shop_url = shop_url.rstrip("/")
         self.api_version = api_version
         self._webhook_secret = Secret(webhook_secret) if webhook_secret else None
+        self.concurrency = max(1, int(concurrency))
         self.endpoint = f"{self.shop_url}/admin/api/{api_version}/graphql.json"
         self.page_size = max(1, min(int(page_size), MAX_BATCH))
         self.max_attempts = max(1, int(max_attempts))
@@ -219,6 +222,9 @@ class ShopifyConnector(ChannelConnector):
             transport=transport,
         )
         self._throttle: ThrottleStatus | None = None
+        self._pacing = threading.Lock()  # batches in flight share one picture of the bucket
+        self._outstanding = 0.0  # points reserved by requests sent and not answered yet
+        self._local = threading.local()
         self._expected_cost: dict[str, float] = {}
         #: HTTP requests sent (retries included)
         self.api_calls = 0
@@ -246,6 +252,7 @@ class ShopifyConnector(ChannelConnector):
             requests_per_s=restore / cost,
             burst=max(1, int(maximum // cost)),
             compare_and_set=True,
+            concurrency=self.concurrency,
         )
 
     @property
@@ -470,15 +477,35 @@ class ShopifyConnector(ChannelConnector):
     # -- transport, pacing, retries ---------------------------------------------------------------
 
     def _pace(self, cost: float) -> None:
-        status = self._throttle
-        if status is None or status.restore_rate <= 0:
-            return
-        needed = min(cost, status.maximum_available)
-        shortfall = needed - status.available_at(self._clock())
-        if shortfall > 0:
-            wait = shortfall / status.restore_rate
+        """Wait until the bucket holds `cost`, and count it spent at once: a request sent
+        concurrently then waits for its own points instead of spending the same ones."""
+        with self._pacing:
+            status = self._throttle
+            if status is None or status.restore_rate <= 0:
+                self._local.reserved = 0.0
+                return
+            needed = min(cost, status.maximum_available)
+            self._outstanding += needed
+            self._local.reserved = needed
+            now = self._clock()
+            shortfall = needed - status.available_at(now)
+            wait = shortfall / status.restore_rate if shortfall > 0 else 0.0
+            self._throttle = ThrottleStatus(
+                status.maximum_available,
+                status.available_at(now) - needed,
+                status.restore_rate,
+                now,
+            )
             self.paced_seconds += wait
+        if wait:
             self._sleep(wait)
+
+    def _settle(self) -> None:
+        """This thread's request is answered (or failed): its points are no longer in flight."""
+        with self._pacing:
+            reserved = getattr(self._local, "reserved", 0.0)
+            self._outstanding = max(0.0, self._outstanding - reserved)
+            self._local.reserved = 0.0
 
     def _backoff(self, attempt: int) -> float:
         cap = min(self.max_backoff_s, self.backoff_s * (2**attempt))
@@ -488,13 +515,16 @@ class ShopifyConnector(ChannelConnector):
         if not cost:
             return
         status = cost.get("throttleStatus") or {}
-        with contextlib.suppress(KeyError, TypeError, ValueError):
+        with contextlib.suppress(KeyError, TypeError, ValueError), self._pacing:
+            # Shopify counted this request; the others in flight it may not have seen yet
+            others = max(0.0, self._outstanding - getattr(self._local, "reserved", 0.0))
             self._throttle = ThrottleStatus(
                 float(status["maximumAvailable"]),
-                float(status["currentlyAvailable"]),
+                float(status["currentlyAvailable"]) - others,
                 float(status["restoreRate"]),
                 self._clock(),
             )
+        self._settle()
         requested = cost.get("requestedQueryCost")
         if isinstance(requested, int | float) and requested > 0:
             self._expected_cost[kind] = float(requested)
@@ -503,12 +533,22 @@ class ShopifyConnector(ChannelConnector):
         self, kind: str, query: str, variables: Mapping[str, Any], estimate: float
     ) -> dict[str, Any]:
         """POST one GraphQL request with pacing and retries; its ``data`` or an error."""
+        try:
+            return self._attempts(kind, query, variables, estimate)
+        finally:
+            self._settle()
+
+    def _attempts(
+        self, kind: str, query: str, variables: Mapping[str, Any], estimate: float
+    ) -> dict[str, Any]:
         failures = 0
         throttled = 0
         last_problem = "no attempt made"
         while True:
+            self._settle()  # an earlier attempt of this call that got no cost back
             self._pace(self._expected_cost.get(kind, estimate))
-            self.api_calls += 1
+            with self._pacing:
+                self.api_calls += 1
             try:
                 response = self._client.post(
                     self.endpoint, json={"query": query, "variables": dict(variables)}
@@ -519,6 +559,7 @@ class ShopifyConnector(ChannelConnector):
             except httpx.TransportError as exc:
                 last_problem = f"connection failed ({type(exc).__name__})"
                 response = None
+
             if response is not None:
                 status = response.status_code
                 if status in (401, 403):

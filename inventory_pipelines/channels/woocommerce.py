@@ -147,6 +147,7 @@ class WooCommerceConnector(ChannelConnector):
         requests_per_s: float = 5.0,
         burst: int = 10,
         per_page: int = 100,
+        concurrency: int = 2,
         barcode_meta_keys: Sequence[str] = DEFAULT_BARCODE_META_KEYS,
         retry: RetrySettings | None = None,
         clock: Callable[[], float] = time.time,
@@ -161,6 +162,7 @@ class WooCommerceConnector(ChannelConnector):
         self.requests_per_s = requests_per_s
         self.burst = burst
         self.per_page = min(100, max(1, per_page))
+        self.concurrency = max(1, int(concurrency))
         self.barcode_meta_keys = tuple(barcode_meta_keys)
         self._clock = clock
         self._http = ChannelHTTP(
@@ -204,6 +206,7 @@ class WooCommerceConnector(ChannelConnector):
             requests_per_s=self.requests_per_s,
             burst=self.burst,
             compare_and_set=False,
+            concurrency=self.concurrency,
         )
 
     # -- HTTP ------------------------------------------------------------------------------------

@@ -11,9 +11,12 @@ sent again against the quantity the channel now shows.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import groupby
 
 import polars as pl
 from sqlalchemy import Engine
@@ -65,6 +68,7 @@ class ChannelSummary:
     ack_latency_s: list[float] = field(default_factory=list)
     prepare_s: float = 0.0  # from the round's start to this channel's first request
     send_s: float = 0.0  # from the first request to the end of the round
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         """Plain figures (latency as p50 / max seconds)."""
@@ -160,21 +164,17 @@ def _send(
     try:
         results = connector.publish(updates, batch.batch_key)
     except ChannelError as exc:
-        if isinstance(exc, ChannelThrottledError):
-            summary.throttled += 1
         with engine.connect() as conn:
             status = outbox.retry_or_dead_letter(
                 conn, batch.batch_key, f"{type(exc).__name__}: {exc}", MAX_ATTEMPTS
             )
-        if status == "dead":
-            summary.dead_lettered += len(batch.items)
-        else:
+        with summary.lock:
+            summary.throttled += isinstance(exc, ChannelThrottledError)
+            summary.dead_lettered += len(batch.items) if status == "dead" else 0
+        if status != "dead":
             sleep(min(8.0, 0.5 * 2**batch.attempts))
         return None
-    summary.batches += 1
-    summary.sent += len(updates)
     elapsed = time.monotonic() - started
-    summary.ack_latency_s += [elapsed] * sum(r.status is UpdateStatus.ACKNOWLEDGED for r in results)
     with engine.connect() as conn:
         counts = outbox.record_results(
             conn,
@@ -182,11 +182,16 @@ def _send(
             [(r.listing_id, r.status.value, r.quantity, r.error, r.request_id) for r in results],
             max_attempts=MAX_ATTEMPTS,
         )
-    summary.acknowledged += counts.get("acknowledged", 0)
-    summary.stale += counts.get("stale", 0)
-    summary.rejected += counts.get("rejected", 0)
-    summary.failed += counts.get("failed", 0)
-    summary.dead_lettered += counts.get("dead", 0)
+    acknowledged = sum(r.status is UpdateStatus.ACKNOWLEDGED for r in results)
+    with summary.lock:
+        summary.batches += 1
+        summary.sent += len(updates)
+        summary.ack_latency_s += [elapsed] * acknowledged
+        summary.acknowledged += counts.get("acknowledged", 0)
+        summary.stale += counts.get("stale", 0)
+        summary.rejected += counts.get("rejected", 0)
+        summary.failed += counts.get("failed", 0)
+        summary.dead_lettered += counts.get("dead", 0)
     return results
 
 
@@ -271,30 +276,51 @@ def publish_round(
         cas = plan.connector.limits().compare_and_set
         enqueue(engine, plan, round_id, summaries[plan.channel], cas)
     replans: dict[str, dict[str, int]] = {p.channel: {} for p in plans}
-    for _ in range(max_passes):
-        progressed = False
-        for plan in plans:
-            limit = _batch_size(engine, plan.connector, plan.channel)
-            with engine.connect() as conn:
-                batches = outbox.pending_batches(conn, plan.channel, limit)
-            for batch in batches:
-                if not increases and batch.direction == "increase":
-                    continue
-                first_send.setdefault(plan.channel, time.monotonic())
-                results = _send(engine, plan.connector, batch, summaries[plan.channel], sleep)
-                progressed = True
-                if results:
-                    _replan_stale(
-                        engine,
-                        plan,
-                        batch,
-                        results,
-                        round_id,
-                        replans[plan.channel],
-                        summaries[plan.channel],
-                    )
-        if not progressed:
-            break
+    pools = {
+        p.channel: ThreadPoolExecutor(workers, thread_name_prefix=f"publish-{p.channel}")
+        for p in plans
+        if (workers := max(1, p.connector.limits().concurrency)) > 1
+    }
+    try:
+        for _ in range(max_passes):
+            progressed = False
+            for plan in plans:
+                limit = _batch_size(engine, plan.connector, plan.channel)
+                with engine.connect() as conn:
+                    batches = outbox.pending_batches(conn, plan.channel, limit)
+                sendable = [b for b in batches if increases or b.direction != "increase"]
+                summary = summaries[plan.channel]
+                # batches of one round and direction are independent: several may be in flight
+                # (the connector's pacing keeps the rate); the next group waits for this one
+                for _, group in groupby(sendable, key=lambda b: (b.round_id, b.direction)):
+                    batch_group = list(group)
+                    first_send.setdefault(plan.channel, time.monotonic())
+                    pool = pools.get(plan.channel)
+
+                    def send(batch: outbox.Batch, plan: ChannelPlan = plan) -> object:
+                        return _send(engine, plan.connector, batch, summaries[plan.channel], sleep)
+
+                    if pool is None or len(batch_group) == 1:
+                        answers = [send(b) for b in batch_group]
+                    else:
+                        answers = list(pool.map(send, batch_group))
+                    progressed = progressed or bool(batch_group)
+                    for batch, results in zip(batch_group, answers, strict=True):
+                        if results:
+                            _replan_stale(
+                                engine,
+                                plan,
+                                batch,
+                                results,
+                                round_id,
+                                replans[plan.channel],
+                                summary,
+                            )
+            if not progressed:
+                break
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True)
     finished = time.monotonic()
     with engine.connect() as conn:
         for plan in plans:
