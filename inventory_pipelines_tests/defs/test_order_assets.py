@@ -167,7 +167,14 @@ def test_the_sensor_asks_for_ingestion_then_a_refresh_of_the_ordered_skus_everyw
         assert sorted(r.partition_key for r in refreshes) == sorted(
             ["shopify", "woocommerce", "amazon", "pos", "b2b"]
         )
-        assert refreshes[0].run_config["resources"]["sku_scope"]["config"]["skus"] == ["SKU-000007"]
+        config = refreshes[0].run_config
+        assert config["resources"]["sku_scope"]["config"]["skus"] == ["SKU-000007"]
+        published = config["ops"]["inventory__published_channel_state"]["config"]
+        assert published == {"increases": False}
+        from inventory_pipelines.definitions import defs
+
+        job = defs().resolve_job_def("refresh_ordered_skus")
+        dg.validate_run_config(job, config)  # the sensor's run config is one the job accepts
         context = dg.build_sensor_context(instance=instance, cursor=cursor)
         assert isinstance(orders_inbox_sensor(context), dg.SkipReason)
     engine.dispose()

@@ -6,6 +6,9 @@ webhook through the receiver. A refresher, like the sensor's fast path, turns ne
 into an allocation of their SKUs (the stock snapshot less the pending units) and one publish
 round to both channels (decreases first, Shopify's updates carrying `changeFromQuantity`).
 Odoo is not involved: during a storm the units sold are all pending, which is the point.
+Like the sensor's fast path, the refresher only lowers quantities: an increase computed while
+another channel's sales are still on their way (webhook lag) could offer units already sold,
+so raising waits for the next full round (here the final one).
 
 The result counts, per SKU, what was sold against the pool, and per channel what it sold beyond
 the allocation it was first given (its entitlement); the orders WooCommerce took while one of
@@ -219,7 +222,7 @@ def _storm(
     in_flight: list[tuple[float, float]] = []
     lock = threading.Lock()
 
-    def refresh(round_id: str) -> dict[str, dict[str, int]]:
+    def refresh(round_id: str, increases: bool = True) -> dict[str, dict[str, int]]:
         pending = None
         if use_pending:
             with engine.connect() as conn:
@@ -247,7 +250,13 @@ def _storm(
                 )
             )
         started = time.monotonic()
-        publish_round(engine, plans, round_id, sleep=lambda s: time.sleep(min(s, 0.05)))
+        publish_round(
+            engine,
+            plans,
+            round_id,
+            sleep=lambda s: time.sleep(min(s, 0.05)),
+            increases=increases,
+        )
         with lock:
             in_flight.append((started, time.monotonic()))
         return targets
@@ -284,7 +293,8 @@ def _storm(
             if new:
                 seen = max(r.id for r in new)
                 n += 1
-                refresh(f"storm-{n}")
+                # the order fast path only lowers quantities (see the module docstring)
+                refresh(f"storm-{n}", increases=False)
             else:
                 time.sleep(0.01)
         result.rounds = n

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from inventory_pipelines_tests.orders.storm import run_storm
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect: a ring-fenced allocation is a share of the net pool, so once a "
-    "channel's own sale reaches the pending ledger its allocation drops by the share only and "
-    "the next round raises it; an increase computed while the other channel's sales are still "
-    "on their way (webhook lag) oversells by those units. Seen as 0-3 units under CPU load, 0 "
-    "otherwise. Fix planned: hold ring-fenced increases until the channels' webhook lag has "
-    "passed, or fence each channel's cumulative sales.",
-)
 def test_ring_fenced_channels_with_compare_and_set_oversell_nothing(tmp_path: Path) -> None:
     """Two Shopify stores, both compare-and-set, buyers on both at once."""
     result = run_storm(tmp_path, channels={"shopify": "shopify", "shopify_eu": "shopify"})

@@ -9,7 +9,8 @@
   settles them.
 - `orders_inbox_sensor` watches the inbox: new rows start an ingestion run for their
   channel, then a refresh of the ordered SKUs on every channel (closing the loop: the other
-  channels learn about the sale within one run).
+  channels learn about the sale within one run). The refresh only lowers quantities; raising
+  one waits for the next full sync, when every channel's sales of the moment are in.
 """
 
 import socket
@@ -256,7 +257,12 @@ def orders_inbox_sensor(context: dg.SensorEvaluationContext):
                 run_key=f"refresh:{channel}:{last}",
                 job_name="refresh_ordered_skus",
                 partition_key=channel,
-                run_config={"resources": {"sku_scope": {"config": {"skus": skus}}}},
+                run_config={
+                    "resources": {"sku_scope": {"config": {"skus": skus}}},
+                    # the fast path only lowers: an increase computed before every channel's
+                    # sales are in the inbox could offer units already sold elsewhere
+                    "ops": {"inventory__published_channel_state": {"config": {"increases": False}}},
+                },
                 tags={"inventory/trigger": "orders_inbox_sensor", "inventory/fast_path": "true"},
             )
             for channel in POLICY.channels.names()
