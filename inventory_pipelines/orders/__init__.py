@@ -2,7 +2,9 @@
 
 - `receiver`: the webhook receiver (Starlette): verifies each channel's signature before
   anything is stored, and writes the order events to the ledger's inbox.
+- `setup`: which channels take webhooks, with which secret (environment, sandbox defaults).
 - `events`: a channel order event as an inbox event (identity, route, pending units).
+- `ingest`: inbox rows into Odoo exactly once (orders and cancellations, under `orders.yml`).
 
 Channel-specific parsing and signing live in each connector's module
 (`inventory_pipelines.channels.<kind>`); this package only sees `ChannelOrder`.
