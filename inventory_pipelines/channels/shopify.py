@@ -19,10 +19,7 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import logging
 import random
 import threading
@@ -52,6 +49,7 @@ from inventory_pipelines.channels.base import (
     WebhookError,
 )
 from inventory_pipelines.channels.generic import Secret
+from inventory_pipelines.channels.signing import header, verify_base64_hmac
 
 log = logging.getLogger(__name__)
 
@@ -700,18 +698,7 @@ WEBHOOK_TOPICS = {
 def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """``X-Shopify-Hmac-Sha256`` is the base64 HMAC-SHA256 of the raw body with the app's
     secret; compared in constant time. A missing header or an empty secret is a no."""
-    sent = _header(headers, "x-shopify-hmac-sha256")
-    if not secret or not sent:
-        return False
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return hmac.compare_digest(base64.b64encode(digest).decode(), sent.strip())
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
+    return verify_base64_hmac(secret, body, header(headers, "x-shopify-hmac-sha256"))
 
 
 def _fulfillment(order: Mapping[str, Any]) -> str:
@@ -802,7 +789,7 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]
 
     Raises :class:`WebhookError` for a body that is not the resource its topic announces.
     """
-    topic = _header(headers, "x-shopify-topic") or ""
+    topic = header(headers, "x-shopify-topic") or ""
     kind = WEBHOOK_TOPICS.get(topic)
     if kind is None:
         return []
@@ -817,4 +804,4 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]
 
 def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:
     """``X-Shopify-Webhook-Id``: unique per delivery (a redelivery keeps it)."""
-    return _header(headers, "x-shopify-webhook-id")
+    return header(headers, "x-shopify-webhook-id")

@@ -57,6 +57,7 @@ from .base import (
 )
 from .generic import ChannelHTTP, RetrySettings, Secret, error_code
 from .pacing import Pacer
+from .signing import header, verify_base64_hmac
 
 __all__ = ["BATCH_LIMIT", "WooCommerceConnector", "oauth_sign"]
 
@@ -466,28 +467,17 @@ class WooCommerceConnector(ChannelConnector):
 _PING = re.compile(rb"^webhook_id=\d+$")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
 def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
     """WooCommerce's delivery-URL check when a webhook is saved: ``webhook_id=<n>``, unsigned
     and without a topic. It must be answered 2xx or the store refuses the webhook; it
     carries no order."""
-    return _header(headers, "x-wc-webhook-topic") is None and bool(_PING.match(body.strip()))
+    return header(headers, "x-wc-webhook-topic") is None and bool(_PING.match(body.strip()))
 
 
 def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """``X-WC-Webhook-Signature`` is the base64 HMAC-SHA256 of the raw body with the
     webhook's secret; compared in constant time. A missing header or empty secret is a no."""
-    sent = _header(headers, "x-wc-webhook-signature")
-    if not secret or not sent:
-        return False
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return hmac.compare_digest(base64.b64encode(digest).decode(), sent.strip())
+    return verify_base64_hmac(secret, body, header(headers, "x-wc-webhook-signature"))
 
 
 def _kind(order: Mapping[str, Any], topic: str) -> str | None:
@@ -553,7 +543,7 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]
 
     Raises :class:`WebhookError` for a body that is not an order resource.
     """
-    topic = _header(headers, "x-wc-webhook-topic") or ""
+    topic = header(headers, "x-wc-webhook-topic") or ""
     if not topic.startswith("order."):
         return []
     try:
@@ -566,4 +556,4 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]
 
 def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:
     """``X-WC-Webhook-Delivery-ID``."""
-    return _header(headers, "x-wc-webhook-delivery-id")
+    return header(headers, "x-wc-webhook-delivery-id")
