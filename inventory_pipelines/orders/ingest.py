@@ -15,6 +15,11 @@ For each inbox row a worker claims:
   released); once fulfilment has started, the channel's policy in ``orders.yml`` accepts,
   routes to review or rejects it. A cancellation of an order that never reached Odoo
   releases its pending units.
+- ``returned``: a return transfer from the order's done delivery through Odoo's return wizard
+  (marked with ``<client_order_ref> <event>`` as its origin, so a retry finds it instead of
+  making a second one); ``returns.restock`` says whether it is validated at once
+  (``immediately``), left for the warehouse to validate on receipt (``on_receipt``), or not
+  made (``never``).
 
 Odoo being slow or down gives the row back (it is claimed again later); nothing is lost and
 the look-up by reference keeps a retry from creating a second order. Odoo does not enforce a
@@ -37,12 +42,12 @@ from inventory_pipelines.ledger.inbox import InboxRow
 from inventory_pipelines.odoo.client import OdooClient
 from inventory_pipelines.odoo.errors import OdooError, OdooUnavailableError
 from inventory_pipelines.odoo.snapshot import read_products
-from inventory_pipelines.rules.orders import AfterFulfilment, CustomerMatch, OrderPolicy
+from inventory_pipelines.rules.orders import AfterFulfilment, CustomerMatch, OrderPolicy, Restock
 
 log = logging.getLogger(__name__)
 
-#: the inbox kinds this module processes (returns come with their own step)
-KINDS = ("created", "cancelled")
+#: the inbox kinds this module processes
+KINDS = ("created", "cancelled", "returned")
 NO_CANCEL_WARNING = {"disable_cancel_warning": True}
 
 
@@ -72,6 +77,7 @@ class IngestSummary:
     created: int = 0
     recovered: int = 0  # found in Odoo already (a retry after a crash)
     cancelled: int = 0
+    returned: int = 0
     review: int = 0
     ignored: int = 0
     parked: int = 0
@@ -176,6 +182,59 @@ class OdooOrders:
         states = self.client.call("stock.picking", "read", [pickings], {"fields": ["state"]})
         return any(p["state"] == "done" for p in states)
 
+    def done_delivery(self, order: Mapping[str, Any]) -> int | None:
+        """The order's first done delivery (what a return comes back from)."""
+        pickings = order.get("picking_ids") or []
+        if not pickings:
+            return None
+        rows = self.client.call(
+            "stock.picking", "read", [pickings], {"fields": ["state", "origin"]}
+        )
+        done = [
+            p["id"]
+            for p in rows
+            if p["state"] == "done" and not str(p.get("origin") or "").startswith("Return of")
+        ]
+        return min(done) if done else None
+
+    def return_picking(self, marker: str) -> int | None:
+        """The return transfer made for this event already (after a crash), if any."""
+        found = self.client.call(
+            "stock.picking", "search", [[["origin", "=", marker]]], {"limit": 1}
+        )
+        return found[0] if found else None
+
+    def create_return(self, delivery: int, lines: Sequence[tuple[int, float]], marker: str) -> int:
+        """Odoo's return wizard on `delivery`; the receipt is marked with `marker` (its origin)."""
+        created = self.client.call(
+            "stock.return.picking",
+            "create",
+            [
+                {
+                    "picking_id": delivery,
+                    "product_return_moves": [
+                        [0, 0, {"product_id": product, "quantity": quantity}]
+                        for product, quantity in lines
+                    ],
+                }
+            ],
+        )
+        wizard = int(created[0] if isinstance(created, list) else created)
+        button = "create_returns" if self.client.version.major <= 17 else "action_create_returns"
+        action = self.client.call("stock.return.picking", button, [[wizard]])
+        receipt = int(action["res_id"])
+        self.client.call("stock.picking", "write", [[receipt], {"origin": marker}])
+        return receipt
+
+    def picking_done(self, picking: int) -> bool:
+        """Whether a transfer is done."""
+        [row] = self.client.call("stock.picking", "read", [[picking]], {"fields": ["state"]})
+        return row["state"] == "done"
+
+    def validate(self, picking: int) -> None:
+        """Validate a transfer (a return: the units are back in stock)."""
+        self.client.call("stock.picking", "button_validate", [[picking]])
+
     def state(self, order_id: int) -> str | None:
         """The order's state now."""
         found = self.client.call("sale.order", "read", [[order_id]], {"fields": ["state"]})
@@ -245,6 +304,8 @@ class Ingestor:
             order = ChannelOrder.from_payload(row.payload)
             if row.kind == "created":
                 self._created(row, order, setup, summary)
+            elif row.kind == "returned":
+                self._returned(row, order, setup, summary)
             else:
                 self._cancelled(row, setup, summary)
         except ParkOrder as exc:
@@ -419,6 +480,75 @@ class Ingestor:
         summary.cancelled += 1
         outcome = "cancelled what was not delivered" if started else "cancelled"
         self._finish(row, {"sale_order_id": order_id, "outcome": outcome}, summary)
+
+    def _returned(
+        self, row: InboxRow, order: ChannelOrder, setup: ChannelSetup, summary: IngestSummary
+    ) -> None:
+        """A return: a return transfer from the order's delivery, per `returns.restock`."""
+        restock = setup.policy.returns.restock
+        ref = client_order_ref(row.channel, row.external_id)
+        existing = self.odoo.find(ref)
+        if existing is None:
+            created = self._created_row(row)
+            if created is not None and created.status in ("new", "claimed"):
+                with self.engine.connect() as conn:
+                    inbox.release(
+                        conn, row.id, "waiting for the order to be ingested", worker=self.worker
+                    )
+                summary.released += 1
+                return
+            summary.ignored += 1
+            self._finish(row, {"outcome": "order never in Odoo"}, summary, "ignored")
+            return
+        if restock is Restock.NEVER:
+            summary.ignored += 1
+            self._finish(
+                row,
+                {"sale_order_id": existing["id"], "outcome": "recorded (restock: never)"},
+                summary,
+                "ignored",
+            )
+            return
+        marker = f"{ref} {row.event}"
+        found = self.odoo.return_picking(marker)
+        if found is None:
+            delivery = self.odoo.done_delivery(existing)
+            if delivery is None:
+                summary.review += 1
+                self._finish(
+                    row,
+                    {"sale_order_id": existing["id"], "outcome": "no delivery done to return"},
+                    summary,
+                    "review",
+                )
+                return
+            lines = self._return_lines(order, setup)
+            found = self.odoo.create_return(delivery, lines, marker)
+        if restock is Restock.IMMEDIATELY and not self.odoo.picking_done(found):
+            self.odoo.validate(found)
+        summary.returned += 1
+        self._finish(
+            row,
+            {"sale_order_id": existing["id"], "return_picking_id": found, "restock": restock.value},
+            summary,
+        )
+
+    def _return_lines(self, order: ChannelOrder, setup: ChannelSetup) -> list[tuple[int, float]]:
+        """(product id, quantity in the product's unit) per returned line, or ParkOrder."""
+        skus = sorted({line.sku for line in order.lines if line.sku})
+        products = self.odoo.products(skus) if skus else {}
+        lines, problems = [], []
+        for line in order.lines:
+            product = products.get(line.sku or "")
+            if product is None:
+                problems.append(f"returned SKU {line.sku} is not in Odoo")
+                continue
+            quantity = line.quantity * setup.units_per_item / (product.get("factor") or 1.0)
+            if quantity > 0:
+                lines.append((int(product["product_id"]), quantity))
+        if problems or not lines:
+            raise ParkOrder("; ".join(problems) or "the return has no lines")
+        return lines
 
     def _record(self, row: InboxRow, ref: str, order_id: int, state: str) -> None:
         with self.engine.connect() as conn:

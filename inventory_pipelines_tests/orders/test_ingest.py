@@ -340,3 +340,61 @@ def test_with_odoo_down_rows_wait_in_the_inbox_and_go_in_after_recovery(
     with client_for(odoo) as client:
         assert ingestor(ledger, client).run().created == 5
     assert len(sale_orders(odoo, "shopify/77")) == 5
+
+
+@pytest.mark.parametrize("restock", ["on_receipt", "immediately", "never"])
+def test_a_return_follows_the_restock_policy_and_is_made_once(
+    odoo, products, ledger, restock
+) -> None:
+    from inventory_pipelines.rules.orders import Restock
+
+    sku = unit_skus(products)[11 + list(Restock).index(Restock(restock))]
+    pid = products[sku]["product_id"]
+    external = f"78{list(Restock).index(Restock(restock))}0"
+    setup = channel_setups(POLICY)["shopify"]
+    setup = dataclasses.replace(
+        setup,
+        policy=setup.policy.model_copy(
+            update={
+                "returns": setup.policy.returns.model_copy(update={"restock": Restock(restock)})
+            }
+        ),
+    )
+    deliver(ledger, "shopify", [order(external, [(sku, 3)])])
+    with client_for(odoo) as client:
+        ingestor(ledger, client, shopify=setup).run()
+        [created] = sale_orders(odoo, f"shopify/{external}")
+        [delivery] = client.call(
+            "sale.order", "read", [[created["id"]]], {"fields": ["picking_ids"]}
+        )[0]["picking_ids"]
+        client.call("stock.picking", "button_validate", [[delivery]])  # shipped
+        on_hand = odoo.state.call("product.product", "read", [[pid]], {"fields": ["qty_available"]})
+        before = on_hand[0]["qty_available"]
+        deliver(ledger, "shopify", [order(external, [(sku, 2)], event="refund:9", kind="returned")])
+        first = ingestor(ledger, client, shopify=setup).run()
+        with ledger.connect() as conn:
+            row = inbox.find(conn, "shopify", external, "refund:9")
+            # a crash after the return was made: the row is processed again
+            conn.execute(
+                inbox.order_inbox.update()
+                .where(inbox.order_inbox.c.id == row.id)
+                .values(status="new")
+            )
+            conn.commit()
+        ingestor(ledger, client, shopify=setup).run()
+        returns = client.call(
+            "stock.picking",
+            "search_read",
+            [[["origin", "=", f"shopify/{external} refund:9"]]],
+            {"fields": ["state"]},
+        )
+    after = odoo.state.call("product.product", "read", [[pid]], {"fields": ["qty_available"]})
+    after = after[0]["qty_available"]
+    if restock == "never":
+        assert first.ignored == 1 and returns == [] and after == before
+    elif restock == "on_receipt":
+        assert first.returned == 1 and [r["state"] for r in returns] == ["assigned"]
+        assert after == before  # back in stock when the warehouse validates the receipt
+    else:
+        assert first.returned == 1 and [r["state"] for r in returns] == ["done"]
+        assert after == before + 2

@@ -687,6 +687,18 @@ def picking_action_cancel(env: Env) -> bool:
     return True
 
 
+@rpc("create_returns", models=("stock.return.picking",), max_version=17)
+def create_returns(env: Env) -> dict[str, Any]:
+    """The return wizard's button (up to 17): a return transfer; its window action."""
+    return rules.create_return(env)
+
+
+@rpc("action_create_returns", models=("stock.return.picking",), min_version=18)
+def action_create_returns(env: Env) -> dict[str, Any]:
+    """The return wizard's button (18 and later): a return transfer; its window action."""
+    return rules.create_return(env)
+
+
 @rpc("action_assign", models=("stock.picking",))
 def picking_action_assign(env: Env) -> bool:
     """Try to reserve what the pickings' moves still miss."""

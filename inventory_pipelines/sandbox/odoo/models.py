@@ -119,6 +119,10 @@ def _as_ids(value: Any) -> list[int]:
     return [int(value)]
 
 
+#: wizards (``TransientModel`` in Odoo)
+TRANSIENT_MODELS = ("sale.order.cancel", "stock.return.picking", "stock.return.picking.line")
+
+
 class OdooState:
     """One emulated Odoo database: tables, users, rules. Thread-safe through one lock."""
 
@@ -239,7 +243,12 @@ class OdooState:
                     {
                         "name": t.description,
                         "model": name,
-                        "transient": name == "sale.order.cancel",
+                        "transient": name
+                        in (
+                            "sale.order.cancel",
+                            "stock.return.picking",
+                            "stock.return.picking.line",
+                        ),
                     },
                 )
         self._passwords[ADMIN_UID] = self.password

@@ -820,8 +820,15 @@ def validate_picking(state: OdooState, picking_id: int) -> None:
     storable = {
         mid for mid in move_ids if state.is_storable(moves.records[mid][mpos["product_id"]])
     }
+    locations = state.tables["stock.location"]
+    incoming = {
+        mid
+        for mid in move_ids
+        if locations.records[moves.records[mid][mpos["location_id"]]][locations.pos["usage"]]
+        not in ("internal", "transit")
+    }
     reserved_any = any(state.reservations.get(mid) for mid in move_ids) or any(
-        mid not in storable for mid in move_ids
+        mid not in storable or mid in incoming for mid in move_ids
     )
     if not reserved_any:
         raise UserError(
@@ -836,7 +843,12 @@ def validate_picking(state: OdooState, picking_id: int) -> None:
         product_id = row[mpos["product_id"]]
         dest = row[mpos["location_dest_id"]]
         done = 0.0
-        if mid in storable:
+        if mid in storable and mid in incoming:
+            # from a customer or vendor: the units arrive, nothing was reserved
+            done = row[mpos["product_qty"]]
+            update_available_quantity(state, product_id, dest, done, False)
+            update_available_quantity(state, product_id, row[mpos["location_id"]], -done, False)
+        elif mid in storable:
             for qid, qty in state.reservations.pop(mid, ()):
                 q = quants.records.get(qid)
                 if q is None:
@@ -862,6 +874,78 @@ def validate_picking(state: OdooState, picking_id: int) -> None:
             values["picked"] = True
         state.touch("stock.move", row, values)
     refresh_picking_state(state, picking_id)
+
+
+def create_return(env: Env) -> dict[str, Any]:
+    """``stock.return.picking`` -> a receipt from where the delivery went back to where it came
+    from, one move per wizard line with a quantity, ready (nothing to reserve at a customer's);
+    validating it puts the units back in stock."""
+    state = env.state
+    wizards = state.tables["stock.return.picking"]
+    lines = state.tables["stock.return.picking.line"]
+    pickings = state.tables["stock.picking"]
+    ppos = pickings.pos
+    [wizard] = state.rows(env)
+    original = pickings.records[wizard[wizards.pos["picking_id"]]]
+    if original[ppos["state"]] != "done":
+        raise UserError("You may only return Done pickings.")
+    returned = [
+        lines.records[lid]
+        for lid in lines.indexes["wizard_id"].map.get(wizard[0], ())
+        if lines.records[lid][lines.pos["quantity"]] > 0
+    ]
+    if not returned:
+        raise UserError("Please specify at least one non-zero quantity.")
+    warehouse = None
+    for wid, row in state.tables["stock.warehouse"].records.items():
+        if (
+            row[state.tables["stock.warehouse"].pos["lot_stock_id"]]
+            == original[ppos["location_id"]]
+        ):
+            warehouse = state.tables["stock.warehouse"].records[wid]
+    picking_type = (
+        warehouse[state.tables["stock.warehouse"].pos["in_type_id"]]
+        if warehouse
+        else original[ppos["picking_type_id"]]
+    )
+    name = original[ppos["name"]]
+    picking_id = state.create(
+        env.for_model("stock.picking"),
+        {
+            "picking_type_id": picking_type,
+            "location_id": original[ppos["location_dest_id"]],
+            "location_dest_id": original[ppos["location_id"]],
+            "origin": f"Return of {name}",
+            "partner_id": original[ppos["partner_id"]],
+            "state": "assigned",
+        },
+    )
+    for line in returned:
+        product_id = line[lines.pos["product_id"]]
+        state.create(
+            env.for_model("stock.move"),
+            {
+                "name": f"Return of {name}",
+                "origin": f"Return of {name}",
+                "reference": state.get("stock.picking", picking_id, "name"),
+                "product_id": product_id,
+                "product_uom_qty": line[lines.pos["quantity"]],
+                "product_uom": state.product_uom(product_id),
+                "location_id": original[ppos["location_dest_id"]],
+                "location_dest_id": original[ppos["location_id"]],
+                "picking_id": picking_id,
+                "picking_type_id": picking_type,
+                "state": "assigned",
+            },
+        )
+    refresh_picking_state(state, picking_id)
+    return {
+        "type": "ir.actions.act_window",
+        "res_model": "stock.picking",
+        "res_id": picking_id,
+        "view_mode": "form",
+        "name": f"Return of {name}",
+    }
 
 
 # -- sales ----------------------------------------------------------------------------------------

@@ -907,6 +907,32 @@ def build_schema(
         ),
     )
     table(
+        "stock.return.picking",
+        "Return Picking",
+        [
+            Field("picking_id", "many2one", "Picking", relation="stock.picking", required=True),
+            Field(
+                "product_return_moves",
+                "one2many",
+                "Moves",
+                relation="stock.return.picking.line",
+                inverse="wizard_id",
+            ),
+        ],
+        rec_name=None,
+    )
+    table(
+        "stock.return.picking.line",
+        "Return Picking Line",
+        [
+            Field("wizard_id", "many2one", "Wizard", relation="stock.return.picking"),
+            Field("product_id", "many2one", "Product", relation="product.product", required=True),
+            Field("quantity", "float", "Quantity", default=0.0),
+            Field("move_id", "many2one", "Move", relation="stock.move"),
+        ],
+        rec_name=None,
+    )
+    table(
         "sale.order.cancel",
         "Sales Order Cancel",
         [
