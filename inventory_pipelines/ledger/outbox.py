@@ -295,9 +295,22 @@ def pending_batches(
 def mark_sent(conn: Connection, batch_key: str) -> int:
     """Mark a batch's rows sent (one more attempt); return how many (0: nothing to send)."""
     with write_transaction(conn):
+        # Lock the rows in id order first, as every other writer of a batch does: an UPDATE
+        # alone takes them in scan order, and two publishers racing for one batch could then
+        # each hold a row the other waits for (a deadlock on PostgreSQL).
+        query = (
+            sa.select(outbox.c.id)
+            .where(outbox.c.batch_key == batch_key, outbox.c.status.in_(("pending", "sent")))
+            .order_by(outbox.c.id)
+        )
+        if is_postgresql(conn):
+            query = query.with_for_update()
+        ids = list(conn.execute(query).scalars())
+        if not ids:
+            return 0
         result = conn.execute(
             outbox.update()
-            .where(outbox.c.batch_key == batch_key, outbox.c.status.in_(("pending", "sent")))
+            .where(outbox.c.id.in_(ids), outbox.c.status.in_(("pending", "sent")))
             .values(status="sent", attempts=outbox.c.attempts + 1, sent_at=audit.utcnow())
         )
         return int(result.rowcount)
