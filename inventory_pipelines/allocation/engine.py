@@ -9,7 +9,7 @@ beside it, so any published number can be explained.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -127,6 +127,14 @@ def _suppression(policy: Policy, channel: Channel, now: datetime) -> tuple[pl.Ex
         )
         condition = condition | _sku_matches(s.sku)
     return condition, texts
+
+
+def pending_frame(units: Mapping[str, float]) -> pl.DataFrame:
+    """sku, pending: the `pending` argument of :func:`allocate` from units per SKU."""
+    return pl.DataFrame(
+        {"sku": list(units), "pending": [float(v) for v in units.values()]},
+        schema={"sku": pl.Utf8, "pending": pl.Float64},
+    )
 
 
 def allocate(

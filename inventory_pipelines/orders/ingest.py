@@ -433,14 +433,7 @@ class Ingestor:
         ref = client_order_ref(row.channel, row.external_id)
         existing = self.odoo.find(ref)
         if existing is None:
-            created = self._created_row(row)
-            if created is not None and created.status in ("new", "claimed"):
-                # its order is still on its way in: try again after it
-                with self.engine.connect() as conn:
-                    inbox.release(
-                        conn, row.id, "waiting for the order to be ingested", worker=self.worker
-                    )
-                summary.released += 1
+            if self._order_still_coming(row, summary):
                 return
             with self.engine.connect() as conn:
                 released = inbox.release_pending(conn, row.channel, row.external_id)
@@ -489,13 +482,7 @@ class Ingestor:
         ref = client_order_ref(row.channel, row.external_id)
         existing = self.odoo.find(ref)
         if existing is None:
-            created = self._created_row(row)
-            if created is not None and created.status in ("new", "claimed"):
-                with self.engine.connect() as conn:
-                    inbox.release(
-                        conn, row.id, "waiting for the order to be ingested", worker=self.worker
-                    )
-                summary.released += 1
+            if self._order_still_coming(row, summary):
                 return
             summary.ignored += 1
             self._finish(row, {"outcome": "order never in Odoo"}, summary, "ignored")
@@ -554,9 +541,17 @@ class Ingestor:
         with self.engine.connect() as conn:
             inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, state)
 
-    def _created_row(self, row: InboxRow) -> InboxRow | None:
+    def _order_still_coming(self, row: InboxRow, summary: IngestSummary) -> bool:
+        """Whether the order this cancellation or return belongs to is still on its way in
+        (its `created` row waits or is being processed); then `row` is given back to be
+        tried again after it."""
         with self.engine.connect() as conn:
-            return inbox.find(conn, row.channel, row.external_id, "created")
+            created = inbox.find(conn, row.channel, row.external_id, "created")
+            if created is None or created.status not in ("new", "claimed"):
+                return False
+            inbox.release(conn, row.id, "waiting for the order to be ingested", worker=self.worker)
+        summary.released += 1
+        return True
 
 
 def channel_setups(policy: Any) -> dict[str, ChannelSetup]:

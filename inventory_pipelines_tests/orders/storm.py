@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from inventory_pipelines.allocation.engine import allocate
+from inventory_pipelines.allocation.engine import allocate, pending_frame
 from inventory_pipelines.channels.shopify import ShopifyConnector
 from inventory_pipelines.channels.woocommerce import WooCommerceConnector
 from inventory_pipelines.ledger import create_engine, inbox, migrate
@@ -227,10 +227,7 @@ def _storm(
         if use_pending:
             with engine.connect() as conn:
                 units = inbox.pending_by_sku(conn, None)
-            pending = pl.DataFrame(
-                {"sku": list(units), "pending": [float(v) for v in units.values()]},
-                schema={"sku": pl.Utf8, "pending": pl.Float64},
-            )
+            pending = pending_frame(units)
         frame = allocate(
             canonical, policy, datetime.now(UTC), pending=pending, skus=canonical.select("sku")
         )

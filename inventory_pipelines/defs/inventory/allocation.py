@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from inventory_pipelines.allocation.engine import allocate
+from inventory_pipelines.allocation.engine import allocate, pending_frame
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
 from inventory_pipelines.defs.inventory.assets import CANONICAL
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
@@ -43,10 +43,7 @@ def pending_units(channels: ChannelsResource, canonical: pl.DataFrame) -> pl.Dat
             units = inbox.pending_by_sku(conn, as_of)
     finally:
         engine.dispose()
-    return pl.DataFrame(
-        {"sku": list(units), "pending": [float(v) for v in units.values()]},
-        schema={"sku": pl.Utf8, "pending": pl.Float64},
-    )
+    return pending_frame(units)
 
 
 @dg.asset(
