@@ -20,9 +20,13 @@
 - Errors: 5xx, timeouts and dropped connections are retried with jittered exponential backoff
   (``max_retries``), then :class:`ChannelUnavailableError`; 429s are retried (honouring
   ``Retry-After`` when given) up to ``max_throttle_retries``, then
-  :class:`ChannelThrottledError`; refused credentials raise :class:`ChannelAuthError`.
+  :class:`ChannelThrottledError` (the shared loop of :mod:`~inventory_pipelines.channels.http`,
+  with this module's pacers and its ``x-amzn-RateLimit-Limit`` plugged in); refused
+  credentials raise :class:`ChannelAuthError`.
 - No compare-and-set: Amazon has none, so a sale during a round trip is the residual window
   the safety buffer covers (DESIGN.md section 7).
+- Configuration: :data:`SPEC` (``URL``, ``SELLER_ID``, ``MARKETPLACE_ID``, ``CLIENT_ID``,
+  ``CLIENT_SECRET``, ``REFRESH_TOKEN``, ``TOKEN_URL``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-import random
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -46,7 +50,7 @@ from inventory_pipelines.channels.base import (
     ChannelError,
     ChannelLimits,
     ChannelOrder,
-    ChannelThrottledError,
+    ChannelSpec,
     ChannelUnavailableError,
     Listing,
     OrderLine,
@@ -55,6 +59,7 @@ from inventory_pipelines.channels.base import (
     UpdateResult,
     UpdateStatus,
 )
+from inventory_pipelines.channels.http import ChannelHTTP, HTTPCounters, RetrySettings, Secret
 from inventory_pipelines.channels.pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -90,24 +95,6 @@ RATES: dict[str, tuple[float, int]] = {
 _MESSAGE_ID_SPAN = 100_000  # > FEED_MAX_MESSAGES: ids of one key never overlap another's
 
 
-class _Secret:
-    """A credential that prints as ``***``."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The value, for the one place that sends it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "***"
-
-    __str__ = __repr__
-
-
 def message_id_base(idempotency_key: str) -> int:
     """The first feed messageId minus one for a key (same key, same ids; below 2**53)."""
     digest = hashlib.sha256(idempotency_key.encode()).digest()
@@ -138,7 +125,7 @@ def _issues_text(issues: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-class AmazonConnector(ChannelConnector):
+class AmazonConnector(HTTPCounters, ChannelConnector):
     """One seller account in one marketplace, over SP-API Listings (patches) and Feeds."""
 
     kind = "amazon"
@@ -178,29 +165,35 @@ class AmazonConnector(ChannelConnector):
         self.token_url = token_url or f"{self.endpoint}/auth/o2/token"
         self.product_type = product_type
         self.bulk_threshold = int(bulk_threshold)
-        self.max_retries = int(max_retries)
-        self.max_throttle_retries = int(max_throttle_retries)
-        self.backoff_base_s = float(backoff_base_s)
-        self.backoff_cap_s = float(backoff_cap_s)
         self.feed_poll_s = float(feed_poll_s)
         self.feed_poll_max_s = float(feed_poll_max_s)
         self.feed_timeout_s = float(feed_timeout_s)
         self.rate_scale = float(rate_scale)
         self._client_id = client_id
-        self._client_secret = _Secret(client_secret)
-        self._refresh_token = _Secret(refresh_token)
-        self._access_token: _Secret | None = None
+        self._client_secret = Secret(client_secret)
+        self._refresh_token = Secret(refresh_token)
+        self._access_token: Secret | None = None
         self._token_expires = 0.0
         self._sleep = sleep
         self._clock = clock
-        self._rng = random.Random()
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout_s), transport=transport)
+        self._http = ChannelHTTP(
+            "amazon",
+            timeout_s=timeout_s,
+            transport=transport,
+            sleep=sleep,
+            retry=RetrySettings(
+                max_attempts=int(max_retries) + 1,
+                base_delay_s=float(backoff_base_s),
+                max_delay_s=float(backoff_cap_s),
+                max_throttle_waits=int(max_throttle_retries),
+                max_retry_after_s=math.inf,
+            ),
+            refused=(),  # a signed call refreshes its token once on a 403 (see _call)
+        )
         self._pacers = {
             op: Pacer(rate * self.rate_scale, burst, clock, sleep)
             for op, (rate, burst) in RATES.items()
         }
-        self.api_calls = 0
-        self.throttled = 0
         self.feeds = 0
         self.patches = 0
 
@@ -558,17 +551,12 @@ class AmazonConnector(ChannelConnector):
             raise ChannelAuthError(f"amazon LWA refused the credentials ({_error_text(response)})")
         body = self._expect(response, "lwaToken", 200)
         expires_in = float(body.get("expires_in", 3600))
-        self._access_token = _Secret(str(body["access_token"]))
+        self._access_token = Secret(str(body["access_token"]))
         self._token_expires = (
             self._clock() + expires_in - min(TOKEN_REFRESH_MARGIN_S, expires_in / 10)
         )
         log.debug("amazon access token refreshed (expires in %.0f s)", expires_in)
         return self._access_token.reveal()
-
-    def _backoff(self, attempt: int) -> float:
-        """Equal-jitter exponential backoff for the ``attempt``-th retry."""
-        delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
-        return delay / 2 + self._rng.uniform(0, delay / 2)
 
     def _call(
         self,
@@ -589,75 +577,32 @@ class AmazonConnector(ChannelConnector):
         reads it.
         """
         pacer = self._pacers.get(operation)
-        failures = 0
-        throttles = 0
-        refreshed = False
-        while True:
-            if pacer is not None:
-                pacer.acquire()
+        body = orjson.dumps(json_body) if json_body is not None else content
+
+        def prepare() -> httpx.Request:
             request_headers = dict(headers or {})
             if signed:
                 request_headers["x-amz-access-token"] = self._token()
             if json_body is not None:
                 request_headers["content-type"] = "application/json"
-                content_bytes: bytes | None = orjson.dumps(json_body)
-            else:
-                content_bytes = content
-            self.api_calls += 1
-            try:
-                response = self._http.request(
-                    method,
-                    url,
-                    params=params,
-                    data=form,
-                    content=content_bytes,
-                    headers=request_headers,
-                )
-            except httpx.TransportError as exc:
-                failures += 1
-                if failures > self.max_retries:
-                    raise ChannelUnavailableError(
-                        f"amazon {operation}: {type(exc).__name__} after {failures} attempts"
-                    ) from None
-                log.warning("amazon %s: %s, retrying", operation, type(exc).__name__)
-                self._sleep(self._backoff(failures))
-                continue
-            status = response.status_code
-            log.debug("amazon %s %s -> %d", method, operation, status)
-            if status == 429:
-                self.throttled += 1
-                throttles += 1
-                if pacer is not None:
-                    pacer.throttled()
-                retry_after = _retry_after(response)
-                if throttles > self.max_throttle_retries:
-                    raise ChannelThrottledError(
-                        f"amazon {operation}: still throttled after {throttles} attempts",
-                        retry_after,
-                    )
-                self._sleep(retry_after if retry_after is not None else self._backoff(throttles))
-                continue
-            if status >= 500:
-                failures += 1
-                if failures > self.max_retries:
-                    raise ChannelUnavailableError(
-                        f"amazon {operation}: HTTP {status} after {failures} attempts"
-                    )
-                log.warning("amazon %s: HTTP %d, retrying", operation, status)
-                self._sleep(self._backoff(failures))
-                continue
-            if status == 403 and signed and not refreshed:
-                refreshed = True
-                self._access_token = None
-                continue
-            if pacer is not None:
-                limit = _rate_limit(response)
-                if limit is not None:
-                    pacer.observe_limit(limit)
-                pacer.succeeded()
-            if status in (401, 403) and signed:
-                raise ChannelAuthError(f"amazon {operation}: {_error_text(response)}")
+            return self._http.build_request(
+                method, url, params=params, data=form, content=body, headers=request_headers
+            )
+
+        def read(response: httpx.Response) -> httpx.Response:
+            log.debug("amazon %s %s -> %d", method, operation, response.status_code)
+            limit = _rate_limit(response)
+            if pacer is not None and limit is not None:
+                pacer.observe_limit(limit)
             return response
+
+        response = self._http.call(prepare, operation, read, pacer=pacer)
+        if response.status_code == 403 and signed:
+            self._access_token = None  # revoked or expired early: fetch a new one, once
+            response = self._http.call(prepare, operation, read, pacer=pacer)
+        if response.status_code in (401, 403) and signed:
+            raise ChannelAuthError(f"amazon {operation}: {_error_text(response)}")
+        return response
 
     def _expect(
         self, response: httpx.Response, operation: str, *statuses: int, parse: bool = True
@@ -681,9 +626,49 @@ def _rate_limit(response: httpx.Response) -> float | None:
         return None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+# -- configuration --------------------------------------------------------------------------------
+
+
+def from_settings(settings: Mapping[str, str]) -> AmazonConnector:
+    """The connector from a channel's settings: ``URL`` (the SP-API endpoint), ``SELLER_ID``,
+    ``MARKETPLACE_ID``, ``CLIENT_ID``, ``CLIENT_SECRET``, ``REFRESH_TOKEN``, ``TOKEN_URL``
+    (optional: Login with Amazon's)."""
+    return AmazonConnector(
+        settings["URL"],
+        settings["SELLER_ID"],
+        settings["MARKETPLACE_ID"],
+        settings["CLIENT_ID"],
+        settings["CLIENT_SECRET"],
+        settings["REFRESH_TOKEN"],
+        token_url=settings.get("TOKEN_URL", LWA_TOKEN_URL),
+    )
+
+
+_SANDBOX_FIELDS = (
+    "seller_id",
+    "marketplace_id",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "token_url",
+)
+
+
+def sandbox_settings(credentials: Mapping[str, object]) -> dict[str, object]:
+    """The settings that point a channel at the Amazon sandbox, from its credentials."""
+    return {"URL": credentials["url"]} | {key.upper(): credentials[key] for key in _SANDBOX_FIELDS}
+
+
+SPEC = ChannelSpec(
+    kind="amazon",
+    required=(
+        "URL",
+        "SELLER_ID",
+        "MARKETPLACE_ID",
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "REFRESH_TOKEN",
+    ),
+    connect=from_settings,
+    sandbox_settings=sandbox_settings,
+)

@@ -8,7 +8,7 @@ lives outside its own module; the publisher (ledger + Dagster) only sees this in
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -206,3 +206,33 @@ class ChannelConnector(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _no_ping(headers: Mapping[str, str], body: bytes) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class WebhookKind:
+    """How one kind of channel signs and shapes its order webhooks."""
+
+    verify: Callable[[str, Mapping[str, str], bytes], bool]  # (secret, headers, body)
+    parse: Callable[[Mapping[str, str], bytes], list[ChannelOrder]]
+    delivery_id: Callable[[Mapping[str, str]], str | None]
+    is_ping: Callable[[Mapping[str, str], bytes], bool] = _no_ping
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What configuring one kind of channel takes, declared by the channel's own module.
+
+    ``settings`` are a channel's ``INVENTORY_CHANNEL_<NAME>_<FIELD>`` variables keyed by
+    ``<FIELD>``, the empty ones left out; ``required`` are the fields that must be there.
+    """
+
+    kind: str  # shopify, woocommerce, amazon, generic
+    required: tuple[str, ...]
+    connect: Callable[[Mapping[str, str]], ChannelConnector]  # settings -> connector
+    #: a sandbox emulator's printed credentials -> the settings that point at it
+    sandbox_settings: Callable[[Mapping[str, object]], Mapping[str, object]]
+    webhooks: WebhookKind | None = None  # None: the channel sends no order webhooks

@@ -1,4 +1,4 @@
-"""A generic signed HTTP channel (POS systems, B2B portals), and the HTTP retry loop.
+"""A generic signed HTTP channel (POS systems, B2B portals).
 
 The protocol (what a POS vendor or portal implements to receive our stock)::
 
@@ -15,33 +15,28 @@ skew) and ``X-Signature: sha256=<hex HMAC-SHA256 of the raw body with the shared
 ``expected`` makes an update a compare-and-set: ``stale`` carries the quantity the portal
 actually shows.
 
-:class:`ChannelHTTP` is the retry loop the HTTP connectors share: bounded, jittered backoff on
-5xx, timeouts and dropped connections, then :class:`ChannelUnavailableError`; 429 honours
-``Retry-After`` (bounded) then :class:`ChannelThrottledError`; 401/403 is
-:class:`ChannelAuthError`. Errors and logs never carry credentials or URLs with query strings.
+Retries, throttling and the secret are the shared ones of
+:mod:`~inventory_pipelines.channels.http`. Configuration: :data:`SPEC` (``URL``, ``SECRET``,
+``MAX_BATCH``, ``REQUESTS_PER_S``, ``BURST``; all but the first two optional).
 """
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
 import logging
-import random
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 import orjson
 
 from .base import (
-    ChannelAuthError,
     ChannelConnector,
     ChannelError,
     ChannelLimits,
+    ChannelSpec,
     ChannelThrottledError,
     ChannelUnavailableError,
     Listing,
@@ -49,168 +44,18 @@ from .base import (
     UpdateResult,
     UpdateStatus,
 )
-from .pacing import Pacer
+from .http import ChannelHTTP, HTTPCounters, RetrySettings, Secret, error_code, parse_retry_after
 
+# RetrySettings and parse_retry_after stay importable from here, where they used to live
 __all__ = [
-    "ChannelHTTP",
+    "SPEC",
     "GenericChannelConnector",
     "RetrySettings",
-    "Secret",
     "parse_retry_after",
     "sign_body",
 ]
 
 _logger = logging.getLogger(__name__)
-
-
-class Secret:
-    """A credential that shows as ``***`` in ``repr``, ``str`` and ``vars()`` dumps."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The value itself, for signing or sending; never for messages."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class RetrySettings:
-    """How hard an HTTP connector tries before giving up (every bound is explicit)."""
-
-    max_attempts: int = 4  # attempts per request on 5xx, timeouts and dropped connections
-    base_delay_s: float = 0.5  # first backoff; doubles per failed attempt, with jitter
-    max_delay_s: float = 8.0
-    max_throttle_waits: int = 5  # 429s honoured per request before ChannelThrottledError
-    max_retry_after_s: float = 60.0  # a longer Retry-After is not waited for but raised
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date; ``None`` when absent or invalid."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
-class ChannelHTTP:
-    """An httpx client with bounded retries, shared by the HTTP channel connectors.
-
-    ``prepare`` builds a fresh request per attempt (a new OAuth nonce, a new timestamp), so a
-    retry is signed again. With a ``pacer``, every attempt waits for its token first, a 429
-    slows the pacer down and any other answer lets it recover. Counters: ``api_calls``
-    (requests sent), ``throttled`` (429s received), ``retries`` (attempts after a 5xx or
-    transport failure).
-    """
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        timeout_s: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        retry: RetrySettings | None = None,
-        rng: random.Random | None = None,
-        pacer: Pacer | None = None,
-    ) -> None:
-        self.name = name
-        self.pacer = pacer
-        self.retry = retry or RetrySettings()
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._client = httpx.Client(timeout=timeout_s, transport=transport)
-        self.api_calls = 0
-        self.throttled = 0
-        self.retries = 0
-        self._counting = threading.Lock()
-
-    def backoff(self, failures: int) -> float:
-        """The jittered delay after ``failures`` consecutive failures (equal jitter)."""
-        delay = min(self.retry.max_delay_s, self.retry.base_delay_s * 2 ** (failures - 1))
-        return delay / 2 + self._rng.uniform(0, delay / 2)
-
-    def send(self, prepare: Callable[[], httpx.Request], what: str) -> httpx.Response:
-        """Send with retries; return the first answer that is neither 429, 5xx nor 401/403."""
-        failures = throttles = 0
-        while True:
-            if self.pacer is not None:
-                self.pacer.acquire()
-            with self._counting:
-                self.api_calls += 1
-            try:
-                response = self._client.send(prepare())
-            except httpx.TransportError as exc:  # timeouts, refused and dropped connections
-                failure = type(exc).__name__
-            else:
-                status = response.status_code
-                if self.pacer is not None:
-                    if status == 429:
-                        self.pacer.throttled()
-                    else:
-                        self.pacer.succeeded()
-                if status == 429:
-                    with self._counting:
-                        self.throttled += 1
-                    throttles += 1
-                    hint = parse_retry_after(response.headers.get("retry-after"))
-                    if throttles > self.retry.max_throttle_waits or (
-                        hint is not None and hint > self.retry.max_retry_after_s
-                    ):
-                        raise ChannelThrottledError(
-                            f"{self.name}: {what} throttled {throttles} times (HTTP 429)", hint
-                        )
-                    wait = hint if hint is not None else self.backoff(throttles)
-                    _logger.info("%s: %s throttled, waiting %.2f s", self.name, what, wait)
-                    self._sleep(wait)
-                    continue
-                if status in (401, 403):
-                    raise ChannelAuthError(
-                        f"{self.name}: {what} refused, HTTP {status} ({error_code(response)})"
-                    )
-                if status < 500:
-                    return response
-                failure = f"HTTP {status}"
-            failures += 1
-            if failures >= self.retry.max_attempts:
-                raise ChannelUnavailableError(
-                    f"{self.name}: {what} failed {failures} times, last: {failure}"
-                )
-            self.retries += 1
-            wait = self.backoff(failures)
-            _logger.info("%s: %s failed (%s), retry in %.2f s", self.name, what, failure, wait)
-            self._sleep(wait)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
-
-
-def error_code(response: httpx.Response) -> str:
-    """The error code of a JSON error body (``code`` or ``error``), else the status phrase."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase
-    if isinstance(body, dict):
-        code = body.get("code") or body.get("error")
-        if isinstance(code, str):
-            return code
-    return response.reason_phrase
 
 
 def sign_body(secret: str, body: bytes) -> str:
@@ -227,7 +72,7 @@ _STATUS = {
 }
 
 
-class GenericChannelConnector(ChannelConnector):
+class GenericChannelConnector(HTTPCounters, ChannelConnector):
     """A POS system or B2B portal behind the signed HTTP protocol (module docstring)."""
 
     kind = "generic"
@@ -257,27 +102,18 @@ class GenericChannelConnector(ChannelConnector):
         self.per_page = per_page
         self.concurrency = max(1, int(concurrency))
         self._clock = clock
-        self._http = ChannelHTTP(
+        self._http = ChannelHTTP.paced(
             "generic",
+            requests_per_s,
+            burst,
             timeout_s=timeout_s,
             transport=transport,
             sleep=sleep,
             retry=retry,
-            pacer=Pacer(requests_per_s, burst, sleep=sleep) if requests_per_s > 0 else None,
         )
 
     def __repr__(self) -> str:
         return f"GenericChannelConnector(base_url={self.base_url!r}, max_batch={self.max_batch})"
-
-    @property
-    def api_calls(self) -> int:
-        """Requests sent, retries included."""
-        return self._http.api_calls
-
-    @property
-    def throttled(self) -> int:
-        """429 answers received."""
-        return self._http.throttled
 
     def limits(self) -> ChannelLimits:
         """The configured batch size and pace; compare-and-set is supported."""
@@ -421,3 +257,32 @@ class GenericChannelConnector(ChannelConnector):
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+
+def from_settings(settings: Mapping[str, str]) -> GenericChannelConnector:
+    """The connector from a channel's settings: ``URL``, ``SECRET``, and optionally
+    ``MAX_BATCH``, ``REQUESTS_PER_S``, ``BURST``."""
+    return GenericChannelConnector(
+        settings["URL"],
+        settings["SECRET"],
+        max_batch=int(settings.get("MAX_BATCH", "500")),
+        requests_per_s=float(settings.get("REQUESTS_PER_S", "10")),
+        burst=int(settings.get("BURST", "20")),
+    )
+
+
+def sandbox_settings(credentials: Mapping[str, object]) -> dict[str, object]:
+    """The settings that point a channel at the generic channel sandbox."""
+    return {
+        "URL": credentials["url"],
+        "SECRET": credentials["secret"],
+        "MAX_BATCH": credentials.get("max_batch", 500),
+    }
+
+
+SPEC = ChannelSpec(
+    kind="generic",
+    required=("URL", "SECRET"),
+    connect=from_settings,
+    sandbox_settings=sandbox_settings,
+)

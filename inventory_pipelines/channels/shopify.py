@@ -13,14 +13,16 @@
   fits. A ``THROTTLED`` answer (HTTP 200 or 429) waits for the points and retries; a 429 with
   ``Retry-After`` honours it; 5xx, timeouts and dropped connections are retried with
   jittered exponential backoff, then :class:`ChannelUnavailableError`. 401/403 raise
-  :class:`ChannelAuthError`. The access token is sent as ``X-Shopify-Access-Token`` and
-  never appears in ``repr``, logs or errors.
+  :class:`ChannelAuthError`. Retries and the client are the shared ones of
+  :mod:`~inventory_pipelines.channels.http`; the cost bucket plugs into them here. The access
+  token is sent as ``X-Shopify-Access-Token`` and never appears in ``repr``, logs or errors.
+- Configuration: :data:`SPEC` (``URL``, ``ACCESS_TOKEN``, ``API_VERSION``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import math
 import random
 import threading
 import time
@@ -33,13 +35,12 @@ import httpx
 import orjson
 
 from inventory_pipelines.channels.base import (
-    ChannelAuthError,
     ChannelConnector,
     ChannelError,
     ChannelLimits,
     ChannelOrder,
+    ChannelSpec,
     ChannelThrottledError,
-    ChannelUnavailableError,
     Listing,
     OrderLine,
     OrdersPage,
@@ -47,11 +48,16 @@ from inventory_pipelines.channels.base import (
     UpdateResult,
     UpdateStatus,
     WebhookError,
+    WebhookKind,
 )
-from inventory_pipelines.channels.generic import Secret
+from inventory_pipelines.channels.http import (
+    ChannelHTTP,
+    HTTPCounters,
+    RetrySettings,
+    Secret,
+    Throttled,
+)
 from inventory_pipelines.channels.signing import header, verify_base64_hmac
-
-log = logging.getLogger(__name__)
 
 DEFAULT_API_VERSION = "2026-04"
 MAX_BATCH = 250
@@ -152,12 +158,18 @@ class ThrottleStatus:
         return min(self.maximum_available, self.currently_available + restored)
 
 
-class _Throttled(Exception):
-    """One THROTTLED answer; ``wait`` seconds until the requested cost should fit."""
+class _CostBucketPacing:
+    """The cost bucket as the retry loop's pacing: each attempt first waits for its points.
+    Throttling is read from the cost status in the answers, not counted here."""
 
-    def __init__(self, wait: float) -> None:
-        super().__init__("throttled")
-        self.wait = wait
+    def __init__(self, acquire: Callable[[], None]) -> None:
+        self.acquire = acquire
+
+    def throttled(self) -> None:
+        """Nothing to slow down: the answer's throttle status is already observed."""
+
+    def succeeded(self) -> None:
+        """Nothing to recover: the answer's throttle status is already observed."""
 
 
 class QueryTooCostlyError(ChannelThrottledError):
@@ -165,7 +177,7 @@ class QueryTooCostlyError(ChannelThrottledError):
     not help, a smaller page will."""
 
 
-class ShopifyConnector(ChannelConnector):
+class ShopifyConnector(HTTPCounters, ChannelConnector):
     """Shopify Admin GraphQL: listings at one location, compare-and-set publishing."""
 
     kind = "shopify"
@@ -203,31 +215,31 @@ class ShopifyConnector(ChannelConnector):
         self.page_size = max(1, min(int(page_size), MAX_BATCH))
         self.max_attempts = max(1, int(max_attempts))
         self.max_throttled_attempts = max(1, int(max_throttled_attempts))
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
         self.reason = reason
+        self._access_token = Secret(access_token)
         self._location_id = location_id
         self._sleep = sleep
         self._clock = clock
-        self._rng = rng or random.Random()
-        self._client = httpx.Client(
-            headers={
-                "X-Shopify-Access-Token": access_token,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(timeout_s),
+        self._http = ChannelHTTP(
+            "shopify",
+            timeout_s=timeout_s,
             transport=transport,
+            sleep=sleep,
+            rng=rng,
+            retry=RetrySettings(
+                max_attempts=self.max_attempts,
+                base_delay_s=backoff_s,
+                max_delay_s=max_backoff_s,
+                # THROTTLED answers and 429s alike; the bucket's own wait, however long
+                max_throttle_waits=self.max_throttled_attempts - 1,
+                max_retry_after_s=math.inf,
+            ),
         )
         self._throttle: ThrottleStatus | None = None
         self._pacing = threading.Lock()  # batches in flight share one picture of the bucket
         self._outstanding = 0.0  # points reserved by requests sent and not answered yet
         self._local = threading.local()
         self._expected_cost: dict[str, float] = {}
-        #: HTTP requests sent (retries included)
-        self.api_calls = 0
-        #: THROTTLED answers and 429s received
-        self.throttled = 0
         #: seconds spent waiting for the cost bucket before sending (pacing, not retries)
         self.paced_seconds = 0.0
 
@@ -368,7 +380,7 @@ class ShopifyConnector(ChannelConnector):
 
     def close(self) -> None:
         """Close the HTTP connections."""
-        self._client.close()
+        self._http.close()
 
     # -- results ----------------------------------------------------------------------------------
 
@@ -505,10 +517,6 @@ class ShopifyConnector(ChannelConnector):
             self._outstanding = max(0.0, self._outstanding - reserved)
             self._local.reserved = 0.0
 
-    def _backoff(self, attempt: int) -> float:
-        cap = min(self.max_backoff_s, self.backoff_s * (2**attempt))
-        return cap / 2 + self._rng.uniform(0, cap / 2)
-
     def _observe(self, cost: Mapping[str, Any] | None, kind: str) -> None:
         if not cost:
             return
@@ -531,72 +539,34 @@ class ShopifyConnector(ChannelConnector):
         self, kind: str, query: str, variables: Mapping[str, Any], estimate: float
     ) -> dict[str, Any]:
         """POST one GraphQL request with pacing and retries; its ``data`` or an error."""
+        payload = {"query": query, "variables": dict(variables)}
+
+        def prepare() -> httpx.Request:
+            headers = {
+                "X-Shopify-Access-Token": self._access_token.reveal(),
+                "Accept": "application/json",
+            }
+            return self._http.build_request("POST", self.endpoint, json=payload, headers=headers)
+
+        def before_attempt() -> None:
+            self._settle()  # an earlier attempt of this call that got no cost back
+            self._pace(self._expected_cost.get(kind, estimate))
+
         try:
-            return self._attempts(kind, query, variables, estimate)
+            return self._http.call(
+                prepare,
+                kind,
+                lambda response: self._answer(kind, response),
+                pacer=_CostBucketPacing(before_attempt),
+                wait_hint=lambda response: self._wait_after_429(response, kind),
+            )
         finally:
             self._settle()
 
-    def _attempts(
-        self, kind: str, query: str, variables: Mapping[str, Any], estimate: float
-    ) -> dict[str, Any]:
-        failures = 0
-        throttled = 0
-        last_problem = "no attempt made"
-        while True:
-            self._settle()  # an earlier attempt of this call that got no cost back
-            self._pace(self._expected_cost.get(kind, estimate))
-            with self._pacing:
-                self.api_calls += 1
-            try:
-                response = self._client.post(
-                    self.endpoint, json={"query": query, "variables": dict(variables)}
-                )
-            except httpx.TimeoutException:
-                last_problem = "timed out"
-                response = None
-            except httpx.TransportError as exc:
-                last_problem = f"connection failed ({type(exc).__name__})"
-                response = None
-
-            if response is not None:
-                status = response.status_code
-                if status in (401, 403):
-                    raise ChannelAuthError(f"shopify: credentials refused (HTTP {status})")
-                if status == 429:
-                    throttled += 1
-                    self.throttled += 1
-                    if throttled >= self.max_throttled_attempts:
-                        raise ChannelThrottledError(
-                            "shopify: still throttled after retries", _retry_after(response)
-                        )
-                    self._sleep(self._wait_after_429(response, kind, throttled))
-                    continue
-                if status >= 500:
-                    last_problem = f"HTTP {status}"
-                elif status >= 400:
-                    raise ChannelError(f"shopify: HTTP {status} from the Admin API")
-                else:
-                    try:
-                        return self._answer(kind, response)
-                    except _Throttled as throttle:
-                        throttled += 1
-                        self.throttled += 1
-                        if throttled >= self.max_throttled_attempts:
-                            raise ChannelThrottledError(
-                                "shopify: still throttled after retries", throttle.wait
-                            ) from None
-                        self._sleep(throttle.wait)
-                        continue
-            failures += 1
-            if failures >= self.max_attempts:
-                raise ChannelUnavailableError(
-                    f"shopify: unavailable after {failures} attempts ({last_problem})"
-                )
-            delay = self._backoff(failures - 1)
-            log.warning("shopify: %s; retrying in %.2fs", last_problem, delay)
-            self._sleep(delay)
-
     def _answer(self, kind: str, response: httpx.Response) -> dict[str, Any]:
+        """The ``data`` of an answer below 500; raises :class:`Throttled` for THROTTLED."""
+        if response.status_code >= 400:
+            raise ChannelError(f"shopify: HTTP {response.status_code} from the Admin API")
         try:
             body = response.json()
         except ValueError as exc:
@@ -616,7 +586,7 @@ class ShopifyConnector(ChannelConnector):
                     f"shopify: a query of cost {requested:g} can never fit a bucket of "
                     f"{self._throttle.maximum_available:g}"
                 )
-            raise _Throttled(self._throttled_wait(cost))
+            raise Throttled(self._throttled_wait(cost))
         data = body.get("data")
         # a partial answer is only usable when every root field came back
         if errors and (not isinstance(data, dict) or any(v is None for v in data.values())):
@@ -627,11 +597,8 @@ class ShopifyConnector(ChannelConnector):
             raise ChannelError("shopify: the Admin API answered without data")
         return data
 
-    def _wait_after_429(self, response: httpx.Response, kind: str, throttled: int) -> float:
-        """Retry-After when given, else what the body's cost status implies, else backoff."""
-        retry_after = _retry_after(response)
-        if retry_after is not None:
-            return retry_after
+    def _wait_after_429(self, response: httpx.Response, kind: str) -> float | None:
+        """For a 429 without Retry-After: what the body's cost status implies (None: backoff)."""
         try:
             cost = (response.json().get("extensions") or {}).get("cost")
         except (ValueError, AttributeError):
@@ -639,7 +606,7 @@ class ShopifyConnector(ChannelConnector):
         if cost:
             self._observe(cost, kind)
             return self._throttled_wait(cost)
-        return self._backoff(throttled - 1)
+        return None
 
     def _throttled_wait(self, cost: Mapping[str, Any] | None) -> float:
         status = (cost or {}).get("throttleStatus") or {}
@@ -648,9 +615,9 @@ class ShopifyConnector(ChannelConnector):
             available = float(status["currentlyAvailable"])
             restore = float(status["restoreRate"])
         except (KeyError, TypeError, ValueError):
-            return self._backoff(0)
+            return self._http.backoff(1)
         if restore <= 0:
-            return self._backoff(0)
+            return self._http.backoff(1)
         return max(0.0, requested - available) / restore + 0.01
 
 
@@ -673,16 +640,6 @@ def _quantity_index(field: Sequence[str] | None) -> int | None:
         if position < len(parts) and str(parts[position]).isdigit():
             return int(parts[position])
     return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 # -- webhooks -------------------------------------------------------------------------------------
@@ -805,3 +762,34 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]
 def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:
     """``X-Shopify-Webhook-Id``: unique per delivery (a redelivery keeps it)."""
     return header(headers, "x-shopify-webhook-id")
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def from_settings(settings: Mapping[str, str]) -> ShopifyConnector:
+    """The connector from a channel's settings: ``URL`` (https://<shop>.myshopify.com),
+    ``ACCESS_TOKEN``, ``API_VERSION`` (optional)."""
+    return ShopifyConnector(
+        settings["URL"],
+        settings["ACCESS_TOKEN"],
+        api_version=settings.get("API_VERSION", DEFAULT_API_VERSION),
+    )
+
+
+def sandbox_settings(credentials: Mapping[str, object]) -> dict[str, object]:
+    """The settings that point a channel at the Shopify sandbox, from its credentials."""
+    return {
+        "URL": credentials["url"],
+        "ACCESS_TOKEN": credentials["access_token"],
+        "API_VERSION": credentials.get("api_version", DEFAULT_API_VERSION),
+    }
+
+
+SPEC = ChannelSpec(
+    kind="shopify",
+    required=("URL", "ACCESS_TOKEN"),
+    connect=from_settings,
+    sandbox_settings=sandbox_settings,
+    webhooks=WebhookKind(verify_webhook, parse_webhook, webhook_delivery_id),
+)

@@ -20,7 +20,12 @@ Authentication: ``basic`` (HTTP Basic, for HTTPS stores), ``query`` (``consumer_
 ``consumer_secret`` query parameters, for servers that strip the Authorization header) or
 ``oauth`` (OAuth 1.0a one-legged HMAC-SHA256 query signing, what WooCommerce requires over
 plain HTTP). With ``query``, the secret travels in the URL: httpx logs URLs at INFO level,
-so this module installs a filter on the ``httpx`` logger that masks ``consumer_secret``.
+so this module masks ``consumer_secret`` in what the ``httpx`` logger writes.
+
+Retries, throttling and the secret are the shared ones of
+:mod:`~inventory_pipelines.channels.http`, paced by a :class:`~.pacing.Pacer`. Configuration
+(:data:`SPEC`): ``URL``, ``CONSUMER_KEY``, ``CONSUMER_SECRET``; optionally ``AUTH`` (basic,
+oauth, query), ``REQUESTS_PER_S`` and ``BURST`` (the host's limit: WooCommerce documents none).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
 import httpx
@@ -45,6 +50,7 @@ from .base import (
     ChannelError,
     ChannelLimits,
     ChannelOrder,
+    ChannelSpec,
     ChannelThrottledError,
     ChannelUnavailableError,
     Listing,
@@ -54,12 +60,19 @@ from .base import (
     UpdateResult,
     UpdateStatus,
     WebhookError,
+    WebhookKind,
 )
-from .generic import ChannelHTTP, RetrySettings, Secret, error_code
-from .pacing import Pacer
+from .http import (
+    ChannelHTTP,
+    HTTPCounters,
+    RetrySettings,
+    Secret,
+    error_code,
+    redact_query_parameters,
+)
 from .signing import header, verify_base64_hmac
 
-__all__ = ["BATCH_LIMIT", "WooCommerceConnector", "oauth_sign"]
+__all__ = ["BATCH_LIMIT", "SPEC", "WooCommerceConnector", "oauth_sign"]
 
 _logger = logging.getLogger(__name__)
 
@@ -72,21 +85,7 @@ AuthMode = Literal["basic", "oauth", "query"]
 DEFAULT_BARCODE_META_KEYS = ("_barcode", "barcode", "_ean", "ean", "_gtin", "gtin", "_gtin13")
 
 
-class _MaskConsumerSecret(logging.Filter):
-    """Masks ``consumer_secret=...`` in log records (httpx logs full URLs)."""
-
-    pattern = re.compile(r"(consumer_secret=)[^&\s\"']+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "consumer_secret=" in message:
-            record.msg = self.pattern.sub(r"\1***", message)
-            record.args = None
-        return True
-
-
-if not any(isinstance(f, _MaskConsumerSecret) for f in logging.getLogger("httpx").filters):
-    logging.getLogger("httpx").addFilter(_MaskConsumerSecret())
+redact_query_parameters("consumer_secret")
 
 
 def _rawurlencode(value: str) -> str:
@@ -129,7 +128,7 @@ def parse_listing_id(listing_id: str) -> tuple[int, int | None] | None:
     return None
 
 
-class WooCommerceConnector(ChannelConnector):
+class WooCommerceConnector(HTTPCounters, ChannelConnector):
     """A WooCommerce store through its REST API (see the module docstring)."""
 
     kind = "woocommerce"
@@ -166,13 +165,14 @@ class WooCommerceConnector(ChannelConnector):
         self.concurrency = max(1, int(concurrency))
         self.barcode_meta_keys = tuple(barcode_meta_keys)
         self._clock = clock
-        self._http = ChannelHTTP(
+        self._http = ChannelHTTP.paced(
             "woocommerce",
+            requests_per_s,
+            burst,
             timeout_s=timeout_s,
             transport=transport,
             sleep=sleep,
             retry=retry,
-            pacer=Pacer(requests_per_s, burst, sleep=sleep) if requests_per_s > 0 else None,
         )
 
     def __repr__(self) -> str:
@@ -185,16 +185,6 @@ class WooCommerceConnector(ChannelConnector):
     def api_root(self) -> str:
         """``<base_url>/wp-json/<api_version>``."""
         return f"{self.base_url}/wp-json/{self.api_version}"
-
-    @property
-    def api_calls(self) -> int:
-        """Requests sent, retries included."""
-        return self._http.api_calls
-
-    @property
-    def throttled(self) -> int:
-        """429 answers received."""
-        return self._http.throttled
 
     def limits(self) -> ChannelLimits:
         """100 items per batch; no compare-and-set.
@@ -557,3 +547,37 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]
 def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:
     """``X-WC-Webhook-Delivery-ID``."""
     return header(headers, "x-wc-webhook-delivery-id")
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def from_settings(settings: Mapping[str, str]) -> WooCommerceConnector:
+    """The connector from a channel's settings: ``URL``, ``CONSUMER_KEY``,
+    ``CONSUMER_SECRET``, and optionally ``AUTH``, ``REQUESTS_PER_S``, ``BURST``."""
+    return WooCommerceConnector(
+        settings["URL"],
+        settings["CONSUMER_KEY"],
+        settings["CONSUMER_SECRET"],
+        auth=cast(AuthMode, settings.get("AUTH", "basic")),
+        requests_per_s=float(settings.get("REQUESTS_PER_S", "5")),
+        burst=int(settings.get("BURST", "10")),
+    )
+
+
+def sandbox_settings(credentials: Mapping[str, object]) -> dict[str, object]:
+    """The settings that point a channel at the WooCommerce sandbox, from its credentials."""
+    return {
+        "URL": credentials["url"],
+        "CONSUMER_KEY": credentials["consumer_key"],
+        "CONSUMER_SECRET": credentials["consumer_secret"],
+    }
+
+
+SPEC = ChannelSpec(
+    kind="woocommerce",
+    required=("URL", "CONSUMER_KEY", "CONSUMER_SECRET"),
+    connect=from_settings,
+    sandbox_settings=sandbox_settings,
+    webhooks=WebhookKind(verify_webhook, parse_webhook, webhook_delivery_id, is_ping),
+)
