@@ -2,8 +2,14 @@
 
 A publish dead letter's payload names the outbox rows it stands for (`outbox_ids`), the
 batch key they were last sent under and the items themselves; `replay_publish` puts those
-rows back to pending. Payloads are JSON without credentials (`add` refuses keys that name
-one). Order dead letters come with the orders slice.
+rows back to pending. An order dead letter's payload is the channel's event (`order`) and
+the inbox row it was parked from (`inbox_id`), or ``inbox_id: None`` when the event could
+not become an inbox row at all; `inbox.replay_parked` puts a parked row back. Payloads are
+JSON without credentials (`add` refuses keys that name one).
+
+A letter is closed by a replay or by a person's `discard`, with a reason; both are audited
+(entity ``dead_letter/<id>``: actor, reason, status before and after). `describe` says what
+a letter is and whether it can be replayed.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from inventory_pipelines.ledger import audit
-from inventory_pipelines.ledger.db import read_transaction, write_transaction
-from inventory_pipelines.ledger.schema import DEAD_LETTER_KINDS, dead_letters, outbox
+from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write_transaction
+from inventory_pipelines.ledger.schema import DEAD_LETTER_KINDS, dead_letters, order_inbox, outbox
 
 
 class DeadLetterError(ValueError):
@@ -81,18 +87,35 @@ def get(conn: Connection, dead_letter_id: int) -> DeadLetter:
     return DeadLetter(**row._mapping)
 
 
-def list_open(conn: Connection, channel: str | None = None) -> list[DeadLetter]:
-    """Open dead letters, oldest first, of one channel or of all."""
+def list_open(
+    conn: Connection, channel: str | None = None, kind: str | None = None
+) -> list[DeadLetter]:
+    """Open dead letters, oldest first, of one channel or of all (of one kind, or of both)."""
     query = sa.select(dead_letters).where(dead_letters.c.status == "open")
     if channel is not None:
         query = query.where(dead_letters.c.channel == channel)
+    if kind is not None:
+        query = query.where(dead_letters.c.kind == kind)
     with read_transaction(conn):
         rows = conn.execute(query.order_by(dead_letters.c.id)).all()
     return [DeadLetter(**row._mapping) for row in rows]
 
 
-def _close(conn: Connection, dead_letter_id: int, status: str, actor: str) -> DeadLetter:
-    letter = get(conn, dead_letter_id)
+def _close(
+    conn: Connection,
+    dead_letter_id: int,
+    status: str,
+    actor: str,
+    reason: str | None,
+    source: str,
+) -> DeadLetter:
+    query = sa.select(dead_letters).where(dead_letters.c.id == dead_letter_id)
+    if is_postgresql(conn):
+        query = query.with_for_update()
+    row = conn.execute(query).one_or_none()
+    if row is None:
+        raise DeadLetterError(f"no dead letter {dead_letter_id}")
+    letter = DeadLetter(**row._mapping)
     if letter.status != "open":
         raise DeadLetterError(f"dead letter {dead_letter_id} is {letter.status}, not open")
     now = audit.utcnow()
@@ -101,30 +124,106 @@ def _close(conn: Connection, dead_letter_id: int, status: str, actor: str) -> De
         .where(dead_letters.c.id == dead_letter_id, dead_letters.c.status == "open")
         .values(status=status, replayed_at=now if status == "replayed" else None)
     )
+    after: dict[str, Any] = {"status": status}
+    if reason is not None:
+        after["reason"] = reason
     audit.record(
         conn,
         actor=actor,
-        source="ledger",
+        source=source,
         action=f"dead_letter.{status}",
         entity=f"dead_letter/{dead_letter_id}",
-        before={"status": "open"},
-        after={"status": status},
+        before={"status": "open", "kind": letter.kind, "channel": letter.channel},
+        after=after,
         correlation_id=letter.correlation_id,
         at=now,
     )
     return letter
 
 
-def mark_replayed(conn: Connection, dead_letter_id: int, *, actor: str = "ledger") -> None:
+def mark_replayed(
+    conn: Connection, dead_letter_id: int, *, actor: str = "ledger", reason: str | None = None
+) -> None:
     """Mark an open dead letter replayed (its work was handed back for processing)."""
     with write_transaction(conn):
-        _close(conn, dead_letter_id, "replayed", actor)
+        _close(conn, dead_letter_id, "replayed", actor, reason, "ledger")
 
 
-def discard(conn: Connection, dead_letter_id: int, *, actor: str) -> None:
-    """Mark an open dead letter discarded (a person decided it needs no replay)."""
+def discard(
+    conn: Connection, dead_letter_id: int, *, actor: str, reason: str, source: str = "ledger"
+) -> DeadLetter:
+    """Close an open dead letter for good: a person decided its work is not to be done (an
+    order refused, an update overtaken). `reason` is required and goes to the audit log."""
+    if not reason or not reason.strip():
+        raise DeadLetterError("discarding a dead letter takes a reason")
+    if not actor or not actor.strip():
+        raise DeadLetterError("discarding a dead letter takes an actor")
     with write_transaction(conn):
-        _close(conn, dead_letter_id, "discarded", actor)
+        return _close(conn, dead_letter_id, "discarded", actor, reason.strip(), source)
+
+
+def history(conn: Connection, dead_letter_id: int) -> list[audit.AuditEntry]:
+    """What was done to a letter, oldest first (from the audit log)."""
+    return audit.history(conn, entity=f"dead_letter/{dead_letter_id}")
+
+
+def describe(conn: Connection, letter: DeadLetter) -> dict[str, Any]:
+    """A letter as plain JSON values: what it is, where it stands, and whether it can be
+    replayed (``replayable``, and ``not_replayable`` saying why not)."""
+    payload = letter.payload if isinstance(letter.payload, dict) else {}
+    closed = None
+    if letter.status != "open":
+        entries = history(conn, letter.id)
+        if entries:
+            last = entries[-1]
+            closed = {
+                "at": last.at.isoformat(),
+                "by": last.actor,
+                "reason": (last.after or {}).get("reason"),
+            }
+    out: dict[str, Any] = {
+        "id": letter.id,
+        "kind": letter.kind,
+        "channel": letter.channel,
+        "status": letter.status,
+        "error": letter.error,
+        "correlation_id": letter.correlation_id,
+        "created_at": letter.created_at.isoformat(),
+        "closed": closed,
+    }
+    why_not: str | None = None
+    if letter.kind == "publish":
+        items = payload.get("items") or []
+        out["items"] = len(items) or len(payload.get("outbox_ids") or [])
+        out["skus"] = sorted({str(i.get("sku")) for i in items if i.get("sku")})
+    else:
+        inbox_id = payload.get("inbox_id")
+        out["items"] = 1
+        out["order"] = {
+            "external_id": payload.get("external_id"),
+            "event": payload.get("event"),
+            "route": payload.get("route"),
+            "inbox_id": inbox_id,
+            "inbox_status": None,
+        }
+        if inbox_id is None:
+            why_not = (
+                "the event was parked as the channel sent it and never reached the inbox: "
+                "a corrected event from the channel goes in on its own"
+            )
+        else:
+            with read_transaction(conn):
+                inbox_status = conn.execute(
+                    sa.select(order_inbox.c.status).where(order_inbox.c.id == int(inbox_id))
+                ).scalar_one_or_none()
+            out["order"]["inbox_status"] = inbox_status
+            if inbox_status != "parked":
+                why_not = f"its inbox row {inbox_id} is {inbox_status or 'gone'}, not parked"
+    if letter.status != "open":
+        why_not = f"it is {letter.status}"
+    out["replayable"] = why_not is None
+    out["not_replayable"] = why_not
+    return out
 
 
 def replay_publish(conn: Connection, dead_letter_id: int, *, actor: str = "ledger") -> int:
@@ -137,8 +236,15 @@ def replay_publish(conn: Connection, dead_letter_id: int, *, actor: str = "ledge
         letter = get(conn, dead_letter_id)
         if letter.kind != "publish":
             raise DeadLetterError(f"dead letter {dead_letter_id} is a {letter.kind}, not a publish")
-        _close(conn, dead_letter_id, "replayed", actor)
         ids = [int(i) for i in letter.payload.get("outbox_ids", [])]
+        _close(
+            conn,
+            dead_letter_id,
+            "replayed",
+            actor,
+            f"{len(ids)} outbox row(s) back to pending",
+            "ledger",
+        )
         if not ids:
             return 0
         result = conn.execute(

@@ -11,6 +11,11 @@ holding one lets it go when the lease runs out:
         ... look in Odoo for client_order_ref, create and confirm when absent ...
         complete(conn, row.id, result)           # or park(conn, row.id, reason)
 
+An event that cannot be stored as a row (no order id, a quantity the ledger's integer columns
+cannot hold, a payload that is not JSON: `problems`) is parked instead of stored
+(`park_event`): an order dead letter without inbox row, so one bad record never stops its
+channel's intake. `replay_parked` puts a row parked at ingestion back for ingestion.
+
 Pending units: when a channel accepts an order, its units are sold but not yet reserved in
 Odoo. They are written with the `created` event and the allocation subtracts them until
 Odoo's reservation is in the stock snapshot it computes from: a unit counts as pending while
@@ -21,10 +26,12 @@ is subtracted once, either here or through Odoo's `reserved`, never both and nev
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -34,6 +41,7 @@ from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write
 from inventory_pipelines.ledger.schema import (
     ORDER_EVENT_KINDS,
     ORDER_ROUTES,
+    dead_letters,
     order_inbox,
     order_map,
     pending_units,
@@ -41,6 +49,14 @@ from inventory_pipelines.ledger.schema import (
 )
 
 DEFAULT_LEASE = dt.timedelta(minutes=5)
+#: The most units one pending row (and one order line) may hold: the ledger's `Integer`
+#: columns are 32-bit on PostgreSQL, as Odoo's integer fields are.
+MAX_UNITS = 2**31 - 1
+_ID_LENGTH = order_inbox.c.external_id.type.length
+_EVENT_LENGTH = order_inbox.c.event.type.length
+_DELIVERY_LENGTH = order_inbox.c.delivery_id.type.length
+_SKU_LENGTH = pending_units.c.sku.type.length
+_CORRELATION_LENGTH = dead_letters.c.correlation_id.type.length
 
 
 class InboxError(ValueError):
@@ -91,13 +107,50 @@ class Received:
     stored_ids: tuple[int, ...]
 
 
-def _validate(event: InboxEvent) -> None:
+@dataclass(frozen=True)
+class Parked:
+    """An event kept as an order dead letter instead of an inbox row."""
+
+    dead_letter_id: int
+    new: bool  # False: the same event was parked before (a redelivery, a re-poll)
+
+
+def problems(event: InboxEvent) -> list[str]:
+    """Why `event` cannot be stored as an inbox row (empty: it can).
+
+    Unknown kinds and routes are the caller's bug, not the channel's: `receive` refuses them
+    (`InboxError`) instead of parking them.
+    """
+    found: list[str] = []
     if not event.channel or not event.external_id or not event.event:
-        raise InboxError(f"an inbox event needs channel, external id and event: {event!r}")
+        found.append("an inbox event needs channel, external id and event")
+    for name, value, limit in (
+        ("external id", event.external_id, _ID_LENGTH),
+        ("event", event.event, _EVENT_LENGTH),
+        ("delivery id", event.delivery_id, _DELIVERY_LENGTH),
+    ):
+        if value is not None and limit is not None and len(value) > limit:
+            found.append(f"{name} longer than {limit} characters")
+    for sku, units in (event.pending or {}).items():
+        if not sku or (_SKU_LENGTH is not None and len(sku) > _SKU_LENGTH):
+            found.append(f"pending SKU {sku!r} is empty or too long")
+        if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units <= MAX_UNITS:
+            found.append(f"SKU {sku}: {units!r} pending units (expected 0 to {MAX_UNITS})")
+    try:
+        orjson.dumps(dict(event.payload))
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        found.append(f"payload is not JSON: {exc}")
+    return found
+
+
+def _validate(event: InboxEvent) -> None:
     if event.kind not in ORDER_EVENT_KINDS:
         raise InboxError(f"{event.channel}/{event.external_id}: unknown kind {event.kind!r}")
     if event.route not in ORDER_ROUTES:
         raise InboxError(f"{event.channel}/{event.external_id}: unknown route {event.route!r}")
+    found = problems(event)
+    if found:
+        raise InboxError(f"{event.channel}/{event.external_id}: {'; '.join(found)}: {event!r}")
     audit.ensure_no_secrets(event.payload, "inbox payload")
 
 
@@ -350,8 +403,163 @@ def park(conn: Connection, row_id: int, reason: str, *, worker: str | None = Non
                 "order": row.payload,
             },
             error=reason,
-            correlation_id=f"{row.channel}:{row.external_id}",
+            correlation_id=f"{row.channel}:{row.external_id}"[:_CORRELATION_LENGTH],
         )
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as JSON the ledger can store: integers beyond 64 bits (a channel's absurd
+    quantity) and values JSON has no type for become strings."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    return str(value)
+
+
+def park_unstored(
+    conn: Connection,
+    *,
+    channel: str,
+    payload: Mapping[str, Any],
+    reason: str,
+    correlation_id: str,
+    identity: Any,
+) -> Parked:
+    """Park what a channel sent that cannot become an inbox row: an open order dead letter
+    with `payload` (made JSON-safe, marked ``inbox_id: None``) and `reason`.
+
+    `identity` (JSON) is what makes two deliveries the same: the same identity again, by
+    either route and whatever became of the first letter, is a duplicate and gets no second
+    letter (a re-poll within the overlap window, a redelivery, the other route).
+    """
+    body = json_safe({**payload, "inbox_id": None})
+    fingerprint = hashlib.sha256(
+        orjson.dumps(json_safe(identity), option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+    body["fingerprint"] = fingerprint
+    correlation_id = correlation_id[:_CORRELATION_LENGTH]
+    with write_transaction(conn):
+        if is_postgresql(conn):  # serialize concurrent deliveries of the same content
+            key = int.from_bytes(bytes.fromhex(fingerprint[:16]), "big", signed=True)
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        earlier = conn.execute(
+            sa.select(dead_letters.c.id, dead_letters.c.payload).where(
+                dead_letters.c.kind == "order",
+                dead_letters.c.channel == channel,
+                dead_letters.c.correlation_id == correlation_id,
+            )
+        ).all()
+        for letter_id, stored in earlier:
+            if isinstance(stored, Mapping) and stored.get("fingerprint") == fingerprint:
+                return Parked(int(letter_id), new=False)
+        letter_id = dlq.add(
+            conn,
+            channel=channel,
+            kind="order",
+            payload=body,
+            error=reason,
+            correlation_id=correlation_id,
+        )
+    return Parked(letter_id, new=True)
+
+
+def park_event(conn: Connection, event: InboxEvent, reason: str, identity: Any = None) -> Parked:
+    """Park an event that cannot be processed as the channel sent it (see `park_unstored`):
+    it gets no inbox row and no pending units; its payload is the channel's event. Its
+    identity is the order, the event and `identity` (by default the whole payload; the
+    caller passes what does not depend on the route that brought it)."""
+    return park_unstored(
+        conn,
+        channel=event.channel,
+        payload={
+            "external_id": event.external_id,
+            "event": event.event,
+            "kind": event.kind,
+            "route": event.route,
+            "delivery_id": event.delivery_id,
+            "order": dict(event.payload),
+        },
+        reason=reason,
+        correlation_id=f"{event.channel}:{event.external_id}",
+        identity=[
+            event.external_id,
+            event.event,
+            event.kind,
+            dict(event.payload) if identity is None else identity,
+        ],
+    )
+
+
+def replay_parked(conn: Connection, dead_letter_id: int, *, actor: str) -> int:
+    """Put the parked inbox row of an order dead letter back for ingestion; its inbox id.
+
+    The row is `new` again (attempts from 0) and the units of a parked order count as pending
+    again; the letter is closed as replayed, audited. Raises `DeadLetterError` saying why when
+    it cannot: not an open order letter, an event that never reached the inbox (parked as the
+    channel sent it: only a corrected event from the channel can go in), or a row that is no
+    longer parked.
+    """
+    with write_transaction(conn):
+        letter = dlq.get(conn, dead_letter_id)
+        if letter.kind != "order":
+            raise dlq.DeadLetterError(
+                f"dead letter {dead_letter_id} is a {letter.kind}, not an order"
+            )
+        if letter.status != "open":
+            raise dlq.DeadLetterError(f"dead letter {dead_letter_id} is {letter.status}, not open")
+        row_id = letter.payload.get("inbox_id") if isinstance(letter.payload, Mapping) else None
+        if row_id is None:
+            raise dlq.DeadLetterError(
+                f"dead letter {dead_letter_id} cannot be replayed: the event was parked as the "
+                f"channel sent it and never reached the inbox ({letter.error}). A corrected "
+                "event from the channel goes in on its own; this letter can only be discarded."
+            )
+        query = sa.select(order_inbox).where(order_inbox.c.id == int(row_id))
+        if is_postgresql(conn):
+            query = query.with_for_update()
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            raise dlq.DeadLetterError(
+                f"dead letter {dead_letter_id} cannot be replayed: inbox row {row_id} is gone"
+            )
+        if row.status != "parked":
+            raise dlq.DeadLetterError(
+                f"dead letter {dead_letter_id} cannot be replayed: inbox row {row_id} is "
+                f"{row.status}, not parked"
+            )
+        conn.execute(
+            order_inbox.update()
+            .where(order_inbox.c.id == row.id)
+            .values(
+                status="new",
+                attempts=0,
+                error=None,
+                result=None,
+                claimed_at=None,
+                claimed_by=None,
+                processed_at=None,
+            )
+        )
+        if row.kind == "created":
+            conn.execute(
+                pending_units.update()
+                .where(
+                    pending_units.c.channel == row.channel,
+                    pending_units.c.external_id == row.external_id,
+                    pending_units.c.reserved_at.is_(None),
+                    pending_units.c.released_at.is_not(None),
+                )
+                .values(released_at=None)
+            )
+        dlq.mark_replayed(
+            conn, dead_letter_id, actor=actor, reason=f"inbox row {row.id} back to new"
+        )
+    return int(row.id)
 
 
 def get(conn: Connection, row_id: int) -> InboxRow:
@@ -572,10 +780,12 @@ def set_cursor(conn: Connection, channel: str, cursor: str | None, name: str = "
 
 __all__ = [
     "DEFAULT_LEASE",
+    "MAX_UNITS",
     "InboxError",
     "InboxEvent",
     "InboxRow",
     "OrderMapping",
+    "Parked",
     "Received",
     "claim",
     "complete",
@@ -584,15 +794,20 @@ __all__ = [
     "forget_reserved",
     "get",
     "get_cursor",
+    "json_safe",
     "mapping",
     "mappings",
     "mark_reserved",
     "park",
+    "park_event",
+    "park_unstored",
     "pending_by_sku",
+    "problems",
     "receive",
     "record_mapping",
     "release",
     "release_pending",
+    "replay_parked",
     "rows",
     "set_cursor",
 ]

@@ -2,7 +2,7 @@
 
 `OdooClient` speaks JSON-RPC, XML-RPC or JSON-2 over one pooled httpx client, with retries,
 a circuit breaker and typed errors; `snapshot` reads products, locations and quants into
-Polars frames.
+Polars frames; `sales` creates, confirms, cancels and returns the sale orders of channels.
 """
 
 from inventory_pipelines.odoo.client import OdooClient
@@ -18,6 +18,7 @@ from inventory_pipelines.odoo.errors import (
     OdooUnsupportedVersionError,
     OdooUserError,
 )
+from inventory_pipelines.odoo.sales import OdooSales, SaleLine, SaleOrder
 from inventory_pipelines.odoo.snapshot import (
     LOCATIONS_SCHEMA,
     PRODUCTS_SCHEMA,
@@ -39,11 +40,14 @@ __all__ = [
     "OdooConfig",
     "OdooError",
     "OdooMissingError",
+    "OdooSales",
     "OdooServerError",
     "OdooUnavailableError",
     "OdooUnsupportedVersionError",
     "OdooUserError",
     "OdooVersion",
+    "SaleLine",
+    "SaleOrder",
     "read_locations",
     "read_products",
     "read_quants",

@@ -2,7 +2,7 @@
 
 For each inbox row a worker claims:
 
-- ``created``: the Odoo ``sale.order`` is looked up by its ``client_order_ref``
+- ``created``: the Odoo sale order is looked up by its ``client_order_ref``
   (``<channel>/<external id>``) first: after a crash the order may already be there, in draft
   (created, not confirmed) or confirmed. Only when it is absent is it created, with its lines
   mapped from the channel's SKUs to Odoo products and its quantities converted to the
@@ -24,16 +24,20 @@ For each inbox row a worker claims:
 Odoo being slow or down gives the row back (it is claimed again later); nothing is lost and
 the look-up by reference keeps a retry from creating a second order. Odoo does not enforce a
 unique ``client_order_ref``: the ledger's claim is what keeps two workers off one order.
+Anything else that goes wrong with one row (a stored event that cannot be read, a quantity
+out of range, Odoo refusing it, a surprise) parks that row with its reason and the pass goes
+on: one bad record never stops its channel.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from inventory_pipelines.channels.base import ChannelOrder
@@ -41,14 +45,14 @@ from inventory_pipelines.ledger import inbox
 from inventory_pipelines.ledger.inbox import InboxRow
 from inventory_pipelines.odoo.client import OdooClient
 from inventory_pipelines.odoo.errors import OdooError, OdooUnavailableError
-from inventory_pipelines.odoo.snapshot import read_products
+from inventory_pipelines.odoo.sales import CANCELLED, CONFIRMED, DRAFT, OdooSales, SaleLine
+from inventory_pipelines.orders.events import problems
 from inventory_pipelines.rules.orders import AfterFulfilment, CustomerMatch, OrderPolicy, Restock
 
 log = logging.getLogger(__name__)
 
 #: the inbox kinds this module processes
 KINDS = ("created", "cancelled", "returned")
-NO_CANCEL_WARNING = {"disable_cancel_warning": True}
 
 
 class ParkOrder(Exception):
@@ -90,157 +94,6 @@ class IngestSummary:
         return {k: v for k, v in vars(self).items() if k != "errors"} | {"errors": self.errors[:20]}
 
 
-class OdooOrders:
-    """The few things ingestion asks of Odoo, with per-pass caches of partners and warehouses."""
-
-    def __init__(self, client: OdooClient) -> None:
-        self.client = client
-        self._partners: dict[tuple[str, str], int | None] = {}
-        self._warehouses: dict[str, int | None] = {}
-        self._products: dict[str, dict[str, Any] | None] = {}
-
-    @property
-    def uom_field(self) -> str:
-        """The sale order line's unit field: ``product_uom`` up to 18, ``product_uom_id`` on 19."""
-        return "product_uom_id" if self.client.version.major >= 19 else "product_uom"
-
-    def find(self, ref: str) -> dict[str, Any] | None:
-        """The sale order with this ``client_order_ref`` (the oldest, if several), or None."""
-        found = self.client.call(
-            "sale.order",
-            "search_read",
-            [[["client_order_ref", "=", ref]]],
-            {"fields": ["id", "state", "picking_ids"], "order": "id asc", "limit": 2},
-        )
-        if len(found) > 1:
-            log.error("Odoo holds two sale orders with client_order_ref %s", ref)
-        return found[0] if found else None
-
-    def products(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """SKU -> {product_id, factor, uom, active, storable} for the SKUs Odoo knows, read once
-        per ingestor (one Dagster run, one worker process's pass)."""
-        missing = [sku for sku in skus if sku not in self._products]
-        if missing:
-            found: dict[str, dict[str, Any]] = {}
-            for row in read_products(self.client, missing).iter_rows(named=True):
-                if row["sku"] and (row["sku"] not in found or row["active"]):
-                    found[row["sku"]] = row
-            for sku in missing:
-                self._products[sku] = found.get(sku)
-        return {sku: row for sku in skus if (row := self._products.get(sku)) is not None}
-
-    def partner(self, match: CustomerMatch, email: str | None, name: str | None) -> int | None:
-        """The partner an order is booked on, per the channel's policy; None when none matches."""
-        if match in (CustomerMatch.EMAIL, CustomerMatch.EMAIL_OR_PARTNER) and email:
-            found = self._partner("email", email.strip().lower())
-            if found is not None:
-                return found
-        if match in (CustomerMatch.PARTNER, CustomerMatch.EMAIL_OR_PARTNER) and name:
-            return self._partner("name", name)
-        return None
-
-    def _partner(self, field_name: str, value: str) -> int | None:
-        key = (field_name, value)
-        if key not in self._partners:
-            operator = "=ilike" if field_name == "email" else "="
-            ids = self.client.call(
-                "res.partner",
-                "search",
-                [[[field_name, operator, value]]],
-                {"limit": 1, "order": "id asc"},
-            )
-            self._partners[key] = ids[0] if ids else None
-        return self._partners[key]
-
-    def warehouse(self, code: str) -> int | None:
-        """The id of the warehouse with this code."""
-        if code not in self._warehouses:
-            ids = self.client.call("stock.warehouse", "search", [[["code", "=", code]]])
-            self._warehouses[code] = ids[0] if ids else None
-        return self._warehouses[code]
-
-    def create(self, values: dict[str, Any]) -> int:
-        """Create a sale order; its id."""
-        created = self.client.call("sale.order", "create", [values])
-        return int(created[0] if isinstance(created, list) else created)
-
-    def confirm(self, order_id: int) -> None:
-        """Confirm: Odoo creates the delivery and reserves the stock."""
-        self.client.call("sale.order", "action_confirm", [[order_id]])
-
-    def cancel(self, order_id: int) -> None:
-        """Cancel (without the wizard): undone pickings are cancelled, reservations released."""
-        self.client.call(
-            "sale.order", "action_cancel", [[order_id]], {"context": NO_CANCEL_WARNING}
-        )
-
-    def fulfilment_started(self, order: Mapping[str, Any]) -> bool:
-        """Whether any delivery of the order is done."""
-        pickings = order.get("picking_ids") or []
-        if not pickings:
-            return False
-        states = self.client.call("stock.picking", "read", [pickings], {"fields": ["state"]})
-        return any(p["state"] == "done" for p in states)
-
-    def done_delivery(self, order: Mapping[str, Any]) -> int | None:
-        """The order's first done delivery (what a return comes back from)."""
-        pickings = order.get("picking_ids") or []
-        if not pickings:
-            return None
-        rows = self.client.call(
-            "stock.picking", "read", [pickings], {"fields": ["state", "origin"]}
-        )
-        done = [
-            p["id"]
-            for p in rows
-            if p["state"] == "done" and not str(p.get("origin") or "").startswith("Return of")
-        ]
-        return min(done) if done else None
-
-    def return_picking(self, marker: str) -> int | None:
-        """The return transfer made for this event already (after a crash), if any."""
-        found = self.client.call(
-            "stock.picking", "search", [[["origin", "=", marker]]], {"limit": 1}
-        )
-        return found[0] if found else None
-
-    def create_return(self, delivery: int, lines: Sequence[tuple[int, float]], marker: str) -> int:
-        """Odoo's return wizard on `delivery`; the receipt is marked with `marker` (its origin)."""
-        created = self.client.call(
-            "stock.return.picking",
-            "create",
-            [
-                {
-                    "picking_id": delivery,
-                    "product_return_moves": [
-                        [0, 0, {"product_id": product, "quantity": quantity}]
-                        for product, quantity in lines
-                    ],
-                }
-            ],
-        )
-        wizard = int(created[0] if isinstance(created, list) else created)
-        button = "create_returns" if self.client.version.major <= 17 else "action_create_returns"
-        action = self.client.call("stock.return.picking", button, [[wizard]])
-        receipt = int(action["res_id"])
-        self.client.call("stock.picking", "write", [[receipt], {"origin": marker}])
-        return receipt
-
-    def picking_done(self, picking: int) -> bool:
-        """Whether a transfer is done."""
-        [row] = self.client.call("stock.picking", "read", [[picking]], {"fields": ["state"]})
-        return row["state"] == "done"
-
-    def validate(self, picking: int) -> None:
-        """Validate a transfer (a return: the units are back in stock)."""
-        self.client.call("stock.picking", "button_validate", [[picking]])
-
-    def state(self, order_id: int) -> str | None:
-        """The order's state now."""
-        found = self.client.call("sale.order", "read", [[order_id]], {"fields": ["state"]})
-        return found[0]["state"] if found else None
-
-
 class Ingestor:
     """Takes claimed inbox rows into Odoo (see the module docstring)."""
 
@@ -253,7 +106,7 @@ class Ingestor:
         worker: str,
     ) -> None:
         self.engine = engine
-        self.odoo = OdooOrders(odoo)
+        self.odoo = OdooSales(odoo)
         self.channels = dict(channels)
         self.worker = worker
 
@@ -301,7 +154,7 @@ class Ingestor:
         try:
             if setup is None:
                 raise ParkOrder(f"channel {row.channel!r} is not in channels.yml")
-            order = ChannelOrder.from_payload(row.payload)
+            order = self._order(row, setup)
             if row.kind == "created":
                 self._created(row, order, setup, summary)
             elif row.kind == "returned":
@@ -309,10 +162,7 @@ class Ingestor:
             else:
                 self._cancelled(row, setup, summary)
         except ParkOrder as exc:
-            with self.engine.connect() as conn:
-                inbox.park(conn, row.id, str(exc), worker=self.worker)
-            summary.parked += 1
-            log.warning("order %s/%s parked: %s", row.channel, row.external_id, exc)
+            self._park(row, str(exc), summary)
         except OdooUnavailableError as exc:
             with self.engine.connect() as conn:
                 inbox.release(conn, row.id, f"{type(exc).__name__}: {exc}", worker=self.worker)
@@ -321,10 +171,33 @@ class Ingestor:
             return False
         except OdooError as exc:
             # Odoo refused (a user error, an access right): a person must look at it
-            with self.engine.connect() as conn:
-                inbox.park(conn, row.id, f"Odoo refused: {exc}", worker=self.worker)
-            summary.parked += 1
+            self._park(row, f"Odoo refused: {exc}", summary)
+        except sa.exc.SQLAlchemyError:
+            raise  # the ledger itself failed: nothing can be recorded, the run fails
+        except Exception as exc:
+            # one record's surprise must not stop its channel: parked for a person, with why
+            log.exception("order %s/%s could not be processed", row.channel, row.external_id)
+            self._park(row, f"could not be processed: {type(exc).__name__}: {exc}", summary)
         return True
+
+    def _order(self, row: InboxRow, setup: ChannelSetup) -> ChannelOrder:
+        """The stored event as a channel order, or ParkOrder when it cannot be processed."""
+        try:
+            order = ChannelOrder.from_payload(row.payload)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ParkOrder(
+                f"the stored event cannot be read: {type(exc).__name__}: {exc}"
+            ) from exc
+        found = problems(order, setup.units_per_item)
+        if found:
+            raise ParkOrder("; ".join(found))
+        return order
+
+    def _park(self, row: InboxRow, reason: str, summary: IngestSummary) -> None:
+        with self.engine.connect() as conn:
+            inbox.park(conn, row.id, reason, worker=self.worker)
+        summary.parked += 1
+        log.warning("order %s/%s parked: %s", row.channel, row.external_id, reason)
 
     def _finish(
         self, row: InboxRow, result: dict[str, Any], summary: IngestSummary, status: str = "done"
@@ -337,20 +210,19 @@ class Ingestor:
         self, row: InboxRow, order: ChannelOrder, setup: ChannelSetup, summary: IngestSummary
     ) -> None:
         ref = client_order_ref(row.channel, row.external_id)
-        existing = self.odoo.find(ref)
+        existing = self.odoo.find_order_by_ref(ref)
         if existing is not None:
-            order_id, state = int(existing["id"]), existing["state"]
-            if state == "draft":
-                self.odoo.confirm(order_id)
-                state = "sale"
+            order_id, state = existing.id, existing.state
+            if state == DRAFT:
+                self.odoo.confirm_order(order_id)
+                state = CONFIRMED
             summary.recovered += 1
         else:
-            values = self._order_values(ref, order, setup)
-            order_id = self.odoo.create(values)
+            order_id = self._create_order(ref, order, setup)
             with self.engine.connect() as conn:
-                inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, "draft")
-            self.odoo.confirm(order_id)
-            state = "sale"
+                inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, DRAFT)
+            self.odoo.confirm_order(order_id)
+            state = CONFIRMED
             summary.created += 1
         with self.engine.connect() as conn:
             inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, state)
@@ -359,16 +231,17 @@ class Ingestor:
             row, {"sale_order_id": order_id, "client_order_ref": ref, "state": state}, summary
         )
 
-    def _order_values(self, ref: str, order: ChannelOrder, setup: ChannelSetup) -> dict[str, Any]:
-        """The sale order to create, or ParkOrder with every reason found."""
+    def _create_order(self, ref: str, order: ChannelOrder, setup: ChannelSetup) -> int:
+        """Create the sale order in draft (its id), or ParkOrder with every reason found before
+        anything is written."""
         problems: list[str] = []
         if not order.lines:
             problems.append("the order has no lines")
         skus = [line.sku for line in order.lines if line.sku]
         if len(skus) < len(order.lines):
             problems.append("a line has no SKU")
-        products = self.odoo.products(sorted(set(skus))) if skus else {}
-        lines = []
+        products = self.odoo.products_by_sku(sorted(set(skus))) if skus else {}
+        lines: list[SaleLine] = []
         for line in order.lines:
             if not line.sku:
                 continue
@@ -391,22 +264,24 @@ class Ingestor:
                     f"{product.get('uom') or 'product units'} (1 = {factor:g} units)"
                 )
                 continue
-            values: dict[str, Any] = {
-                "product_id": int(product["product_id"]),
-                "product_uom_qty": float(round(quantity)),
-                "name": product.get("name") or line.sku,
-            }
-            if product.get("uom_id"):
-                values[self.odoo.uom_field] = int(product["uom_id"])
+            price = None
             if line.price is not None:
                 try:
-                    values["price_unit"] = float(line.price) * factor / setup.units_per_item
+                    price = float(line.price) * factor / setup.units_per_item
                 except ValueError:
                     problems.append(f"SKU {line.sku}: price {line.price!r} is not a number")
                     continue
-            lines.append(values)
+            lines.append(
+                SaleLine(
+                    product_id=int(product["product_id"]),
+                    quantity=float(round(quantity)),
+                    name=product.get("name") or line.sku,
+                    uom_id=int(product["uom_id"]) if product.get("uom_id") else None,
+                    price_unit=price,
+                )
+            )
         customer = setup.policy.customer
-        partner = self.odoo.partner(customer.match, order.customer_email, customer.partner)
+        partner = self._partner(customer.match, order.customer_email, customer.partner)
         if partner is None:
             who = order.customer_email or "no e-mail"
             problems.append(
@@ -414,24 +289,34 @@ class Ingestor:
                 + (f", partner {customer.partner!r}" if customer.partner else "")
                 + ")"
             )
-        if problems:
+        if problems or partner is None:
             raise ParkOrder("; ".join(dict.fromkeys(problems)))
-        values = {
-            "partner_id": partner,
-            "client_order_ref": ref,
-            "origin": order.number or ref,
-            "order_line": [[0, 0, line] for line in lines],
-        }
+        warehouse = None
         if setup.warehouse:
-            warehouse = self.odoo.warehouse(setup.warehouse)
+            warehouse = self.odoo.warehouse_by_code(setup.warehouse)
             if warehouse is None:
                 raise ParkOrder(f"warehouse {setup.warehouse!r} is not in Odoo")
-            values["warehouse_id"] = warehouse
-        return values
+        return self.odoo.create_order(
+            partner_id=partner,
+            ref=ref,
+            origin=order.number or ref,
+            lines=lines,
+            warehouse_id=warehouse,
+        )
+
+    def _partner(self, match: CustomerMatch, email: str | None, name: str | None) -> int | None:
+        """The partner an order is booked on, per the channel's policy; None when none matches."""
+        if match in (CustomerMatch.EMAIL, CustomerMatch.EMAIL_OR_PARTNER) and email:
+            found = self.odoo.partner_by_email(email)
+            if found is not None:
+                return found
+        if match in (CustomerMatch.PARTNER, CustomerMatch.EMAIL_OR_PARTNER) and name:
+            return self.odoo.partner_by_name(name)
+        return None
 
     def _cancelled(self, row: InboxRow, setup: ChannelSetup, summary: IngestSummary) -> None:
         ref = client_order_ref(row.channel, row.external_id)
-        existing = self.odoo.find(ref)
+        existing = self.odoo.find_order_by_ref(ref)
         if existing is None:
             if self._order_still_coming(row, summary):
                 return
@@ -442,9 +327,9 @@ class Ingestor:
                 row, {"outcome": "never in Odoo", "pending_released": released}, summary, "ignored"
             )
             return
-        order_id, state = int(existing["id"]), existing["state"]
-        if state == "cancel":
-            self._record(row, ref, order_id, "cancel")
+        order_id = existing.id
+        if existing.state == CANCELLED:
+            self._record(row, ref, order_id, CANCELLED)
             summary.cancelled += 1
             self._finish(row, {"sale_order_id": order_id, "outcome": "already cancelled"}, summary)
             return
@@ -468,8 +353,8 @@ class Ingestor:
                 "ignored",
             )
             return
-        self.odoo.cancel(order_id)
-        self._record(row, ref, order_id, self.odoo.state(order_id) or "cancel")
+        self.odoo.cancel_order(order_id)
+        self._record(row, ref, order_id, self.odoo.order_state(order_id) or CANCELLED)
         summary.cancelled += 1
         outcome = "cancelled what was not delivered" if started else "cancelled"
         self._finish(row, {"sale_order_id": order_id, "outcome": outcome}, summary)
@@ -480,7 +365,7 @@ class Ingestor:
         """A return: a return transfer from the order's delivery, per `returns.restock`."""
         restock = setup.policy.returns.restock
         ref = client_order_ref(row.channel, row.external_id)
-        existing = self.odoo.find(ref)
+        existing = self.odoo.find_order_by_ref(ref)
         if existing is None:
             if self._order_still_coming(row, summary):
                 return
@@ -491,39 +376,39 @@ class Ingestor:
             summary.ignored += 1
             self._finish(
                 row,
-                {"sale_order_id": existing["id"], "outcome": "recorded (restock: never)"},
+                {"sale_order_id": existing.id, "outcome": "recorded (restock: never)"},
                 summary,
                 "ignored",
             )
             return
         marker = f"{ref} {row.event}"
-        found = self.odoo.return_picking(marker)
+        found = self.odoo.find_return(marker)
         if found is None:
             delivery = self.odoo.done_delivery(existing)
             if delivery is None:
                 summary.review += 1
                 self._finish(
                     row,
-                    {"sale_order_id": existing["id"], "outcome": "no delivery done to return"},
+                    {"sale_order_id": existing.id, "outcome": "no delivery done to return"},
                     summary,
                     "review",
                 )
                 return
             lines = self._return_lines(order, setup)
-            found = self.odoo.create_return(delivery, lines, marker)
-        if restock is Restock.IMMEDIATELY and not self.odoo.picking_done(found):
-            self.odoo.validate(found)
+            found = self.odoo.return_delivery(delivery, lines, marker)
+        if restock is Restock.IMMEDIATELY and not self.odoo.transfer_done(found):
+            self.odoo.validate_transfer(found)
         summary.returned += 1
         self._finish(
             row,
-            {"sale_order_id": existing["id"], "return_picking_id": found, "restock": restock.value},
+            {"sale_order_id": existing.id, "return_picking_id": found, "restock": restock.value},
             summary,
         )
 
     def _return_lines(self, order: ChannelOrder, setup: ChannelSetup) -> list[tuple[int, float]]:
         """(product id, quantity in the product's unit) per returned line, or ParkOrder."""
         skus = sorted({line.sku for line in order.lines if line.sku})
-        products = self.odoo.products(skus) if skus else {}
+        products = self.odoo.products_by_sku(skus) if skus else {}
         lines, problems = [], []
         for line in order.lines:
             product = products.get(line.sku or "")

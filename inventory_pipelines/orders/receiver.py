@@ -7,11 +7,20 @@
    and stores nothing (the store refuses a webhook whose ping fails);
 3. the signature is checked against the channel's webhook secret, in constant time: a bad
    or missing one is answered 401 and nothing is stored or parsed;
-4. the body is read as the channel's order events (400 when it is not what its topic
-   says; 200 with nothing stored for topics that carry no order event);
+4. the body is read as the channel's order events (200 with nothing stored for topics that
+   carry no order event);
 5. the events go to the inbox in one transaction: stored once, duplicates counted and
    dropped; the answer is 200 ``{"stored", "duplicates"}``. If the ledger cannot be
    written, 503: the channel delivers again later, so nothing is lost.
+
+A signed delivery that can never be processed (a body that is not what its topic says, an
+event without order id, a quantity no shelf holds) is parked in the dead-letter queue with
+its reason and answered **200** ``{..., "parked": [ids]}``: it is kept, an operator settles
+it (``inventory-sync dlq show``/``discard``), and the channel does not send it again. Any
+non-2xx would not help: Shopify retries every non-2xx 8 times over 4 hours and removes a
+subscription whose deliveries keep failing, WooCommerce disables a webhook after 5
+consecutive failed deliveries, so one bad order would cost the channel all its webhooks.
+The same delivery again finds its letter and is counted as a duplicate.
 
 Nothing else happens in the request: ingestion into Odoo reads the inbox on its own, so the
 channel gets its answer in milliseconds (Shopify gives up after 5 s and counts a failure).
@@ -20,6 +29,7 @@ channel gets its answer in milliseconds (Shopify gives up after 5 s and counts a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,14 +42,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from inventory_pipelines.channels.base import WebhookError
+from inventory_pipelines.channels.base import ChannelOrder, WebhookError
 from inventory_pipelines.channels.factory import WEBHOOKS, WebhookKind
 from inventory_pipelines.ledger import inbox
-from inventory_pipelines.orders.events import inbox_event
+from inventory_pipelines.orders.events import Intake, take_in
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 5 * 1024 * 1024
+#: how much of an unreadable body its dead letter keeps
+BODY_EXCERPT = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,7 @@ class ReceiverStats:
     duplicates: int = 0
     rejected_signature: int = 0
     malformed: int = 0
+    parked: int = 0
     pings: int = 0
 
 
@@ -81,9 +94,34 @@ def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starle
             raise ValueError(f"channel {channel.name!r}: no webhook secret")
     stats = ReceiverStats()
 
-    def store(events: list[inbox.InboxEvent]) -> inbox.Received:
+    def store(channel: WebhookChannel, orders: list[ChannelOrder], delivery: str | None) -> Intake:
         with engine.connect() as conn:
-            return inbox.receive(conn, events)
+            return take_in(
+                conn,
+                channel.name,
+                orders,
+                "webhook",
+                delivery_id=delivery,
+                units_per_item=channel.units_per_item,
+            )
+
+    def park_body(name: str, body: bytes, delivery: str | None, reason: str) -> inbox.Parked:
+        digest = hashlib.sha256(body).hexdigest()
+        with engine.connect() as conn:
+            return inbox.park_unstored(
+                conn,
+                channel=name,
+                payload={
+                    "route": "webhook",
+                    "delivery_id": delivery,
+                    "body_bytes": len(body),
+                    "body_sha256": digest,
+                    "body": body[:BODY_EXCERPT].decode("utf-8", "replace"),
+                },
+                reason=reason,
+                correlation_id=f"{name}:webhook:{digest[:32]}",
+                identity=digest,
+            )
 
     async def webhook(request: Request) -> JSONResponse:
         name = request.path_params["channel"]
@@ -102,32 +140,38 @@ def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starle
             stats.rejected_signature += 1
             log.warning("webhook for %s refused: bad or missing signature", name)
             return JSONResponse({"error": "invalid signature"}, 401)
+        delivery = kind.delivery_id(headers)
         try:
             orders = kind.parse(headers, body)
-        except WebhookError as exc:
+        except (WebhookError, ValueError, TypeError, KeyError, AttributeError) as exc:
             stats.malformed += 1
-            log.warning("webhook for %s refused: %s", name, exc)
-            return JSONResponse({"error": str(exc)}, 400)
-        delivery = kind.delivery_id(headers)
-        events = [
-            inbox_event(
-                name,
-                order,
-                "webhook",
-                delivery_id=delivery,
-                units_per_item=channel.units_per_item,
-            )
-            for order in orders
-        ]
+            reason = str(exc) if isinstance(exc, WebhookError) else f"{type(exc).__name__}: {exc}"
+            log.warning("webhook for %s parked: %s", name, reason)
+            try:
+                parked = await run_in_threadpool(park_body, name, body, delivery, reason)
+            except sa.exc.SQLAlchemyError as error:
+                return unavailable(name, error)
+            stats.parked += parked.new
+            if not parked.new:  # parked before: this delivery is a duplicate of its letter
+                return JSONResponse({"stored": 0, "duplicates": 1})
+            return JSONResponse({"stored": 0, "duplicates": 0, "parked": [parked.dead_letter_id]})
         try:
-            received = await run_in_threadpool(store, events)
+            received = await run_in_threadpool(store, channel, orders, delivery)
         except sa.exc.SQLAlchemyError as exc:
-            log.error("webhook for %s not stored, ledger unavailable: %s", name, type(exc).__name__)
-            return JSONResponse({"error": "ledger unavailable, deliver again"}, 503)
+            return unavailable(name, exc)
         stats.accepted += 1
         stats.stored += received.stored
         stats.duplicates += received.duplicates
-        return JSONResponse({"stored": received.stored, "duplicates": received.duplicates})
+        stats.parked += len(received.parked)
+        answer: dict[str, object] = {"stored": received.stored, "duplicates": received.duplicates}
+        if received.parked:
+            log.warning("webhook for %s: dead letter(s) %s parked", name, list(received.parked))
+            answer["parked"] = list(received.parked)
+        return JSONResponse(answer)
+
+    def unavailable(name: str, exc: Exception) -> JSONResponse:
+        log.error("webhook for %s not stored, ledger unavailable: %s", name, type(exc).__name__)
+        return JSONResponse({"error": "ledger unavailable, deliver again"}, 503)
 
     async def healthz(request: Request) -> JSONResponse:
         def ping() -> None:

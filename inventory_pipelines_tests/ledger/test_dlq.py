@@ -104,3 +104,44 @@ def test_a_payload_carrying_a_credential_is_refused(conn: Connection) -> None:
             error="x",
         )
     assert dlq.list_open(conn) == []
+
+
+def test_a_discard_is_audited_with_actor_reason_before_and_after(conn: Connection) -> None:
+    send_and_fail(conn, max_attempts=1)
+    (letter,) = dlq.list_open(conn)
+    with pytest.raises(DeadLetterError, match="takes a reason"):
+        dlq.discard(conn, letter.id, actor="ops", reason="  ")
+    dlq.discard(conn, letter.id, actor="ops@example.com", reason="listing deleted", source="cli")
+    assert dlq.get(conn, letter.id).status == "discarded" and dlq.list_open(conn) == []
+    [entry] = audit.history(conn, entity=f"dead_letter/{letter.id}")
+    assert (entry.actor, entry.source, entry.action) == (
+        "ops@example.com",
+        "cli",
+        "dead_letter.discarded",
+    )
+    assert entry.before == {"status": "open", "kind": "publish", "channel": "shop"}
+    assert entry.after == {"status": "discarded", "reason": "listing deleted"}
+    assert entry.correlation_id == "c9"
+    with pytest.raises(DeadLetterError, match="not open"):
+        dlq.discard(conn, letter.id, actor="ops", reason="again")
+    with pytest.raises(DeadLetterError, match="no dead letter"):
+        dlq.discard(conn, 999, actor="ops", reason="x")
+
+
+def test_describe_says_what_a_letter_holds_and_whether_it_can_be_replayed(
+    conn: Connection,
+) -> None:
+    send_and_fail(conn, max_attempts=1)
+    (letter,) = dlq.list_open(conn)
+    view = dlq.describe(conn, letter)
+    assert (view["kind"], view["channel"], view["status"], view["items"]) == (
+        "publish",
+        "shop",
+        "open",
+        1,
+    )
+    assert view["skus"] == ["A"] and view["replayable"] and view["closed"] is None
+    dlq.discard(conn, letter.id, actor="ops", reason="gone")
+    closed = dlq.describe(conn, dlq.get(conn, letter.id))
+    assert closed["closed"]["by"] == "ops" and closed["closed"]["reason"] == "gone"
+    assert not closed["replayable"] and closed["not_replayable"] == "it is discarded"

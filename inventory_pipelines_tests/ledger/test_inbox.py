@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 
@@ -184,3 +185,89 @@ def test_a_polling_cursor_is_kept_per_channel(conn: sa.Connection) -> None:
     inbox.set_cursor(conn, "amazon", "2026-11-01T00:00:00Z")
     assert inbox.get_cursor(conn, "shopify") == "2026-11-27T11:00:00Z"
     assert inbox.get_cursor(conn, "amazon") == "2026-11-01T00:00:00Z"
+
+
+def test_pending_units_beyond_the_integer_column_are_refused_not_overflowed(
+    conn: sa.Connection,
+) -> None:
+    with pytest.raises(InboxError, match="pending units"):
+        inbox.receive(conn, [event("1", pending={"SKU-000001": 2**63})])
+    assert inbox.rows(conn) == []
+    assert inbox.problems(event("1", pending={"SKU-000001": inbox.MAX_UNITS})) == []
+
+
+def test_an_event_parked_before_the_inbox_gets_one_letter_however_often_it_comes(
+    conn: sa.Connection,
+) -> None:
+    bad = InboxEvent(
+        "woocommerce",
+        "1002",
+        "created",
+        "created",
+        "poll",
+        {"external_id": "1002", "lines": [{"sku": "SKU-000001", "quantity": 2**63}]},
+    )
+    first = inbox.park_event(conn, bad, "quantity 9223372036854775808 is above 2147483647")
+    again = inbox.park_event(conn, dataclasses.replace(bad, route="webhook", delivery_id="d9"), "x")
+    assert first.new and not again.new and again.dead_letter_id == first.dead_letter_id
+    letter = dlq.get(conn, first.dead_letter_id)
+    assert (letter.kind, letter.status, letter.correlation_id) == (
+        "order",
+        "open",
+        "woocommerce:1002",
+    )
+    assert letter.payload["inbox_id"] is None
+    assert letter.payload["order"]["lines"][0]["quantity"] == 2**63
+    # still one letter once it is settled: a re-poll of the same event is a duplicate
+    dlq.discard(conn, letter.id, actor="ops", reason="test order")
+    assert not inbox.park_event(conn, bad, "x").new
+    # the order edited on the channel, still bad: a new event, a new letter
+    edited = dataclasses.replace(
+        bad, payload={**bad.payload, "lines": [{"sku": "SKU-000001", "quantity": 2**62}]}
+    )
+    assert inbox.park_event(conn, edited, "x").new
+    assert inbox.rows(conn) == [] and inbox.pending_by_sku(conn, None) == {}
+    beyond = dataclasses.replace(bad, payload={"lines": [{"quantity": 2**70}]})
+    parked = inbox.park_event(conn, beyond, "x")  # beyond 64 bits: kept as text
+    assert dlq.get(conn, parked.dead_letter_id).payload["order"]["lines"][0]["quantity"] == str(
+        2**70
+    )
+
+
+def test_a_parked_row_is_replayed_back_to_new_with_its_pending_units(
+    conn: sa.Connection,
+) -> None:
+    inbox.receive(conn, [event("1")])
+    [row] = inbox.claim(conn, "w")
+    letter_id = inbox.park(conn, row.id, "unknown SKU SKU-000001", worker="w")
+    assert letter_id is not None and inbox.pending_by_sku(conn, None) == {}
+    assert inbox.replay_parked(conn, letter_id, actor="ops") == row.id
+    replayed = inbox.get(conn, row.id)
+    assert (replayed.status, replayed.attempts, replayed.error) == ("new", 0, None)
+    assert inbox.pending_by_sku(conn, None) == {"SKU-000001": 2}
+    assert dlq.get(conn, letter_id).status == "replayed"
+    [entry] = dlq.history(conn, letter_id)
+    assert (entry.actor, entry.action) == ("ops", "dead_letter.replayed")
+    with pytest.raises(dlq.DeadLetterError, match="not open"):
+        inbox.replay_parked(conn, letter_id, actor="ops")
+
+
+def test_a_letter_without_inbox_row_or_whose_row_moved_on_says_why_it_cannot_replay(
+    conn: sa.Connection,
+) -> None:
+    unstored = inbox.park_event(
+        conn, InboxEvent("shopify", "7", "created", "created", "webhook", {"lines": []}), "bad"
+    )
+    with pytest.raises(dlq.DeadLetterError, match="never reached the inbox"):
+        inbox.replay_parked(conn, unstored.dead_letter_id, actor="ops")
+    inbox.receive(conn, [event("8")])
+    [row] = inbox.claim(conn, "w")
+    letter_id = inbox.park(conn, row.id, "no customer", worker="w")
+    assert letter_id is not None
+    conn.execute(sa.text("UPDATE order_inbox SET status = 'done' WHERE id = :id"), {"id": row.id})
+    conn.commit()
+    with pytest.raises(dlq.DeadLetterError, match="is done, not parked"):
+        inbox.replay_parked(conn, letter_id, actor="ops")
+    assert dlq.get(conn, letter_id).status == "open"
+    view = dlq.describe(conn, dlq.get(conn, letter_id))
+    assert view["replayable"] is False and "done, not parked" in view["not_replayable"]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inventory_pipelines.ledger import create_engine, inbox, migrate
+from inventory_pipelines.ledger import create_engine, dlq, inbox, migrate
 from inventory_pipelines.orders.receiver import WebhookChannel, create_app
 from inventory_pipelines.sandbox.serving import start_server, stop_server
 
@@ -166,12 +166,43 @@ def test_a_bad_or_missing_signature_is_401_and_stores_nothing(receiver, ledger, 
     assert app.state.stats.rejected_signature == 1
 
 
-def test_a_signed_but_unreadable_body_is_400_and_stores_nothing(receiver, ledger) -> None:
+def test_a_signed_but_unreadable_body_is_parked_and_answered_200_once(receiver, ledger) -> None:
     url, _ = receiver
     body = b'{"id": "no line items and no closing brace"'
     answer = httpx.post(f"{url}/webhooks/shopify", content=body, headers=shopify_headers(body))
-    assert answer.status_code == 400 and "unreadable body" in answer.json()["error"]
+    again = httpx.post(f"{url}/webhooks/shopify", content=body, headers=shopify_headers(body))
+    assert answer.status_code == 200 and again.status_code == 200
+    [letter_id] = answer.json()["parked"]
+    assert again.json() == {"stored": 0, "duplicates": 1}
     assert rows(ledger) == []
+    with ledger.connect() as conn:
+        [letter] = dlq.list_open(conn, "shopify")
+    assert letter.id == letter_id and "unreadable body" in letter.error
+    assert letter.payload["body"] == body.decode() and letter.payload["inbox_id"] is None
+
+
+def test_a_signed_order_with_an_absurd_quantity_is_parked_and_the_others_stored(
+    receiver, ledger
+) -> None:
+    url, _ = receiver
+    bad = json.dumps(shopify_order(4010, quantity=2**63)).encode()
+    good = json.dumps(shopify_order(4011)).encode()
+    answers = [
+        httpx.post(f"{url}/webhooks/shopify", content=body, headers=shopify_headers(body))
+        for body in (bad, good, bad)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200]  # the channel never retries it
+    [letter_id] = answers[0].json()["parked"]
+    assert answers[0].json() == {"stored": 0, "duplicates": 0, "parked": [letter_id]}
+    assert answers[1].json() == {"stored": 1, "duplicates": 0}
+    assert answers[2].json() == {"stored": 0, "duplicates": 1}  # its letter is there already
+    assert [r.external_id for r in rows(ledger)] == ["4011"]
+    with ledger.connect() as conn:
+        [letter] = dlq.list_open(conn, "shopify")
+        assert inbox.pending_by_sku(conn, None) == {"SKU-000001": 2, "SKU-000002": 1}
+    assert letter.kind == "order" and "9223372036854775808 is above" in letter.error
+    assert letter.payload["order"]["lines"][0]["quantity"] == 2**63
+    assert (letter.payload["external_id"], letter.payload["route"]) == ("4010", "webhook")
 
 
 def test_cancellations_and_refunds_are_their_own_events(receiver, ledger) -> None:
