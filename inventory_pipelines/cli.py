@@ -254,43 +254,181 @@ def dev(port_base: int, odoo_version: str, skus: int, seed: int, ui_port: int) -
 
 @main.group()
 def dlq() -> None:
-    """The dead-letter queue: what failed after its retries."""
+    """The dead-letter queue: publishes that failed after their retries, orders parked."""
+
+
+def _ledger():
+    """An engine on the migrated ledger at $INVENTORY_LEDGER_URL."""
+    from inventory_pipelines.ledger import create_engine, default_url, migrate
+
+    migrate(default_url())
+    return create_engine(default_url())
+
+
+def _letter_actions(view: dict) -> list[dict[str, str]]:
+    """The commands that act on a letter, and what each does."""
+    if view["status"] != "open":
+        return []
+    letter_id = view["id"]
+    actions = []
+    if view["replayable"]:
+        does = (
+            "back into the outbox under a new idempotency key; the channel's next publish sends it"
+            if view["kind"] == "publish"
+            else "back to the inbox as new; the channel's next orders/odoo_order_sync takes "
+            "it into Odoo (fix the cause first: the SKU, the customer...)"
+        )
+        actions.append({"command": f"inventory-sync dlq replay {letter_id}", "does": does})
+    does = "close it for good, audited with your name and reason"
+    if view["kind"] == "order":
+        does += "; the channel's no_parked_orders check stops counting it from its next run"
+    actions.append(
+        {"command": f'inventory-sync dlq discard {letter_id} --reason "..."', "does": does}
+    )
+    return actions
+
+
+def _letter_json(conn, letter, *, full: bool) -> dict:
+    from inventory_pipelines.ledger import dlq as ledger_dlq
+
+    view = ledger_dlq.describe(conn, letter)
+    view["actions"] = _letter_actions(view)
+    if full:
+        view["payload"] = letter.payload
+        view["history"] = [
+            {
+                "at": h.at.isoformat(),
+                "actor": h.actor,
+                "action": h.action,
+                "before": h.before,
+                "after": h.after,
+            }
+            for h in ledger_dlq.history(conn, letter.id)
+        ]
+    return view
+
+
+def _subject(view: dict) -> str:
+    if view["kind"] == "publish":
+        return f"{view['items']} update(s)"
+    order = view["order"]
+    if order["external_id"]:
+        return f"order {order['external_id']} {order['event']}"
+    return "unreadable webhook delivery"
 
 
 @dlq.command("list")
 @click.option("--channel", default=None)
-@click.option("--json", "as_json", is_flag=True)
-def dlq_list(channel: str | None, as_json: bool) -> None:
+@click.option("--kind", type=click.Choice(["publish", "order"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="The same objects as `dlq show --json`.")
+def dlq_list(channel: str | None, kind: str | None, as_json: bool) -> None:
     """Open dead letters, oldest first."""
-    from inventory_pipelines.ledger import create_engine, default_url, migrate
     from inventory_pipelines.ledger import dlq as ledger_dlq
 
-    migrate(default_url())
-    with create_engine(default_url()).connect() as conn:
-        letters = ledger_dlq.list_open(conn, channel)
+    engine = _ledger()
+    try:
+        with engine.connect() as conn:
+            letters = ledger_dlq.list_open(conn, channel, kind)
+            views = [_letter_json(conn, x, full=False) for x in letters]
+    finally:
+        engine.dispose()
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": x.id,
-                        "channel": x.channel,
-                        "kind": x.kind,
-                        "error": x.error,
-                        "created_at": x.created_at.isoformat(),
-                        "items": len(x.payload.get("rows", []))
-                        if isinstance(x.payload, dict)
-                        else None,
-                    }
-                    for x in letters
-                ]
-            )
-        )
+        click.echo(json.dumps(views, default=str))
         return
-    if not letters:
+    if not views:
         click.echo("no open dead letters")
-    for x in letters:
-        click.echo(f"#{x.id}  {x.created_at:%Y-%m-%d %H:%M:%S}  {x.channel}  {x.kind}  {x.error}")
+    for x, view in zip(letters, views, strict=True):
+        click.echo(
+            f"#{x.id}  {x.created_at:%Y-%m-%d %H:%M:%S}  {x.channel}  {x.kind}  "
+            f"{_subject(view)}  {x.error}"
+        )
+    if views:
+        click.echo("details and what to do: inventory-sync dlq show ID")
+
+
+@dlq.command("show")
+@click.argument("letter_id", metavar="ID", type=int)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for machines.")
+def dlq_show(letter_id: int, as_json: bool) -> None:
+    """The whole letter: what failed, why, its payload, and what can be done with it."""
+    from inventory_pipelines.ledger import dlq as ledger_dlq
+
+    engine = _ledger()
+    try:
+        with engine.connect() as conn:
+            try:
+                letter = ledger_dlq.get(conn, letter_id)
+            except ledger_dlq.DeadLetterError as exc:
+                raise click.ClickException(str(exc)) from exc
+            view = _letter_json(conn, letter, full=True)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(view, default=str))
+        return
+    lines = [
+        f"dead letter #{view['id']}: {view['kind']} on {view['channel']}, {view['status']}",
+        f"  what            {_subject(view)}",
+        f"  error           {view['error']}",
+        f"  correlation id  {view['correlation_id'] or '-'}",
+        f"  created         {view['created_at']}",
+    ]
+    if view["kind"] == "order":
+        order = view["order"]
+        where = (
+            f"inbox row {order['inbox_id']} ({order['inbox_status'] or 'gone'})"
+            if order["inbox_id"] is not None
+            else "none: parked as the channel sent it, before the inbox"
+        )
+        lines.append(f"  inbox           {where}")
+        if order.get("route"):
+            lines.append(f"  came by         {order['route']}")
+    if view["closed"]:
+        closed = view["closed"]
+        lines.append(
+            f"  closed          {closed['at']} by {closed['by']}"
+            + (f": {closed['reason']}" if closed["reason"] else "")
+        )
+    lines.append("  payload")
+    payload = json.dumps(view["payload"], indent=2, sort_keys=True, default=str)
+    lines += [f"    {line}" for line in payload.splitlines()]
+    lines.append("  what can be done")
+    for action in view["actions"]:
+        lines.append(f"    {action['command']}")
+        lines.append(f"        {action['does']}")
+    if view["status"] == "open" and not view["replayable"]:
+        lines.append(f"    (replay is not possible: {view['not_replayable']})")
+    if view["status"] != "open":
+        lines.append("    nothing: it is closed")
+    click.echo("\n".join(lines))
+
+
+@dlq.command("discard")
+@click.argument("ids", metavar="ID...", nargs=-1, type=int, required=True)
+@click.option("--reason", required=True, help="Why it needs no replay (kept in the audit log).")
+@click.option("--actor", default=lambda: os.environ.get("USER", "operator"), show_default="$USER")
+def dlq_discard(ids: tuple[int, ...], reason: str, actor: str) -> None:
+    """Close dead letters for good (a publish overtaken, an order refused), audited."""
+    from inventory_pipelines.ledger import dlq as ledger_dlq
+
+    failed = []
+    engine = _ledger()
+    try:
+        with engine.connect() as conn:
+            for letter_id in ids:
+                try:
+                    letter = ledger_dlq.discard(
+                        conn, letter_id, actor=actor, reason=reason, source="cli"
+                    )
+                except ledger_dlq.DeadLetterError as exc:
+                    failed.append(letter_id)
+                    click.echo(f"#{letter_id}: {exc}", err=True)
+                    continue
+                click.echo(f"#{letter_id} ({letter.kind} on {letter.channel}) discarded: {reason}")
+    finally:
+        engine.dispose()
+    if failed:
+        sys.exit(1)
 
 
 @dlq.command("replay")
@@ -298,22 +436,47 @@ def dlq_list(channel: str | None, as_json: bool) -> None:
 @click.option("--channel", default=None, help="Replay every open dead letter of a channel.")
 @click.option("--actor", default=lambda: os.environ.get("USER", "operator"), show_default="$USER")
 def dlq_replay(ids: tuple[int, ...], channel: str | None, actor: str) -> None:
-    """Put dead-lettered publishes back in the outbox; the channel's next publish sends them."""
-    from inventory_pipelines.ledger import create_engine, default_url, migrate
+    """Hand dead letters back: publishes to the outbox (the channel's next publish sends
+    them), parked orders to the inbox (the channel's next ingestion takes them)."""
     from inventory_pipelines.ledger import dlq as ledger_dlq
+    from inventory_pipelines.ledger import inbox
 
     if not ids and not channel:
         raise click.UsageError("name dead letter ids, or --channel")
-    migrate(default_url())
-    with create_engine(default_url()).connect() as conn:
-        chosen = list(ids) or [x.id for x in ledger_dlq.list_open(conn, channel)]
-        for letter_id in chosen:
-            try:
-                rows = ledger_dlq.replay_publish(conn, letter_id, actor=actor)
-            except ledger_dlq.DeadLetterError as exc:
-                raise click.ClickException(str(exc)) from exc
-            click.echo(f"#{letter_id}: {rows} update(s) back in the outbox")
-    click.echo("re-materialize inventory/published_channel_state (or run `inventory-sync sync`)")
+    failed, kinds = [], set()
+    engine = _ledger()
+    try:
+        with engine.connect() as conn:
+            chosen = list(ids) or [x.id for x in ledger_dlq.list_open(conn, channel)]
+            for letter_id in chosen:
+                try:
+                    letter = ledger_dlq.get(conn, letter_id)
+                    if letter.kind == "order":
+                        row = inbox.replay_parked(conn, letter_id, actor=actor)
+                        click.echo(f"#{letter_id}: inbox row {row} back for ingestion")
+                    else:
+                        rows = ledger_dlq.replay_publish(conn, letter_id, actor=actor)
+                        click.echo(f"#{letter_id}: {rows} update(s) back in the outbox")
+                    kinds.add(letter.kind)
+                except ledger_dlq.DeadLetterError as exc:
+                    failed.append(letter_id)
+                    click.echo(f"#{letter_id}: {exc}", err=True)
+    finally:
+        engine.dispose()
+    if "publish" in kinds:
+        click.echo(
+            "re-materialize inventory/published_channel_state (or run `inventory-sync sync`)"
+        )
+    if "order" in kinds:
+        click.echo("re-materialize orders/odoo_order_sync for the channel (the ingest_orders job)")
+    if failed:
+        ids_text = " ".join(str(i) for i in failed)
+        click.echo(
+            "settle what cannot be replayed with: "
+            f'inventory-sync dlq discard {ids_text} --reason "..."',
+            err=True,
+        )
+        sys.exit(1)
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -360,13 +523,18 @@ def sync(as_json: bool, only: tuple[str, ...]) -> None:
     """Run the whole graph once, in process, and publish to every channel (cron, smoke tests)."""
     from inventory_pipelines.defs.runner import run_sync
 
-    summary = run_sync(channels=list(only) or None)
+    try:
+        summary = run_sync(channels=list(only) or None)
+    except ValueError as exc:  # an unknown channel: said before anything runs
+        raise click.UsageError(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(summary, default=str))
     else:
         for channel, figures in summary["channels"].items():
-            line = ", ".join(f"{k} {v}" for k, v in figures.items() if v is not None)
-            click.echo(f"{channel}: {line}")
+            shown = {k: v for k, v in figures.items() if v is not None and k != "error"}
+            click.echo(f"{channel}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+        if "error" in summary:
+            click.echo(f"failed: {summary['error']}")
     if not summary["success"]:
         sys.exit(1)
 

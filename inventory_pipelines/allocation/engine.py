@@ -9,6 +9,7 @@ beside it, so any published number can be explained.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,6 +138,50 @@ def pending_frame(units: Mapping[str, float]) -> pl.DataFrame:
     )
 
 
+def fence_signature(policy: Policy) -> str:
+    """The ring-fenced channels' shares: when they change, the fences are based anew."""
+    fenced = {
+        c.name: c.allocation.model_dump(mode="json")
+        for c in policy.channels.channels
+        if c.allocation.ring_fenced
+    }
+    return json.dumps(fenced, sort_keys=True)
+
+
+def fence_sales_frame(sold: Mapping[tuple[str, str], float]) -> pl.DataFrame:
+    """channel, sku, sold: the `sales` argument of :func:`allocate` from (channel, sku) units."""
+    return pl.DataFrame(
+        {
+            "channel": [c for c, _ in sold],
+            "sku": [s for _, s in sold],
+            "sold": [float(v) for v in sold.values()],
+        },
+        schema={"channel": pl.Utf8, "sku": pl.Utf8, "sold": pl.Float64},
+    )
+
+
+def _with_sales(wide: pl.LazyFrame, sales: pl.DataFrame | None, names: list[str]) -> pl.LazyFrame:
+    """`sold:<channel>` per channel and `sold:*` over every channel (removed ones included)."""
+    columns = [f"sold:{n}" for n in names]
+    if sales is None or sales.is_empty():
+        return wide.with_columns(pl.lit(0.0).alias(c) for c in [*columns, "sold:*"])
+    per_sku = (
+        sales.lazy()
+        .with_columns(pl.col("channel").cast(pl.Utf8), pl.col("sold").cast(pl.Float64))
+        .group_by("sku")
+        .agg(
+            *(
+                pl.col("sold").filter(pl.col("channel") == n).sum().alias(f"sold:{n}")
+                for n in names
+            ),
+            pl.col("sold").sum().alias("sold:*"),
+        )
+    )
+    return wide.join(per_sku, on="sku", how="left").with_columns(
+        pl.col(c).fill_null(0.0) for c in [*columns, "sold:*"]
+    )
+
+
 def allocate(
     canonical: pl.DataFrame,
     policy: Policy,
@@ -145,6 +190,7 @@ def allocate(
     pending: pl.DataFrame | None = None,
     skus: pl.DataFrame | None = None,
     channels: Sequence[str] | None = None,
+    sales: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per (channel, sku) with every step of the policy and the rule behind each.
 
@@ -154,7 +200,15 @@ def allocate(
     row with zeros, so a channel is told to show 0 rather than left with a stale number.
     `channels`: the channels to return (all by default); ring-fenced caps always account for
     every ring-fenced channel, so the result for one channel does not depend on which others
-    are asked for.
+    are asked for. `sales`: channel, sku, sold (units each channel sold since the fences were
+    based, see :func:`fence_sales_frame`); without it no sale is known and every fence is its
+    share of the net pool.
+
+    Fences: a ring-fenced channel's fence is its share of the net pool as it would be had
+    nothing been sold since the fences were based (`fence_base` = net + every channel's sales
+    since), less its own sales since (`fence_sold`). So a sale on one channel lowers its own
+    fence by the whole unit and leaves every other fence as it was, while stock that arrives
+    or leaves otherwise moves every fence by its share.
     """
     wanted = list(channels) if channels is not None else policy.channels.names()
     if skus is None:
@@ -224,34 +278,43 @@ def allocate(
             for c in all_channels
         },
     )
+    wide = _with_sales(wide, sales, [c.name for c in all_channels])
     allocated: dict[str, pl.Expr] = {}
     for c in all_channels:
         net = pl.col(f"net:{c.name}")
+        base = net + pl.col("sold:*")
         if c.allocation.mode is AllocationMode.SHARED:
             allocated[c.name] = net
-        elif c.allocation.mode is AllocationMode.PERCENT:
-            allocated[c.name] = (net * (c.allocation.percent or 0) / 100 + EPSILON).floor()
+            continue
+        if c.allocation.mode is AllocationMode.PERCENT:
+            size = base * (c.allocation.percent or 0) / 100
+        else:
+            # Caps are served from what the percentages leave of the fence, split evenly
+            # between the capped channels: unlike a first-come order, an even split never gives
+            # a channel less when there is more stock (every quantity stays monotone in stock).
+            percent_share = sum(
+                (x.allocation.percent or 0) / 100
+                for x in fenced
+                if x.allocation.mode is AllocationMode.PERCENT
+            )
+            capped = sum(1 for x in fenced if x.allocation.mode is AllocationMode.CAP)
+            each = (pl.col("fence_net") + pl.col("sold:*")) * max(0.0, 1 - percent_share) / capped
+            size = pl.min_horizontal(pl.lit(float(c.allocation.cap or 0)), each)
+        fence = ((size - pl.col(f"sold:{c.name}")).clip(lower_bound=0.0) + EPSILON).floor()
+        allocated[c.name] = pl.min_horizontal(fence, net)
     wide = wide.with_columns(**{f"allocated:{n}": e for n, e in allocated.items()})
-    # Caps are served from what the percentages leave of the fence, split evenly between the
-    # capped channels: unlike a first-come order, an even split never gives a channel less when
-    # there is more stock, which keeps every publishable quantity monotone in stock.
-    capped = [c for c in fenced if c.allocation.mode is AllocationMode.CAP]
-    if capped:
-        percent_share = sum(
-            (c.allocation.percent or 0) / 100
-            for c in fenced
-            if c.allocation.mode is AllocationMode.PERCENT
-        )
-        each = pl.col("fence_net") * max(0.0, 1.0 - percent_share) / len(capped)
+    if fenced:
+        # A fence overdrawn (a channel sold beyond it, e.g. before the fences were based) must
+        # not push the fenced channels together above the fenced net pool: scale them down.
+        total = pl.sum_horizontal(pl.col(f"allocated:{c.name}") for c in fenced)
         wide = wide.with_columns(
             **{
-                f"allocated:{c.name}": (
-                    pl.min_horizontal(
-                        pl.lit(float(c.allocation.cap or 0)), pl.col(f"net:{c.name}"), each
-                    )
-                    + EPSILON
-                ).floor()
-                for c in capped
+                f"allocated:{c.name}": pl.when(total > pl.col("fence_net") + EPSILON)
+                .then(
+                    (pl.col(f"allocated:{c.name}") * pl.col("fence_net") / total + EPSILON).floor()
+                )
+                .otherwise(pl.col(f"allocated:{c.name}"))
+                for c in fenced
             }
         )
 
@@ -271,10 +334,14 @@ def _allocation_rule(channel: Channel) -> str:
     if a.mode is AllocationMode.SHARED:
         return f"channels.yml: {channel.name}.allocation shared pool"
     if a.mode is AllocationMode.PERCENT:
-        return f"channels.yml: {channel.name}.allocation ring-fenced {a.percent:g}% of net"
+        return (
+            f"channels.yml: {channel.name}.allocation ring-fenced {a.percent:g}% of the fence "
+            "base (net + units sold since the fences were based), less its own sales since"
+        )
     return (
         f"channels.yml: {channel.name}.allocation ring-fenced cap {a.cap} "
-        "(of what the percentages leave, split evenly between capped channels)"
+        "(of what the percentages leave, split evenly between capped channels), less its own "
+        "sales since the fences were based"
     )
 
 
@@ -335,6 +402,12 @@ def _channel_steps(
             pack.alias("_pack"),
             pl.lit(channel.allocation.ring_fenced).alias("ring_fenced"),
             pl.col("fence_pool").alias("fence_pool"),
+            (
+                pl.col(f"net:{name}") + pl.col("sold:*")
+                if channel.allocation.ring_fenced
+                else pl.lit(None, dtype=pl.Float64)
+            ).alias("fence_base"),
+            pl.col(f"sold:{name}").alias("fence_sold"),
             pl.lit(eligible[name][1], dtype=rule_dtype).alias("pool_rule"),
             pl.lit(rule_dtype.categories[0], dtype=rule_dtype).alias("pending_rule"),
             pl.lit("max(0, pool - pending)", dtype=rule_dtype).alias("net_rule"),

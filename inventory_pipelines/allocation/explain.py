@@ -22,10 +22,17 @@ class Trace:
     values: dict[str, float]
     rules: dict[str, str]
     channel_uom: str
+    fence: dict[str, float] | None = None  # base and sold, for a ring-fenced channel
 
     def as_json(self) -> dict[str, dict[str, object]]:
-        """The step names of DESIGN.md section 3 as keys, each with its value and its rule."""
-        return {step: {"value": self.values[step], "rule": self.rules[step]} for step in STEPS}
+        """The step names of DESIGN.md section 3 as keys, each with its value and its rule;
+        a ring-fenced channel's trace also has `fence`: its base and what it consumed."""
+        steps: dict[str, dict[str, object]] = {
+            step: {"value": self.values[step], "rule": self.rules[step]} for step in STEPS
+        }
+        if self.fence is not None:
+            steps["fence"] = dict(self.fence)
+        return steps
 
     def as_text(self) -> str:
         """A table a person reads in a terminal."""
@@ -34,6 +41,12 @@ class Trace:
             value = self.values[step]
             shown = f"{value:g}" + (f" {self.channel_uom}" if step == "publishable" else "")
             lines.append(f"  {step:<12} {shown:>14}   {self.rules[step]}")
+            if step == "allocated" and self.fence is not None:
+                lines.append(
+                    f"  {'fence':<12} {self.fence['base']:>14g}   base: net + every channel's "
+                    f"sales since the fences were based; {self.fence['sold']:g} of it sold "
+                    f"here (consumed from this fence only)"
+                )
         return "\n".join(lines)
 
 
@@ -45,6 +58,11 @@ def trace_of(row: dict) -> Trace:
         values={step: row[step] for step in STEPS},
         rules={step: str(row[f"{step}_rule"]) for step in STEPS},
         channel_uom=row.get("channel_uom") or "",
+        fence=(
+            {"base": float(row["fence_base"]), "sold": float(row.get("fence_sold") or 0.0)}
+            if row.get("ring_fenced") and row.get("fence_base") is not None
+            else None
+        ),
     )
 
 

@@ -431,7 +431,36 @@ class AmazonConnector(HTTPCounters, ChannelConnector):
         feed_id = str(self._expect(response, "createFeed", 202, 200)["feedId"])
         self.feeds += 1
         log.info("amazon feed %s submitted with %d messages", feed_id, len(updates))
-        feed = self._wait_for_feed(feed_id)
+        if self.on_job_submitted is not None:
+            self.on_job_submitted(idempotency_key, feed_id)
+        return self._feed_results(feed_id, self._wait_for_feed(feed_id), updates, base)
+
+    def job_outcome(
+        self, job_id: str, updates: Sequence[QuantityUpdate], idempotency_key: str
+    ) -> list[UpdateResult] | None:
+        """A feed submitted earlier (maybe by a process that died): its per-update outcome once
+        Amazon has processed it (waiting up to ``feed_timeout_s``), None while it is not."""
+        try:
+            feed = self._wait_for_feed(job_id)
+        except ChannelUnavailableError:
+            return None
+        return self._feed_results(job_id, feed, updates, message_id_base(idempotency_key))
+
+    def cancel_job(self, job_id: str) -> bool:
+        """cancelFeed: Amazon withdraws a feed only while it is still IN_QUEUE."""
+        url = f"{self.endpoint}{FEEDS_API}/feeds/{quote(job_id, safe='')}"
+        response = self._call("cancelFeed", "DELETE", url)
+        return response.status_code in (200, 204)
+
+    def _feed_results(
+        self,
+        feed_id: str,
+        feed: Mapping[str, Any],
+        updates: Sequence[QuantityUpdate],
+        base: int,
+    ) -> list[UpdateResult]:
+        """Per update: acknowledged, rejected (its message has an ERROR issue), or failed
+        when the feed as a whole did not end DONE."""
         status = feed.get("processingStatus")
         report_id = feed.get("resultFeedDocumentId")
         report = self._read_document(str(report_id)) if report_id else {}

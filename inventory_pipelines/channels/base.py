@@ -188,6 +188,23 @@ class ChannelConnector(abc.ABC):
     ) -> list[UpdateResult]:
         """Send one batch (at most `limits().max_batch`); a resend with the same key is harmless."""
 
+    #: Called with (idempotency key, job id) the moment the channel accepts a submission it
+    #: processes later (an Amazon feed), before its outcome is awaited: the publisher records
+    #: it, so that a crash in between leaves the job tracked rather than forgotten.
+    on_job_submitted: Callable[[str, str], None] | None = None
+
+    def job_outcome(
+        self, job_id: str, updates: Sequence[QuantityUpdate], idempotency_key: str
+    ) -> list[UpdateResult] | None:
+        """The outcome of an earlier submission (`updates` sent under `idempotency_key`) once
+        the channel has processed it, waiting up to the connector's own timeout; None while it
+        is still unfinished. Channels that answer every publish at once have no jobs."""
+        raise NotImplementedError(f"{self.kind} answers every publish at once: no jobs")
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Withdraw a submission the channel has not started; whether it was withdrawn."""
+        return False
+
     def read_orders(self, cursor: str | None) -> OrdersPage:
         """Orders updated since `cursor` (the orders slice implements it per channel)."""
         raise NotImplementedError(f"{self.kind}: reading orders comes with the orders slice")

@@ -45,27 +45,45 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return self.sku_scope.is_partial() and metadata.get(SCOPE_COLUMN) == "sku"
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        """Write the table (or upsert the SKU subset) and refresh the analysts' catalog."""
+        """Write the table (or upsert the SKU subset) and refresh the analysts' catalog.
+
+        An output covering several channel partitions (one run over many channels) is split
+        by its `channel` column, one file per partition; a channel without rows gets an empty
+        table, so no partition keeps rows the run no longer produced.
+        """
         if obj is None:
             return
         if not isinstance(obj, pl.DataFrame):
             raise TypeError(f"{context.asset_key.to_user_string()} returned {type(obj).__name__}")
         store = self._store()
-        partition = context.asset_partition_key if context.has_asset_partitions else None
         metadata = context.definition_metadata or {}
-        written = store.write(
-            context.asset_key.path,
-            obj,
-            partition,
-            replace_skus=self.sku_scope.skus if self._scoped(context) else None,
-            sort_by=metadata.get(SORT_BY, ()),
-        )
+        replace = self.sku_scope.skus if self._scoped(context) else None
+        sort_by = metadata.get(SORT_BY, ())
+        if not context.has_asset_partitions:
+            parts: dict[str | None, pl.DataFrame] = {None: obj}
+        elif len(context.asset_partition_keys) == 1:
+            parts = {context.asset_partition_key: obj}
+        else:
+            if "channel" not in obj.columns:
+                raise ValueError(
+                    f"{context.asset_key.to_user_string()} covers several partitions but has "
+                    "no `channel` column to split its rows by"
+                )
+            keys = sorted(context.asset_partition_keys)
+            parts = {key: obj.filter(pl.col("channel").cast(pl.Utf8) == key) for key in keys}
+        rows = 0
+        for partition, frame in parts.items():
+            written = store.write(
+                context.asset_key.path, frame, partition, replace_skus=replace, sort_by=sort_by
+            )
+            rows += written.height
         rebuild_catalog(store, self.catalog_path)
+        first = next(iter(parts))
         context.add_output_metadata(
             {
-                "dagster/row_count": written.height,
+                "dagster/row_count": rows,
                 "rows_written_this_run": obj.height,
-                "path": dg.MetadataValue.path(str(store.path(context.asset_key.path, partition))),
+                "path": dg.MetadataValue.path(str(store.path(context.asset_key.path, first))),
                 "partial_refresh_skus": len(self.sku_scope.skus or []),
             }
         )

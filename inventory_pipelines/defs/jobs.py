@@ -1,25 +1,37 @@
-"""Jobs a person launches from the UI (or a schedule runs): the snapshot, then the allocation."""
+"""Jobs a person launches from the UI (or a schedule runs): the snapshot, then the channels."""
 
 import dagster as dg
 
-from inventory_pipelines.defs.inventory.allocation import CHANNEL_ALLOCATION, channel_partitions
+from inventory_pipelines.defs.shared import BATCH_PRIORITY, CHANNEL_ALLOCATION, CHANNEL_ORDERS
+
+BATCH_TAGS = {"dagster/priority": str(BATCH_PRIORITY)}
 
 refresh_inventory = dg.define_asset_job(
     "refresh_inventory",
     selection=dg.AssetSelection.groups("odoo", "inventory", "rules")
     - dg.AssetSelection.assets(CHANNEL_ALLOCATION),
+    tags=BATCH_TAGS,
     description="Read the Odoo snapshot, rebuild canonical inventory and the SQL models.",
 )
 
 allocate_channels = dg.define_asset_job(
     "allocate_channels",
     selection=dg.AssetSelection.assets(CHANNEL_ALLOCATION),
-    partitions_def=channel_partitions,
-    description="Apply the rules to canonical inventory for one channel (a partition).",
+    tags=BATCH_TAGS,
+    description="Apply the rules to canonical inventory for the chosen channels (partitions).",
+)
+
+publish_channels = dg.define_asset_job(
+    "publish_channels",
+    selection=dg.AssetSelection.groups("channels")
+    | dg.AssetSelection.assets(CHANNEL_ALLOCATION, CHANNEL_ORDERS),
+    tags=BATCH_TAGS,
+    description="Read the chosen channels back, poll their orders, map their listings, allocate "
+    "and publish: one run for all the chosen channels, every decrease before any increase.",
 )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     """The jobs."""
-    return dg.Definitions(jobs=[refresh_inventory, allocate_channels])
+    return dg.Definitions(jobs=[refresh_inventory, allocate_channels, publish_channels])

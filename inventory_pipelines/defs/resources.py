@@ -1,6 +1,8 @@
 """Resources, chosen by environment (`$INVENTORY_ENV`): one place that wires the I/O edges."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import dagster as dg
@@ -15,6 +17,8 @@ from inventory_pipelines.ledger import create_engine, default_url, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# Ledger URLs this process has migrated: a run migrates once, not at every asset.
+_MIGRATED: set[str] = set()
 
 
 class OdooResource(dg.ConfigurableResource):
@@ -70,9 +74,21 @@ class ChannelsResource(dg.ConfigurableResource):
         return connector_from_env(channel, kind, env, loopback_only=local)
 
     def ledger(self) -> Engine:
-        """The ledger's engine, migrated to the latest schema (idempotent)."""
-        migrate(self.ledger_url)
+        """The ledger's engine, migrated to the latest schema once per process; dispose it
+        (or use :meth:`ledger_engine`)."""
+        if self.ledger_url not in _MIGRATED:
+            migrate(self.ledger_url)
+            _MIGRATED.add(self.ledger_url)
         return create_engine(self.ledger_url)
+
+    @contextmanager
+    def ledger_engine(self) -> Iterator[Engine]:
+        """The ledger's engine for a block, disposed on every way out of it."""
+        engine = self.ledger()
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def build_resources(environment: str | None = None) -> dict[str, object]:

@@ -1,94 +1,79 @@
-"""`inventory-sync sync`: the whole graph once, in process, with a summary per channel."""
+"""`inventory-sync sync`: the whole graph once, in process, with a summary per channel.
+
+It runs what *Materialize all* runs: every asset, and every chosen channel in one run (the
+channel assets take all their partitions at once), so the rules that span channels (every
+decrease before any increase) are the graph's, not this runner's.
+"""
 
 from typing import Any
 
 import dagster as dg
 
-from inventory_pipelines.defs.odoo.assets import POLICY
 from inventory_pipelines.defs.resources import build_resources
+from inventory_pipelines.defs.shared import POLICY, PUBLISHED, channel_range_tags, contiguous_runs
 
-PUBLISHED = dg.AssetKey(["inventory", "published_channel_state"])
-PUBLISH_OP = "inventory__published_channel_state"
-FIGURES = ("sent", "unchanged", "failed", "throttled", "api_calls", "dead_lettered")
-SUMMED = ("sent", "failed", "throttled", "api_calls", "dead_lettered")
+FIGURES = ("sent", "unchanged", "channel_edits", "failed", "throttled", "api_calls")
+FIGURES += ("dead_lettered", "pending_left")
 
 
 def run_sync(channels: list[str] | None = None) -> dict[str, Any]:
-    """Materialize the unpartitioned graph, then every channel's partition; return the figures."""
+    """Materialize the whole graph for `channels` (all by default); return the figures.
+
+    Channels that are not neighbours in `channels.yml` run as several runs of neighbours (a
+    run covers a range of partitions).
+    """
     from inventory_pipelines.definitions import defs
 
     definitions = defs()
-    graph = definitions.resolve_asset_graph()
     assets = list(definitions.assets or [])
     resources = build_resources()
     instance = dg.DagsterInstance.ephemeral()
-    partitioned = {k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
-    unpartitioned = [k for k in graph.get_all_asset_keys() if k not in partitioned]
-    base = dg.materialize(
-        assets,
-        selection=unpartitioned,
-        resources=resources,
-        instance=instance,
-        raise_on_error=False,
-    )
-    summary: dict[str, Any] = {"success": base.success, "channels": {}}
-    if not base.success:
-        summary["error"] = _failures(base)
-        return summary
     chosen = channels or POLICY.channels.names()
-    first_pass: dict[str, dict[str, Any]] = {}
-    # Pass 1: every channel's zero-outs and decreases. Pass 2: the rest. So no channel shows an
-    # increase before every channel's decreases are acknowledged (DESIGN.md section 7).
-    for channel in chosen:
-        first = dg.materialize(
-            assets,
-            selection=sorted(partitioned),
-            partition_key=channel,
-            resources=resources,
-            instance=instance,
-            run_config={"ops": {PUBLISH_OP: {"config": {"increases": False}}}},
-            raise_on_error=False,
+    unknown = sorted(set(chosen) - set(POLICY.channels.names()))
+    if unknown:
+        raise ValueError(
+            f"unknown channel(s) {', '.join(unknown)}: channels.yml has "
+            f"{', '.join(POLICY.channels.names())}"
         )
-        if not first.success:
-            summary["success"] = False
-            summary["channels"][channel] = {"ok": False, "error": _failures(first)}
-        first_pass[channel] = _published_figures(first)
-    for channel in chosen:
-        if channel in summary["channels"]:
-            continue
+    summary: dict[str, Any] = {"success": True, "channels": {}}
+    for group in contiguous_runs(chosen):
         result = dg.materialize(
             assets,
-            selection=[PUBLISHED],
-            partition_key=channel,
             resources=resources,
             instance=instance,
+            tags=channel_range_tags(group),
             raise_on_error=False,
         )
         figures = _published_figures(result)
-        before = first_pass.get(channel, {})
-        for key in SUMMED:
-            figures[key] = (figures.get(key) or 0) + (before.get(key) or 0)
-        # what the first pass acknowledged shows as unchanged in the second
-        figures["unchanged"] = max(
-            0, (figures.get("unchanged") or 0) - (before.get("acknowledged") or 0)
-        )
-        figures.pop("acknowledged", None)
-        figures["ok"] = result.success
-        if not result.success:
-            figures["error"] = _failures(result)
-            summary["success"] = False
-        summary["channels"][channel] = figures
+        error = None if result.success else _failures(result)
+        summary["success"] = summary["success"] and result.success
+        if error and "error" not in summary:
+            summary["error"] = error
+        for channel in group:
+            entry = dict(figures.get(channel) or dict.fromkeys(FIGURES))
+            entry["ok"] = result.success
+            if error:
+                entry["error"] = error
+            summary["channels"][channel] = entry
     return summary
 
 
-def _published_figures(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
-    figures: dict[str, Any] = dict.fromkeys(FIGURES)
+def _published_figures(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Per channel figures of the publish step (from its materialization, or its failure)."""
     for event in result.get_asset_materialization_events():
-        if event.asset_key == PUBLISHED:
-            metadata = event.materialization.metadata
-            keys = (*FIGURES, "acknowledged")
-            figures.update({k: metadata[k].value for k in keys if k in metadata})
-    return figures
+        if event.asset_key == dg.AssetKey(PUBLISHED):
+            return _pick(event.materialization.metadata)
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            metadata = event.step_failure_data.user_failure_data
+            if metadata is not None and "channels" in (metadata.metadata or {}):
+                return _pick(metadata.metadata)
+    return {}
+
+
+def _pick(metadata: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    channels = metadata["channels"].value if "channels" in metadata else {}
+    return {name: {k: f.get(k) for k in FIGURES} for name, f in channels.items()}
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> str:

@@ -27,6 +27,16 @@ PROBLEM_SCHEMA = {
 }
 
 
+def sellable_skus(products: pl.DataFrame) -> pl.DataFrame:
+    """The SKUs a channel may be told about: active, storable, with one product per SKU."""
+    return (
+        products.filter(pl.col("sku").is_not_null())
+        .filter(~pl.col("sku").is_duplicated())
+        .filter(pl.col("active") & pl.col("storable"))
+        .select("sku", *(["category"] if "category" in products.columns else []))
+    )
+
+
 def map_listings(
     channel: str,
     products: pl.DataFrame,

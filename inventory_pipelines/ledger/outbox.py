@@ -13,9 +13,10 @@ publisher's loop, per channel:
         # or, if the request itself failed: retry_or_dead_letter(conn, batch.batch_key, ...)
 
 Ordering: zero-outs first, then decreases, then increases; a batch never mixes directions
-or rounds. Increases of a round are held back while any zero-out or decrease of the same
-round, on any channel, is still in flight or dead, so the sum of what channels display
-never runs ahead of what can be sold.
+or rounds. An increase is held back while a zero-out or decrease of its SKU, on any channel
+and from any round, is still waiting or in flight, so the sum of what channels display
+never runs ahead of what can be sold; a dead-lettered decrease holds nothing (the operator
+sees it, and the next round plans its listing again from what the channel shows).
 
 Batch keys (the channel's idempotency key) are a hash of the rows a batch holds (ids,
 attempt and generation counts), stored on the rows when planned: a re-plan after a crash
@@ -37,14 +38,14 @@ from sqlalchemy.engine import Connection, Row
 
 from inventory_pipelines.ledger import audit, dlq, state
 from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write_transaction
-from inventory_pipelines.ledger.schema import DIRECTIONS, outbox
+from inventory_pipelines.ledger.schema import DIRECTIONS, channel_jobs, outbox
 
 DEFAULT_MAX_ATTEMPTS = 5
 RESULT_STATUSES = ("acknowledged", "stale", "rejected", "failed")
 # Rows a planner may (re)send: never sent, sent without a recorded answer, or failed per item.
 _PLANNABLE = ("pending", "sent", "failed")
-# A zero-out or decrease in one of these states holds back the increases of its round.
-_HOLDING = ("pending", "sent", "failed", "dead")
+# A zero-out or decrease in one of these states holds back the increases of its SKU.
+_HOLDING = ("pending", "sent", "failed")
 _INSERT_CHUNK = 500
 
 ResultTuple = tuple[str, str, int | None, str | None, str | None]
@@ -102,15 +103,22 @@ def enqueue_round(
     updates: Sequence[Mapping[str, Any]],
     *,
     correlation_id: str | None = None,
+    planned: Sequence[str] = (),
 ) -> int:
     """Write a round's updates for `channel` as pending rows; return how many were new.
 
     Each update has `listing_id`, `sku`, `quantity` and optionally `expected` (compare-and-
     set), `direction` and `correlation_id`. Without a direction it is derived from the
     quantity against `expected`, else against the last acknowledged quantity. Enqueuing the
-    same round twice adds nothing. Older rows of the same listings that were never sent
-    are marked superseded: only the newest quantity goes out.
+    same round twice adds nothing. Older rows of the same listings that are waiting (pending
+    or failed, not in flight) are marked superseded: only the newest quantity goes out.
+    `planned` names further listings the round decided on without an update (the channel
+    shows the target already): their older waiting rows are superseded too, so nothing
+    planned from an older belief is sent after a newer plan.
     """
+    if planned:
+        with write_transaction(conn):
+            _supersede(conn, channel, [str(x) for x in planned], before_id=None)
     if not updates:
         return 0
     listing_ids = [str(u["listing_id"]) for u in updates]
@@ -161,29 +169,53 @@ def enqueue_round(
         # round must not cancel a newer one.
         if inserted:
             first_new = min(r.id for r in inserted)
-            new_listings = [r.listing_id for r in inserted]
-            for start in range(0, len(new_listings), _INSERT_CHUNK):
-                conn.execute(
-                    outbox.update()
-                    .where(
-                        outbox.c.channel == channel,
-                        outbox.c.id < first_new,
-                        outbox.c.listing_id.in_(new_listings[start : start + _INSERT_CHUNK]),
-                        outbox.c.status.in_(("pending", "failed")),
-                        outbox.c.batch_key.is_(None),
-                    )
-                    .values(status="superseded")
-                )
+            _supersede(conn, channel, [r.listing_id for r in inserted], before_id=first_new)
         return len(inserted)
 
 
-def _held_rounds(conn: Connection, rounds: set[str]) -> set[str]:
-    if not rounds:
-        return set()
+def _supersede(
+    conn: Connection, channel: str, listing_ids: Sequence[str], before_id: int | None
+) -> None:
+    """Mark the waiting rows (pending or failed) of `listing_ids` superseded.
+
+    Rows in flight (`sent`) are left to be answered or resent under their key. A planned batch
+    that loses rows is dissolved: its remaining rows are planned again under a new generation,
+    so an idempotency key never stands for two different requests.
+    """
+    touched: set[str] = set()
+    for start in range(0, len(listing_ids), _INSERT_CHUNK):
+        where = [
+            outbox.c.channel == channel,
+            outbox.c.listing_id.in_(listing_ids[start : start + _INSERT_CHUNK]),
+            outbox.c.status.in_(("pending", "failed")),
+        ]
+        if before_id is not None:
+            where.append(outbox.c.id < before_id)
+        keys = conn.execute(sa.select(outbox.c.batch_key).where(*where).distinct()).scalars()
+        touched.update(key for key in keys if key is not None)
+        conn.execute(outbox.update().where(*where).values(status="superseded"))
+    keys = sorted(touched)
+    for start in range(0, len(keys), _INSERT_CHUNK):
+        conn.execute(
+            outbox.update()
+            .where(
+                outbox.c.batch_key.in_(keys[start : start + _INSERT_CHUNK]),
+                outbox.c.status.in_(("pending", "failed")),
+            )
+            .values(batch_key=None, generation=outbox.c.generation + 1)
+        )
+
+
+def held_skus(conn: Connection) -> set[str]:
+    """SKUs with a zero-out or decrease still waiting or in flight on any channel.
+
+    An increase of such a SKU waits (on every channel): the sum of what channels show must
+    never run ahead of what can be sold. The hold is per SKU, so a decrease that keeps
+    failing holds back only its own SKU's increases, and only until it is dead-lettered.
+    """
     query = (
-        sa.select(outbox.c.round_id)
+        sa.select(outbox.c.sku)
         .where(
-            outbox.c.round_id.in_(sorted(rounds)),
             outbox.c.direction.in_(("zero", "decrease")),
             outbox.c.status.in_(_HOLDING),
         )
@@ -227,9 +259,18 @@ def pending_batches(
             "sent_at",
         )
     ]
+    # A batch a channel is still processing (an Amazon feed) is never sent again: its
+    # outcome is read first (ledger/jobs.py), so an old quantity cannot land after a new one.
+    processing = sa.select(channel_jobs.c.batch_key).where(
+        channel_jobs.c.channel == channel, channel_jobs.c.status == "open"
+    )
     query = (
         sa.select(*columns)
-        .where(outbox.c.channel == channel, outbox.c.status.in_(_PLANNABLE))
+        .where(
+            outbox.c.channel == channel,
+            outbox.c.status.in_(_PLANNABLE),
+            sa.or_(outbox.c.batch_key.is_(None), outbox.c.batch_key.not_in(processing)),
+        )
         .order_by(outbox.c.id)
     )
     with write_transaction(conn):
@@ -238,9 +279,9 @@ def pending_batches(
         rows = list(conn.execute(query))
         cutoff = audit.utcnow() - resend_sent_after
         rows = [r for r in rows if r.status != "sent" or r.sent_at is None or r.sent_at <= cutoff]
-        if hold_increases:
-            held = _held_rounds(conn, {r.round_id for r in rows if r.direction == "increase"})
-            rows = [r for r in rows if not (r.direction == "increase" and r.round_id in held)]
+        if hold_increases and any(r.direction == "increase" for r in rows):
+            held = held_skus(conn)
+            rows = [r for r in rows if not (r.direction == "increase" and r.sku in held)]
 
         groups: dict[str, list[Row[Any]]] = {}
         for row in rows:
@@ -515,6 +556,31 @@ def retry_or_dead_letter(
     return status
 
 
+def batch_items(conn: Connection, batch_key: str) -> list[BatchItem]:
+    """The items of a batch still in flight, in the order they were sent."""
+    with read_transaction(conn):
+        rows = conn.execute(
+            sa.select(outbox)
+            .where(outbox.c.batch_key == batch_key, outbox.c.status.in_(("pending", "sent")))
+            .order_by(outbox.c.id)
+        ).all()
+    return [
+        BatchItem(r.id, r.listing_id, r.sku, r.quantity, r.expected, r.correlation_id) for r in rows
+    ]
+
+
+def withdraw_batch(conn: Connection, batch_key: str, reason: str) -> int:
+    """A batch the channel will never apply (its job was cancelled): its rows are superseded,
+    and their listings are planned again from what the channel shows."""
+    with write_transaction(conn):
+        result = conn.execute(
+            outbox.update()
+            .where(outbox.c.batch_key == batch_key, outbox.c.status.in_(("pending", "sent")))
+            .values(status="superseded", last_error=reason)
+        )
+        return int(result.rowcount)
+
+
 def rows_of_round(conn: Connection, round_id: str, channel: str | None = None) -> list[Row[Any]]:
     """Every outbox row of a round (of one channel or all), for inspection and tests."""
     query = sa.select(outbox).where(outbox.c.round_id == round_id)
@@ -545,3 +611,53 @@ def counts_by_status(conn: Connection, channel: str) -> dict[str, int]:
     )
     with read_transaction(conn):
         return {status: int(n) for status, n in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An outbox row still to be sent or answered, and why it waits."""
+
+    id: int
+    listing_id: str
+    sku: str
+    quantity: int
+    direction: str
+    status: str
+    attempts: int
+    last_error: str | None
+    held_by: str | None  # for a held increase: the channel whose decrease of the SKU waits
+
+
+def waiting(conn: Connection, channel: str, *, limit: int = 5) -> list[Waiting]:
+    """The oldest `limit` rows of `channel` still waiting, each with why (for an operator)."""
+    query = (
+        sa.select(outbox)
+        .where(outbox.c.channel == channel, outbox.c.status.in_(_PLANNABLE))
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    with read_transaction(conn):
+        rows = list(conn.execute(query))
+        held: dict[str, str] = {}
+        increases = sorted({r.sku for r in rows if r.direction == "increase"})
+        if increases:
+            holders = sa.select(outbox.c.sku, outbox.c.channel).where(
+                outbox.c.sku.in_(increases),
+                outbox.c.direction.in_(("zero", "decrease")),
+                outbox.c.status.in_(_HOLDING),
+            )
+            held = {sku: holder for sku, holder in conn.execute(holders)}
+    return [
+        Waiting(
+            id=r.id,
+            listing_id=r.listing_id,
+            sku=r.sku,
+            quantity=r.quantity,
+            direction=r.direction,
+            status=r.status,
+            attempts=r.attempts,
+            last_error=r.last_error,
+            held_by=held.get(r.sku) if r.direction == "increase" else None,
+        )
+        for r in rows
+    ]

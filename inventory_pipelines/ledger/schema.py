@@ -7,7 +7,9 @@ together: a new table or column is a new migration plus an edit here.
 Revision 0001 holds the publishing side (outbox, published state, dead letters, audit);
 revision 0002 the order side (inbox unique on channel, external id and event; the
 order-to-Odoo mapping; the pending units the allocation subtracts; each channel's polling
-cursor).
+cursor); revision 0003 the fence epochs (since when ring-fenced channels' sales are counted
+against their own fences), the channel jobs (submissions a channel processes later, such as
+Amazon feeds, tracked until done) and the indexes of the per-SKU hold.
 
 No column may hold a credential: payloads, errors and audit before/after carry business
 values only (quantities, ids, messages). `audit.record` and `dlq.add` refuse keys that look
@@ -156,6 +158,7 @@ outbox = Table(
     Index("ix_outbox_channel_status", "channel", "status"),
     Index("ix_outbox_batch_key", "batch_key"),
     Index("ix_outbox_round_id", "round_id"),
+    Index("ix_outbox_status_direction", "status", "direction"),
 )
 
 published_state = Table(
@@ -253,6 +256,45 @@ pending_units = Table(
     Column("released_at", UtcDateTime, nullable=True),
     CheckConstraint("quantity >= 0", name="quantity"),
     Index("ix_pending_units_open", "released_at", "reserved_at"),
+    Index("ix_pending_units_accepted_at", "accepted_at"),
+)
+
+channel_jobs = Table(
+    "channel_jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("batch_key", String(64), nullable=False),
+    Column("job_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("submitted_at", UtcDateTime, nullable=False),
+    Column("settled_at", UtcDateTime, nullable=True),
+    Column("outcome", Text, nullable=True),
+    UniqueConstraint("channel", "job_id"),
+    CheckConstraint("status IN ('open', 'settled', 'cancelled')", name="status"),
+    Index("ix_channel_jobs_channel_status", "channel", "status"),
+)
+
+channel_drops = Table(
+    "channel_drops",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("sku", String(255), nullable=False),
+    Column("listing_id", String(255), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("correlation_id", String(128), nullable=True),
+    CheckConstraint("units > 0", name="units"),
+    Index("ix_channel_drops_observed_at", "observed_at"),
+)
+
+fence_epochs = Table(
+    "fence_epochs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("signature", Text, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
 )
 
 poll_cursors = Table(

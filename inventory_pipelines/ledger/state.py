@@ -43,6 +43,15 @@ def last_acknowledged(conn: Connection, channel: str) -> dict[str, int]:
         return {row.listing_id: row.quantity for row in conn.execute(query)}
 
 
+def acknowledged_with_time(conn: Connection, channel: str) -> dict[str, tuple[int, dt.datetime]]:
+    """Listing id to (quantity, acknowledged_at) of what `channel` last acknowledged."""
+    query = sa.select(
+        published_state.c.listing_id, published_state.c.quantity, published_state.c.acknowledged_at
+    ).where(published_state.c.channel == channel)
+    with read_transaction(conn):
+        return {row.listing_id: (row.quantity, row.acknowledged_at) for row in conn.execute(query)}
+
+
 def get(conn: Connection, channel: str, listing_id: str) -> PublishedState | None:
     """The published state of one listing, or None if the channel never acknowledged it."""
     query = sa.select(published_state).where(

@@ -2,8 +2,10 @@
 
 The outbox is written before anything is sent and acknowledged after, in the ledger; each batch
 carries its idempotency key, so after a crash the same batch goes out again under the same key
-and the channel ignores the repeat. Only quantities that differ from the last acknowledged one
-are sent. Zero-outs go first, then decreases, and no increase of a round is sent to any channel
+and the channel ignores the repeat. Each channel's plan is made against what it shows: its
+read-back where that is newer than the ledger's last acknowledgement (an edit made on the
+channel is corrected, and audited), else the acknowledgement; only quantities that differ from
+it are sent. Zero-outs go first, then decreases, and no increase of a round is sent to any channel
 until every decrease of that round is acknowledged. A stale compare-and-set (the channel sold
 units we have not ingested) is never overwritten: the target is lowered by what was sold and
 sent again against the quantity the channel now shows.
@@ -16,10 +18,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import groupby
 
 import polars as pl
 from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
 
 from inventory_pipelines.channels.base import (
     ChannelConnector,
@@ -29,7 +33,7 @@ from inventory_pipelines.channels.base import (
     UpdateResult,
     UpdateStatus,
 )
-from inventory_pipelines.ledger import audit, outbox, state
+from inventory_pipelines.ledger import audit, fences, jobs, outbox, state
 
 # A batch whose request failed is retried this many times (with backoff) before it is
 # dead-lettered and the channel's partition fails.
@@ -40,12 +44,19 @@ MAX_REPLANS = 3
 
 @dataclass
 class ChannelPlan:
-    """What one channel should show: listing id -> (sku, quantity), and its connector."""
+    """What one channel should show (listing id -> (sku, quantity)), and its connector.
+
+    `shown` is the channel's read-back (listing id -> quantity it shows) taken at `shown_at`:
+    where it is newer than the ledger's last acknowledgement it is what the channel shows, and
+    the plan is made against it (an edit made on the channel is corrected). Without
+    `shown_at` the read-back only stands in for listings the ledger has never heard of.
+    """
 
     channel: str
     connector: ChannelConnector
     targets: dict[str, tuple[str, int]]
-    shown: Mapping[str, int] = field(default_factory=dict)  # catalog read, for unknown listings
+    shown: Mapping[str, int] = field(default_factory=dict)
+    shown_at: datetime | None = None
 
 
 @dataclass
@@ -55,12 +66,15 @@ class ChannelSummary:
     channel: str
     sent: int = 0
     unchanged: int = 0
+    channel_edits: int = 0
     acknowledged: int = 0
     stale: int = 0
     replanned: int = 0
     failed: int = 0
     rejected: int = 0
     dead_lettered: int = 0
+    jobs_settled: int = 0
+    jobs_open: int = 0
     throttled: int = 0
     api_calls: int = 0
     batches: int = 0
@@ -76,11 +90,14 @@ class ChannelSummary:
         return {
             "sent": self.sent,
             "unchanged": self.unchanged,
+            "channel_edits": self.channel_edits,
             "acknowledged": self.acknowledged,
             "stale": self.stale,
             "replanned": self.replanned,
             "failed": self.failed + self.rejected + self.dead_lettered,
             "dead_lettered": self.dead_lettered,
+            "jobs_settled": self.jobs_settled,
+            "jobs_open": self.jobs_open,
             "throttled": self.throttled,
             "api_calls": self.api_calls,
             "batches": self.batches,
@@ -103,20 +120,47 @@ def plan_targets(allocation: pl.DataFrame, mapping: pl.DataFrame) -> dict[str, t
     }
 
 
+def _believed(
+    plan: ChannelPlan, acknowledged: Mapping[str, tuple[int, datetime]]
+) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """What the channel shows per listing, and the edits made on the channel behind our back.
+
+    The newer of the read-back and the last acknowledgement wins: the ledger's belief never
+    outranks the channel's own later answer. An edit is a listing whose read-back, newer than
+    its acknowledgement, differs from it: listing id -> (acknowledged, shown).
+    """
+    believed = {listing: quantity for listing, (quantity, _) in acknowledged.items()}
+    edits: dict[str, tuple[int, int]] = {}
+    for listing_id, quantity in plan.shown.items():
+        if quantity is None:
+            continue  # the channel does not track this listing's quantity: nothing to learn
+        known = acknowledged.get(listing_id)
+        if known is None:
+            believed[listing_id] = int(quantity)
+        elif plan.shown_at is not None and plan.shown_at >= known[1]:
+            believed[listing_id] = int(quantity)
+            if int(quantity) != known[0]:
+                edits[listing_id] = (known[0], int(quantity))
+    return believed, edits
+
+
 def enqueue(
     engine: Engine, plan: ChannelPlan, round_id: str, summary: ChannelSummary, cas: bool
 ) -> None:
-    """Write the round's deltas to the outbox (delta-only: equal quantities are not sent)."""
+    """Write the round's deltas to the outbox, planned against what the channel shows.
+
+    Delta only: a target equal to what the channel shows is not sent. Listings the read-back
+    shows differently from the ledger's belief are recorded as channel-side edits (audit log,
+    both quantities) and the ledger's belief is corrected before anything is planned.
+    """
     with engine.connect() as conn:
-        acknowledged = state.last_acknowledged(conn, plan.channel)
+        acknowledged = state.acknowledged_with_time(conn, plan.channel)
+        believed, edits = _believed(plan, acknowledged)
         updates = []
-        already_shown = []
         for listing_id, (sku, quantity) in plan.targets.items():
-            previous = acknowledged.get(listing_id, plan.shown.get(listing_id))
+            previous = believed.get(listing_id)
             if previous == quantity:
                 summary.unchanged += 1
-                if listing_id not in acknowledged:
-                    already_shown.append((listing_id, sku, quantity))
                 continue
             updates.append(
                 {
@@ -127,25 +171,74 @@ def enqueue(
                     "direction": outbox.direction_of(quantity, previous),
                 }
             )
-        if already_shown:
-            # The catalog read shows the target already: that is as good as an acknowledgement,
-            # and remembering it keeps the next round from sending it.
-            now = audit.utcnow()
-            state.upsert_many(
-                conn,
-                [
-                    {
-                        "channel": plan.channel,
-                        "listing_id": listing_id,
-                        "sku": sku,
-                        "quantity": quantity,
-                        "acknowledged_at": now,
-                        "request_id": "catalog-read",
-                    }
-                    for listing_id, sku, quantity in already_shown
-                ],
-            )
-        outbox.enqueue_round(conn, plan.channel, round_id, updates, correlation_id=round_id)
+        # What the read-back shows and the ledger did not know (or knew differently) is as
+        # good as an acknowledgement: remember it, so the next round compares against it.
+        learned = [
+            (listing_id, plan.targets[listing_id][0], quantity)
+            for listing_id, quantity in plan.shown.items()
+            if quantity is not None
+            and listing_id in plan.targets
+            and (listing_id not in acknowledged or listing_id in edits)
+        ]
+        _remember_read_back(conn, plan, learned, edits, round_id)
+        summary.channel_edits += len(edits)
+        outbox.enqueue_round(
+            conn,
+            plan.channel,
+            round_id,
+            updates,
+            correlation_id=round_id,
+            planned=[x for x in plan.targets if believed.get(x) == plan.targets[x][1]],
+        )
+
+
+def _remember_read_back(
+    conn: Connection,
+    plan: ChannelPlan,
+    learned: Sequence[tuple[str, str, int]],
+    edits: Mapping[str, tuple[int, int]],
+    round_id: str,
+) -> None:
+    """Record what the read-back taught: the published state, and an audit row per edit."""
+    if not learned:
+        return
+    now = audit.utcnow()
+    read_at = plan.shown_at.isoformat() if plan.shown_at else None
+    state.upsert_many(
+        conn,
+        [
+            {
+                "channel": plan.channel,
+                "listing_id": listing_id,
+                "sku": sku,
+                "quantity": int(quantity),
+                "acknowledged_at": plan.shown_at or now,
+                "request_id": "read-back",
+            }
+            for listing_id, sku, quantity in learned
+        ],
+    )
+    audit.record_many(
+        conn,
+        [
+            {
+                "actor": "publisher",
+                "source": plan.channel,
+                "action": "publish.channel_edit",
+                "entity": f"published_state/{plan.channel}/{listing_id}",
+                "before": {"quantity": edits[listing_id][0]},
+                "after": {
+                    "quantity": edits[listing_id][1],
+                    "read_at": read_at,
+                    "target": plan.targets[listing_id][1],
+                },
+                "correlation_id": round_id,
+                "at": now,
+            }
+            for listing_id, _, _ in learned
+            if listing_id in edits
+        ],
+    )
 
 
 def _send(
@@ -177,11 +270,9 @@ def _send(
     elapsed = time.monotonic() - started
     with engine.connect() as conn:
         counts = outbox.record_results(
-            conn,
-            batch.batch_key,
-            [(r.listing_id, r.status.value, r.quantity, r.error, r.request_id) for r in results],
-            max_attempts=MAX_ATTEMPTS,
+            conn, batch.batch_key, _answers(results), max_attempts=MAX_ATTEMPTS
         )
+        jobs.settle_batch(conn, batch.channel, batch.batch_key, _outcome(counts))
     acknowledged = sum(r.status is UpdateStatus.ACKNOWLEDGED for r in results)
     with summary.lock:
         summary.batches += 1
@@ -193,6 +284,72 @@ def _send(
         summary.failed += counts.get("failed", 0)
         summary.dead_lettered += counts.get("dead", 0)
     return results
+
+
+def _answers(results: Iterable[UpdateResult]) -> list[outbox.ResultTuple]:
+    return [(r.listing_id, r.status.value, r.quantity, r.error, r.request_id) for r in results]
+
+
+def _outcome(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+
+
+def _track_jobs(engine: Engine, channel: str) -> Callable[[str, str], None]:
+    """The connector's `on_job_submitted`: record each accepted job in the ledger at once."""
+
+    def submitted(batch_key: str, job_id: str) -> None:
+        with engine.connect() as conn:
+            jobs.record(conn, channel, batch_key, job_id)
+
+    return submitted
+
+
+def settle_jobs(engine: Engine, plan: ChannelPlan, summary: ChannelSummary) -> set[str]:
+    """Settle the channel's open jobs (feeds a crashed run left at the channel) before anything
+    newer is planned for their listings; return the listings of jobs still unfinished.
+
+    A job the channel has not started is withdrawn (its listings are planned again from what the
+    channel shows); one it has started or finished is awaited and its outcome recorded, as if
+    the crashed run had read it. Until that outcome is known, its listings are left out of the
+    round: a newer quantity sent now could be overwritten when the job is processed.
+    """
+    with engine.connect() as conn:
+        open_jobs = jobs.open_jobs(conn, plan.channel)
+    unfinished: set[str] = set()
+    for job in open_jobs:
+        with engine.connect() as conn:
+            if not job.listing_ids:
+                jobs.settle(conn, plan.channel, job.job_id, "its batch was answered already")
+                continue
+            if plan.connector.cancel_job(job.job_id):
+                withdrawn = outbox.withdraw_batch(
+                    conn, job.batch_key, f"job {job.job_id} cancelled"
+                )
+                jobs.settle(
+                    conn, plan.channel, job.job_id, f"{withdrawn} withdrawn", status="cancelled"
+                )
+                summary.jobs_settled += 1
+                continue
+            items = outbox.batch_items(conn, job.batch_key)
+        updates = [QuantityUpdate(i.listing_id, i.sku, i.quantity, i.expected) for i in items]
+        results = plan.connector.job_outcome(job.job_id, updates, job.batch_key)
+        if results is None:
+            unfinished.update(job.listing_ids)
+            summary.jobs_open += 1
+            continue
+        with engine.connect() as conn:
+            counts = outbox.record_results(
+                conn,
+                job.batch_key,
+                [
+                    (r.listing_id, r.status.value, r.quantity, r.error, r.request_id)
+                    for r in results
+                ],
+                max_attempts=MAX_ATTEMPTS,
+            )
+            jobs.settle(conn, plan.channel, job.job_id, _outcome(counts))
+        summary.jobs_settled += 1
+    return unfinished
 
 
 def _replan_stale(
@@ -211,10 +368,23 @@ def _replan_stale(
     """
     sent = {i.listing_id: i for i in batch.items}
     updates = []
+    drops = []
     for result in results:
         if result.status is not UpdateStatus.STALE or result.quantity is None:
             continue
         item = sent[result.listing_id]
+        if item.expected is not None and item.expected > result.quantity:
+            # the channel sold these units (or lost them) since we believed it: until orders
+            # explain them, the allocation counts them as this channel's sales
+            drops.append(
+                {
+                    "channel": plan.channel,
+                    "sku": item.sku,
+                    "listing_id": item.listing_id,
+                    "units": item.expected - result.quantity,
+                    "correlation_id": round_id,
+                }
+            )
         if replans.get(item.listing_id, 0) >= MAX_REPLANS:
             continue
         replans[item.listing_id] = replans.get(item.listing_id, 0) + 1
@@ -233,6 +403,9 @@ def _replan_stale(
                 "direction": outbox.direction_of(target, result.quantity),
             }
         )
+    if drops:
+        with engine.connect() as conn:
+            fences.record_drops(conn, drops)
     if updates:
         summary.replanned += len(updates)
         sub_round = f"{round_id}:replan:{max(replans.values())}"
@@ -261,11 +434,13 @@ def publish_round(
 ) -> dict[str, ChannelSummary]:
     """Publish one round to every channel in `plans` and return a summary per channel.
 
-    Work left in the outbox by an earlier crashed round is sent first, under its own keys.
-    Decreases of all channels go before any increase (the ledger holds increases back). With
-    `increases=False` only zero-outs and decreases are sent; the increases wait in the outbox
-    for the next round: how several channels published in separate runs still send every
-    decrease before any increase.
+    Two phases, each with the channels in parallel: first every channel's zero-outs and
+    decreases, retried until acknowledged or dead-lettered; then, once all of them are
+    answered, the increases. So no channel is sent an increase before every decrease of the
+    round is acknowledged (or dead-lettered: a decrease that cannot be sent holds nothing
+    beyond its retries, and the ledger keeps its own SKU's increases held while it waits).
+    Work left in the outbox by an earlier round is sent too, under its own keys. With
+    `increases=False` the increases wait in the outbox for the next round.
     """
     started = time.monotonic()
     first_send: dict[str, float] = {}
@@ -273,38 +448,36 @@ def publish_round(
     calls_before = {p.channel: getattr(p.connector, "api_calls", 0) for p in plans}
     throttled_before = {p.channel: getattr(p.connector, "throttled", 0) for p in plans}
     for plan in plans:
+        plan.connector.on_job_submitted = _track_jobs(engine, plan.channel)
+        unfinished = settle_jobs(engine, plan, summaries[plan.channel])
+        for listing_id in unfinished:
+            plan.targets.pop(listing_id, None)
         cas = plan.connector.limits().compare_and_set
         enqueue(engine, plan, round_id, summaries[plan.channel], cas)
     replans: dict[str, dict[str, int]] = {p.channel: {} for p in plans}
-    pools = {
-        p.channel: ThreadPoolExecutor(workers, thread_name_prefix=f"publish-{p.channel}")
-        for p in plans
-        if (workers := max(1, p.connector.limits().concurrency)) > 1
-    }
-    try:
-        for _ in range(max_passes):
-            progressed = False
-            for plan in plans:
+
+    def drain(plan: ChannelPlan, with_increases: bool) -> None:
+        """Send the channel's waiting batches (of the phase's directions) until none is left."""
+        summary = summaries[plan.channel]
+        workers = max(1, plan.connector.limits().concurrency)
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"publish-{plan.channel}") as pool:
+            for _ in range(max_passes):
                 limit = _batch_size(engine, plan.connector, plan.channel)
                 with engine.connect() as conn:
                     batches = outbox.pending_batches(conn, plan.channel, limit)
-                sendable = [b for b in batches if increases or b.direction != "increase"]
-                summary = summaries[plan.channel]
+                sendable = [b for b in batches if with_increases or b.direction != "increase"]
+                if not sendable:
+                    return
+                first_send.setdefault(plan.channel, time.monotonic())
                 # batches of one round and direction are independent: several may be in flight
                 # (the connector's pacing keeps the rate); the next group waits for this one
                 for _, group in groupby(sendable, key=lambda b: (b.round_id, b.direction)):
                     batch_group = list(group)
-                    first_send.setdefault(plan.channel, time.monotonic())
-                    pool = pools.get(plan.channel)
 
-                    def send(batch: outbox.Batch, plan: ChannelPlan = plan) -> object:
-                        return _send(engine, plan.connector, batch, summaries[plan.channel], sleep)
+                    def send(batch: outbox.Batch) -> list[UpdateResult] | None:
+                        return _send(engine, plan.connector, batch, summary, sleep)
 
-                    if pool is None or len(batch_group) == 1:
-                        answers = [send(b) for b in batch_group]
-                    else:
-                        answers = list(pool.map(send, batch_group))
-                    progressed = progressed or bool(batch_group)
+                    answers = list(pool.map(send, batch_group))
                     for batch, results in zip(batch_group, answers, strict=True):
                         if results:
                             _replan_stale(
@@ -316,11 +489,13 @@ def publish_round(
                                 replans[plan.channel],
                                 summary,
                             )
-            if not progressed:
-                break
-    finally:
-        for pool in pools.values():
-            pool.shutdown(wait=True)
+
+    phases = [False, True] if increases else [False]
+    if plans:
+        with ThreadPoolExecutor(len(plans), thread_name_prefix="publish-round") as channels:
+            for with_increases in phases:
+                # every channel finishes the phase before the next one starts
+                list(channels.map(drain, plans, [with_increases] * len(plans)))
     finished = time.monotonic()
     with engine.connect() as conn:
         for plan in plans:

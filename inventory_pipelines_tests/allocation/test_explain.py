@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from inventory_pipelines.allocation.engine import STEPS, allocate
+from inventory_pipelines.allocation.engine import STEPS, allocate, fence_sales_frame
 from inventory_pipelines.cli import main
 from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.rules import load_policy
@@ -30,6 +30,8 @@ def data_dir(tmp_path, monkeypatch):
         load_policy(now=NOW),
         NOW,
         pending=pl.DataFrame({"sku": ["SKU-000001"], "pending": [10.0]}),
+        # the 10 pending units were sold on shopify (4) and amazon (6) since the fences were based
+        sales=fence_sales_frame({("shopify", "SKU-000001"): 4, ("amazon", "SKU-000001"): 6}),
     )
     store = TableStore(tmp_path)
     for channel in ("shopify", "amazon"):
@@ -50,21 +52,24 @@ def test_json_has_every_step_with_its_value_and_rule(data_dir):
     )
     assert result.exit_code == 0, result.output
     trace = json.loads(result.output)
-    assert list(trace) == list(STEPS)
+    assert list(trace) == [*STEPS, "fence"]
     values = {step: trace[step]["value"] for step in STEPS}
     assert values == {
         "pool": 150.0,
         "pending": 10.0,
         "net": 140.0,
-        "allocated": 56.0,  # 40% of 140
+        "allocated": 56.0,  # 40% of the fence base (140 + the 10 sold), less its own 4 sales
         "buffered": 54.0,  # 2 units of safety buffer
         "thresholded": 54.0,
         "suppressed": 54.0,
         "publishable": 54,
     }
     assert trace["pool"]["rule"] == "channels.yml: shopify.warehouses MAIN+EAST"
-    assert trace["allocated"]["rule"] == "channels.yml: shopify.allocation ring-fenced 40% of net"
+    assert trace["allocated"]["rule"].startswith(
+        "channels.yml: shopify.allocation ring-fenced 40% of the fence base"
+    )
     assert trace["buffered"]["rule"] == "channels.yml: shopify.safety_buffer 2 units"
+    assert trace["fence"] == {"base": 150.0, "sold": 4.0}
 
 
 def test_the_rule_of_an_active_suppression_is_named(data_dir):
@@ -80,7 +85,9 @@ def test_text_output_lists_the_steps_in_order(data_dir):
     result = CliRunner().invoke(main, ["explain", "--channel", "shopify", "--sku", "SKU-000001"])
     lines = result.output.splitlines()
     assert lines[0] == "shopify / SKU-000001"
-    assert [line.split()[0] for line in lines[1:]] == list(STEPS)
+    steps = list(STEPS)
+    steps.insert(steps.index("allocated") + 1, "fence")  # shopify is ring-fenced
+    assert [line.split()[0] for line in lines[1:]] == steps
 
 
 def test_an_unknown_channel_or_sku_is_a_clear_error(data_dir):

@@ -75,6 +75,7 @@ def test_the_whole_definitions_load():
     assert {job.name for job in loaded.jobs} == {
         "refresh_inventory",
         "allocate_channels",
+        "publish_channels",
         "ingest_orders",
         "refresh_ordered_skus",
     }

@@ -97,7 +97,18 @@ def test_polled_orders_reach_odoo_once_and_a_second_run_changes_nothing(setup) -
     assert sorted(r["client_order_ref"] for r in refs) == sorted(f"shopify/{o.id}" for o in orders)
 
 
-def test_a_parked_order_fails_the_partition_until_the_dead_letter_is_settled(setup) -> None:
+def parked_check(result: dg.ExecuteInProcessResult, node: str) -> dg.AssetCheckEvaluation:
+    [evaluation] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "no_parked_orders" and e.asset_key.to_user_string() == node
+    ]
+    return evaluation
+
+
+def test_a_parked_order_fails_the_check_without_failing_the_run_until_it_is_settled(
+    setup,
+) -> None:
     _, _, resources, ledger_url = setup
     migrate(ledger_url)
     engine = create_engine(ledger_url)
@@ -123,26 +134,67 @@ def test_a_parked_order_fails_the_partition_until_the_dead_letter_is_settled(set
                 )
             ],
         )
-    failed = materialize([odoo_order_sync], resources)
-    assert not failed.success
-    [failure] = [e for e in failed.all_events if e.is_step_failure]
-    assert "1 order(s) parked" in failure.step_failure_data.error.to_string()
+    parked = materialize([odoo_order_sync], resources)
+    assert parked.success  # the asset materializes what it did: never an output, then a failure
+    assert not [e for e in parked.all_events if e.is_step_failure]
+    check = parked_check(parked, "orders/odoo_order_sync")
     with engine.connect() as conn:
         [letter] = dlq.list_open(conn, "shopify")
-        assert letter.error == "unknown SKU SKU-999999"
-        dlq.discard(conn, letter.id, actor="test")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.partition == "shopify"
+    assert f"#{letter.id} (order 999 created: unknown SKU SKU-999999)" in check.description
+    assert f"inventory-sync dlq show {letter.id}" in check.description
+    assert f"inventory-sync dlq discard {letter.id} --reason" in check.description
+    with engine.connect() as conn:
+        dlq.discard(conn, letter.id, actor="test", reason="a test order")
     engine.dispose()
-    assert materialize([odoo_order_sync], resources).success
+    settled = materialize([odoo_order_sync], resources)
+    assert settled.success and parked_check(settled, "orders/odoo_order_sync").passed
 
 
-def test_the_sensor_asks_for_ingestion_then_a_refresh_of_the_ordered_skus_everywhere(
+def test_odoo_down_fails_the_ingestion_before_any_output(setup) -> None:
+    _, _, resources, ledger_url = setup
+    migrate(ledger_url)
+    engine = create_engine(ledger_url)
+    with engine.connect() as conn:
+        inbox.receive(
+            conn,
+            [
+                inbox.InboxEvent(
+                    "shopify",
+                    "998",
+                    "created",
+                    "created",
+                    "webhook",
+                    {
+                        "external_id": "998",
+                        "event": "created",
+                        "kind": "created",
+                        "lines": [{"listing_id": None, "sku": "SKU-000001", "quantity": 1}],
+                        "updated_at": "2026-11-27T10:00:00Z",
+                    },
+                )
+            ],
+        )
+    engine.dispose()
+    down = {
+        **resources,
+        "odoo": OdooResource(url="http://127.0.0.1:9", db="x", login="x", api_key="x"),
+    }
+    failed = materialize([odoo_order_sync], down)
+    assert not failed.success
+    assert not [e for e in failed.all_events if e.event_type_value == "STEP_OUTPUT"]
+
+
+def test_the_sensor_asks_for_ingestion_then_one_refresh_of_the_ordered_skus_everywhere(
     setup,
 ) -> None:
     ledger_url = setup[3]
     migrate(ledger_url)
     engine = create_engine(ledger_url)
+    sensor_resources = {"channels": ChannelsResource(ledger_url=ledger_url)}
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance)
+        context = dg.build_sensor_context(instance=instance, resources=sensor_resources)
         assert isinstance(orders_inbox_sensor(context), dg.SkipReason)
         with engine.connect() as conn:
             inbox.receive(
@@ -163,18 +215,22 @@ def test_the_sensor_asks_for_ingestion_then_a_refresh_of_the_ordered_skus_everyw
         assert [(r.job_name, r.partition_key) for r in requests[:1]] == [
             ("ingest_orders", "woocommerce")
         ]
-        refreshes = [r for r in requests if r.job_name == "refresh_ordered_skus"]
-        assert sorted(r.partition_key for r in refreshes) == sorted(
-            ["shopify", "woocommerce", "amazon", "pos", "b2b"]
-        )
-        config = refreshes[0].run_config
+        (refresh,) = [r for r in requests if r.job_name == "refresh_ordered_skus"]
+        # one run over every channel: decreases of all of them before any increase
+        assert refresh.tags["dagster/asset_partition_range_start"] == "shopify"
+        assert refresh.tags["dagster/asset_partition_range_end"] == "b2b"
+        config = refresh.run_config
         assert config["resources"]["sku_scope"]["config"]["skus"] == ["SKU-000007"]
-        published = config["ops"]["inventory__published_channel_state"]["config"]
-        assert published == {"increases": False}
+        assert "ops" not in config  # the fast path raises as well as lowers (fences hold)
         from inventory_pipelines.definitions import defs
 
         job = defs().resolve_job_def("refresh_ordered_skus")
         dg.validate_run_config(job, config)  # the sensor's run config is one the job accepts
-        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        batch = defs().resolve_job_def("publish_channels")
+        # fast-path runs outrank batch runs in the queued run coordinator
+        assert int(job.tags["dagster/priority"]) > int(batch.tags["dagster/priority"])
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources=sensor_resources
+        )
         assert isinstance(orders_inbox_sensor(context), dg.SkipReason)
     engine.dispose()

@@ -3,12 +3,13 @@
 Buyers order concurrently on Shopify (compare-and-set) and WooCommerce (none), only what each
 channel shows, one unit at a time. Each order reaches the inbox by the emulator's own signed
 webhook through the receiver. A refresher, like the sensor's fast path, turns new inbox rows
-into an allocation of their SKUs (the stock snapshot less the pending units) and one publish
-round to both channels (decreases first, Shopify's updates carrying `changeFromQuantity`).
-Odoo is not involved: during a storm the units sold are all pending, which is the point.
-Like the sensor's fast path, the refresher only lowers quantities: an increase computed while
-another channel's sales are still on their way (webhook lag) could offer units already sold,
-so raising waits for the next full round (here the final one).
+into an allocation of their SKUs (the stock snapshot less the pending units, each ring-fenced
+channel out of its own fence) and one publish round to both channels (decreases first,
+Shopify's updates carrying `changeFromQuantity`); it raises as well as lowers. With
+`full_sync_every_s`, a full sync runs during the storm too, the way the graph runs it: read
+every channel back, poll its orders, allocate, publish against what the channels showed.
+Publishing rounds never overlap (the deployment's publishing pool). Odoo is not involved:
+during a storm the units sold are all pending, which is the point.
 
 The result counts, per SKU, what was sold against the pool, and per channel what it sold beyond
 the allocation it was first given (its entitlement); the orders WooCommerce took while one of
@@ -30,10 +31,16 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from inventory_pipelines.allocation.engine import allocate, pending_frame
+from inventory_pipelines.allocation.engine import (
+    allocate,
+    fence_sales_frame,
+    fence_signature,
+    pending_frame,
+)
 from inventory_pipelines.channels.shopify import ShopifyConnector
 from inventory_pipelines.channels.woocommerce import WooCommerceConnector
-from inventory_pipelines.ledger import create_engine, inbox, migrate
+from inventory_pipelines.ledger import create_engine, fences, inbox, migrate
+from inventory_pipelines.orders.events import take_in
 from inventory_pipelines.orders.receiver import WebhookChannel, create_app
 from inventory_pipelines.orders.setup import SANDBOX_WEBHOOK_SECRETS
 from inventory_pipelines.publishing.publisher import ChannelPlan, publish_round
@@ -54,6 +61,7 @@ class StormResult:
     entitled: dict[str, dict[str, int]] = field(default_factory=dict)
     woo_window_orders: int = 0
     rounds: int = 0
+    full_syncs: int = 0
     order_to_other_channel_s: list[float] = field(default_factory=list)
 
     @property
@@ -144,6 +152,7 @@ def run_storm(
     seed: int = 1,
     probes: int = 0,
     webhook_lag_s: float = 0.25,
+    full_sync_every_s: float | None = None,
 ) -> StormResult:
     """One storm on `channels` (name -> kind: shopify or woocommerce); see the docstring.
 
@@ -190,6 +199,7 @@ def run_storm(
             pool,
             buyers,
             probes,
+            full_sync_every_s,
         )
     finally:
         for sandbox in sandboxes.values():
@@ -210,7 +220,17 @@ def _arrivals(rng: random.Random, seconds: float, buyers: int) -> list[float]:
 
 
 def _storm(
-    engine, policy, stores, rng, use_pending, seconds, skus, pool, buyers, probes=0
+    engine,
+    policy,
+    stores,
+    rng,
+    use_pending,
+    seconds,
+    skus,
+    pool,
+    buyers,
+    probes=0,
+    full_sync_every_s=None,
 ) -> StormResult:
     shared = set.intersection(*(set(store.listing) for store in stores.values()))
     chosen = sorted(shared)[:skus]
@@ -222,41 +242,70 @@ def _storm(
     in_flight: list[tuple[float, float]] = []
     lock = threading.Lock()
 
-    def refresh(round_id: str, increases: bool = True) -> dict[str, dict[str, int]]:
-        pending = None
-        if use_pending:
-            with engine.connect() as conn:
-                units = inbox.pending_by_sku(conn, None)
-            pending = pending_frame(units)
-        frame = allocate(
-            canonical, policy, datetime.now(UTC), pending=pending, skus=canonical.select("sku")
-        )
-        targets, plans = {}, []
+    publishing = threading.Lock()  # one publishing round at a time, as the deployment's pool
+
+    def read_back() -> tuple[dict[str, dict[str, int]], datetime]:
+        """What each channel shows for the storm's SKUs, then its orders polled into the inbox:
+        every sale the read-back shows is pending before the allocation (the graph's order)."""
+        shown_at = datetime.now(UTC)
+        shown = {}
+        with engine.connect() as conn:
+            for name in stores:
+                fences.note_read_back(conn, name, shown_at)
         for name, store in stores.items():
-            publishable = dict(
-                frame.filter(pl.col("channel").cast(pl.Utf8) == name)
-                .select("sku", "publishable")
-                .iter_rows()
+            wanted = {store.listing[sku] for sku in chosen}
+            shown[name] = {
+                x.listing_id: int(x.quantity)
+                for page in store.connector.read_listings()
+                for x in page
+                if x.listing_id in wanted and x.quantity is not None
+            }
+        for name, store in stores.items():
+            with engine.connect() as conn:
+                page = store.connector.read_orders(inbox.get_cursor(conn, name))
+                take_in(conn, name, page.orders, "poll")
+                inbox.set_cursor(conn, name, page.cursor)
+                fences.explain_drops_after_poll(conn, name)  # the read-back's sales are heard
+        return shown, shown_at
+
+    def refresh(round_id: str, full: bool = False) -> dict[str, dict[str, int]]:
+        with publishing:
+            shown, shown_at = read_back() if full else ({}, None)
+            pending = sales = None
+            if use_pending:
+                with engine.connect() as conn:
+                    units, sold, _ = fences.allocation_inputs(conn, fence_signature(policy), None)
+                pending, sales = pending_frame(units), fence_sales_frame(sold)
+            frame = allocate(
+                canonical,
+                policy,
+                datetime.now(UTC),
+                pending=pending,
+                sales=sales,
+                skus=canonical.select("sku"),
             )
-            targets[name] = {sku: int(publishable[sku]) for sku in chosen}
-            plans.append(
-                ChannelPlan(
-                    name,
-                    store.connector,
-                    {store.listing[sku]: (sku, targets[name][sku]) for sku in chosen},
+            targets, plans = {}, []
+            for name, store in stores.items():
+                publishable = dict(
+                    frame.filter(pl.col("channel").cast(pl.Utf8) == name)
+                    .select("sku", "publishable")
+                    .iter_rows()
                 )
-            )
-        started = time.monotonic()
-        publish_round(
-            engine,
-            plans,
-            round_id,
-            sleep=lambda s: time.sleep(min(s, 0.05)),
-            increases=increases,
-        )
-        with lock:
-            in_flight.append((started, time.monotonic()))
-        return targets
+                targets[name] = {sku: int(publishable[sku]) for sku in chosen}
+                plans.append(
+                    ChannelPlan(
+                        name,
+                        store.connector,
+                        {store.listing[sku]: (sku, targets[name][sku]) for sku in chosen},
+                        shown.get(name, {}),
+                        shown_at,
+                    )
+                )
+            started = time.monotonic()
+            publish_round(engine, plans, round_id, sleep=lambda s: time.sleep(min(s, 0.05)))
+            with lock:
+                in_flight.append((started, time.monotonic()))
+            return targets
 
     result.entitled = refresh("initial")
     orders: list[tuple[float, str, str]] = []
@@ -290,15 +339,24 @@ def _storm(
             if new:
                 seen = max(r.id for r in new)
                 n += 1
-                # the order fast path only lowers quantities (see the module docstring)
-                refresh(f"storm-{n}", increases=False)
+                refresh(f"storm-{n}")  # the fast path: raises as well as lowers
             else:
                 time.sleep(0.01)
         result.rounds = n
 
+    def full_syncs() -> None:
+        n = 0
+        while not stop.wait(full_sync_every_s or 0):
+            n += 1
+            refresh(f"full-{n}", full=True)
+        result.full_syncs = n
+
     threads = [threading.Thread(target=buyer, args=(name, schedule[name])) for name in stores]
     watcher = threading.Thread(target=refresher)
     watcher.start()
+    syncer = threading.Thread(target=full_syncs) if full_sync_every_s else None
+    if syncer is not None:
+        syncer.start()
     if probes:
         threads = []
         first, second = (stores[n] for n in list(stores)[:2])
@@ -341,7 +399,9 @@ def _storm(
     time.sleep(0.3)
     stop.set()
     watcher.join()
-    refresh("final")
+    if syncer is not None:
+        syncer.join()
+    refresh("final", full=True)
     result.order_to_other_channel_s += samples
     no_cas = {n for n, store in stores.items() if isinstance(store, _Woo)}
     result.window_orders = sum(

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from inventory_pipelines_tests.orders.storm import run_storm
 
 
-def test_ring_fenced_channels_with_compare_and_set_oversell_nothing(tmp_path: Path) -> None:
-    """Two Shopify stores, both compare-and-set, buyers on both at once."""
-    result = run_storm(tmp_path, channels={"shopify": "shopify", "shopify_eu": "shopify"})
-    print(
-        f"CAS storm: sold {result.total_sold}, oversold {result.oversold}, rounds {result.rounds}"
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ring_fenced_channels_with_compare_and_set_oversell_nothing(
+    tmp_path: Path, seed: int
+) -> None:
+    """Two Shopify stores, both compare-and-set, buyers on both at once; the fast path raises
+    as well as lowers, and full syncs (read back, poll, allocate, publish) run meanwhile."""
+    result = run_storm(
+        tmp_path,
+        channels={"shopify": "shopify", "shopify_eu": "shopify"},
+        seed=seed,
+        full_sync_every_s=1.0,
     )
-    assert result.total_sold > 20 and result.rounds > 1
+    print(
+        f"CAS storm seed {seed}: sold {result.total_sold}, oversold {result.oversold}, "
+        f"rounds {result.rounds}, full syncs {result.full_syncs}"
+    )
+    assert result.total_sold > 20 and result.rounds > 1 and result.full_syncs >= 2
     assert result.oversold == 0
 
 

@@ -5,51 +5,54 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from inventory_pipelines.allocation.engine import allocate, pending_frame
+from inventory_pipelines.allocation.engine import (
+    allocate,
+    fence_sales_frame,
+    fence_signature,
+    pending_frame,
+)
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
-from inventory_pipelines.defs.inventory.assets import CANONICAL
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
-from inventory_pipelines.defs.odoo.assets import POLICY, PRODUCTS
 from inventory_pipelines.defs.resources import ChannelsResource
+from inventory_pipelines.defs.shared import (
+    CANONICAL,
+    CHANNEL_ALLOCATION,
+    CHANNEL_ORDERS,
+    CHANNELS_IN_ONE_RUN,
+    POLICY,
+    PRODUCTS,
+    SKU_VELOCITY,
+    channel_partitions,
+    channels_of,
+)
+from inventory_pipelines.inventory.identity import sellable_skus
 from inventory_pipelines.inventory.schemas import ChannelAllocationSchema, ring_fence_breaches
-from inventory_pipelines.ledger import inbox
+from inventory_pipelines.ledger import fences
 
-CHANNEL_ALLOCATION = ["inventory", "channel_allocation"]
-SKU_VELOCITY = ["rules", "sku_velocity"]
 RING_FENCE_CHECK = "ring_fenced_within_pool"
 # The rule files the allocation depends on: a change to any of them makes it stale.
 ALLOCATION_RULES = ("warehouses.yml", "channels.yml", "policies.yml", "suppressions.yml")
 
-channel_partitions = dg.StaticPartitionsDefinition(POLICY.channels.names())
 
-
-def sellable_skus(products: pl.DataFrame) -> pl.DataFrame:
-    """The SKUs a channel may be told about: active, storable, with one product per SKU."""
-    return (
-        products.filter(pl.col("sku").is_not_null())
-        .filter(~pl.col("sku").is_duplicated())
-        .filter(pl.col("active") & pl.col("storable"))
-        .select("sku", *(["category"] if "category" in products.columns else []))
-    )
-
-
-def pending_units(channels: ChannelsResource, canonical: pl.DataFrame) -> pl.DataFrame:
-    """sku, pending: units accepted by channels and not reserved in the snapshot `canonical`
-    was computed from (a reservation made after its `as_of` is not in it yet)."""
+def ledger_inputs(
+    channels: ChannelsResource, canonical: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, datetime]:
+    """What the allocation takes from the ledger (see `fences.allocation_inputs`): the pending
+    units (not reserved in the snapshot `canonical` was computed from), each channel's sales
+    since the fences were based, and that epoch."""
     as_of = canonical["as_of"].min() if "as_of" in canonical.columns and canonical.height else None
-    engine = channels.ledger()
-    try:
-        with engine.connect() as conn:
-            units = inbox.pending_by_sku(conn, as_of)
-    finally:
-        engine.dispose()
-    return pending_frame(units)
+    with channels.ledger_engine() as engine, engine.connect() as conn:
+        units, sold, epoch = fences.allocation_inputs(conn, fence_signature(POLICY), as_of)
+    return pending_frame(units), fence_sales_frame(sold), epoch
 
 
 @dg.asset(
     key=CHANNEL_ALLOCATION,
     group_name="inventory",
     partitions_def=channel_partitions,
+    backfill_policy=CHANNELS_IN_ONE_RUN,
+    # after the channels' orders are polled: their units are pending before it is computed
+    deps=[dg.AssetKey(CHANNEL_ORDERS)],
     kinds={"polars", "parquet"},
     code_version=f"rules-{POLICY.version_of(*ALLOCATION_RULES)}",
     ins={
@@ -77,33 +80,39 @@ def channel_allocation(
     sku_velocity: pl.DataFrame,
     channels: ChannelsResource,
 ):
-    """Apply `dbt_like_rules/` to canonical inventory for one channel, less the units channels
-    sold that Odoo had not reserved when the stock snapshot was taken (the pending ledger)."""
-    channel = context.partition_key
+    """Apply `dbt_like_rules/` to canonical inventory for the run's channels, less the units
+    channels sold that Odoo had not reserved when the stock snapshot was taken (the pending
+    ledger), each ring-fenced channel out of its own fence."""
+    chosen = channels_of(context)
     universe = sellable_skus(products).join(
         sku_velocity.select("sku", "velocity_tier"), on="sku", how="left"
     )
-    pending = pending_units(channels, canonical_inventory)
+    pending, sales, epoch = ledger_inputs(channels, canonical_inventory)
     everything = allocate(
-        canonical_inventory, POLICY, datetime.now(UTC), skus=universe, pending=pending
+        canonical_inventory, POLICY, datetime.now(UTC), skus=universe, pending=pending, sales=sales
     )
     breaches = ring_fence_breaches(everything)
-    frame = everything.filter(pl.col("channel") == channel).with_columns(
+    frame = everything.filter(pl.col("channel").is_in(chosen)).with_columns(
         pl.col("channel").cast(pl.Utf8)
     )
     yield dg.Output(
         frame,
         metadata={
             "rules_version": POLICY.version,
-            "skus": frame.height,
+            "channels": ", ".join(chosen),
+            "skus": frame["sku"].n_unique(),
             "pending_units": float(pending["pending"].sum()),
             "pending_skus": pending.height,
+            "fence_epoch": epoch.isoformat(),
+            "fence_sold_units": float(sales["sold"].sum()),
             "skus_published_above_zero": frame.filter(pl.col("publishable") > 0).height,
             "publishable_units": float(frame["publishable_units"].sum()),
             "suppressed_skus": frame.filter(
                 pl.col("suppressed_rule").cast(pl.Utf8) != "no suppression active"
             ).height,
-            "preview": preview(frame.select("sku", "pool", "net", "allocated", "publishable")),
+            "preview": preview(
+                frame.select("channel", "sku", "pool", "net", "allocated", "publishable")
+            ),
         },
     )
     yield schema_check_result(CHANNEL_ALLOCATION, ChannelAllocationSchema, frame)

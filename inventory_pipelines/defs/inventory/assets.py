@@ -7,12 +7,16 @@ import polars as pl
 
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
-from inventory_pipelines.defs.odoo.assets import LOCATIONS, POLICY, PRODUCTS, STOCK_QUANTS
+from inventory_pipelines.defs.shared import (
+    CANONICAL,
+    LOCATIONS,
+    POLICY,
+    PRODUCTS,
+    QUARANTINE,
+    STOCK_QUANTS,
+)
 from inventory_pipelines.inventory.canonical import compute_canonical
 from inventory_pipelines.inventory.schemas import CanonicalInventorySchema, QuarantineSchema
-
-CANONICAL = ["inventory", "canonical_inventory"]
-QUARANTINE = ["inventory", "quarantine"]
 
 
 @dg.multi_asset(

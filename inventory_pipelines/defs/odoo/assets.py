@@ -8,22 +8,20 @@ import polars as pl
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
 from inventory_pipelines.defs.resources import OdooResource
+from inventory_pipelines.defs.shared import (
+    LOCATIONS,
+    POLICY,
+    PRODUCTS,
+    STOCK_MOVES,
+    STOCK_QUANTS,
+)
 from inventory_pipelines.inventory.locations import assign_location_roles
 from inventory_pipelines.inventory.schemas import LocationsSchema, ProductsSchema, StockQuantsSchema
 from inventory_pipelines.odoo import snapshot
 from inventory_pipelines.odoo.moves import read_done_moves
-from inventory_pipelines.rules import load_policy
-
-PRODUCTS = ["odoo", "products"]
-LOCATIONS = ["odoo", "locations"]
-STOCK_QUANTS = ["odoo", "stock_quants"]
-STOCK_MOVES = ["odoo", "stock_moves"]
 
 # How much delivery history the velocity tiers look at.
 MOVES_HISTORY_DAYS = 90
-
-# Loaded when the code location loads: a broken rules folder fails here, before any run.
-POLICY = load_policy()
 
 
 @dg.asset(

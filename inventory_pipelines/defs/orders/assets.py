@@ -5,37 +5,137 @@
   channel's inbox: every order event, its route, duplicates and status.
 - `orders/odoo_order_sync` takes the channel's inbox rows into Odoo exactly once (create and
   confirm, cancel under the policy, park what cannot go in) and shows what each order
-  became. Parked orders fail the partition, red in the UI, until `inventory-sync dlq`
-  settles them.
+  became.
+- Parked orders never stop a channel: both assets materialize what they did, and their
+  check `no_parked_orders` (ERROR, not blocking: nothing downstream waits on it) fails red in
+  the UI while the channel has open order dead letters, naming them and the commands that
+  settle them (`inventory-sync dlq show ID`, `dlq discard ID --reason ...`); the next
+  materialization after they are settled passes it. Odoo down fails `odoo_order_sync`
+  (nothing is yielded): its rows wait in the inbox.
 - `orders_inbox_sensor` watches the inbox: new rows start an ingestion run for their
-  channel, then a refresh of the ordered SKUs on every channel (closing the loop: the other
-  channels learn about the sale within one run). The refresh only lowers quantities; raising
-  one waits for the next full sync, when every channel's sales of the moment are in.
+  channel, then one refresh of the ordered SKUs on every channel (closing the loop: the other
+  channels learn about the sale within one run). The refresh raises as well as lowers: a
+  ring-fenced channel's quantity comes out of its own fence, so no increase can offer units
+  sold elsewhere (DESIGN.md section 3).
+- One run may cover several channels (Materialize all, the CLI): each asset then handles every
+  channel of the run, and its check gives one verdict naming each channel with parked orders.
 """
 
 import socket
+import warnings
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
 
-from inventory_pipelines.defs.inventory.allocation import CHANNEL_ALLOCATION, channel_partitions
 from inventory_pipelines.defs.io_manager import SORT_BY
-from inventory_pipelines.defs.odoo.assets import POLICY
 from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
-from inventory_pipelines.ledger import create_engine, default_url, dlq, inbox, migrate
-from inventory_pipelines.orders.events import inbox_event
+from inventory_pipelines.defs.shared import (
+    CHANNEL_ALLOCATION,
+    CHANNEL_ORDERS,
+    CHANNEL_STOCK,
+    CHANNELS_IN_ONE_RUN,
+    FAST_PATH_PRIORITY,
+    ODOO_ORDER_SYNC,
+    POLICY,
+    PUBLISHED,
+    channel_partitions,
+    channel_range_tags,
+    channels_of,
+)
+from inventory_pipelines.ledger import dlq, fences, inbox
+from inventory_pipelines.orders.events import take_in
 from inventory_pipelines.orders.ingest import Ingestor, channel_setups
 
-CHANNEL_ORDERS = ["orders", "channel_orders"]
-ODOO_ORDER_SYNC = ["orders", "odoo_order_sync"]
-PUBLISHED = ["inventory", "published_channel_state"]
 # Staleness follows the order policy only: a change of shares in channels.yml says nothing
 # about orders already taken (the units and the shipping warehouse it also gives are read at
 # run time).
 ORDER_RULES = ("orders.yml",)
 #: how far back the inbox view reaches for rows already settled (open rows always show)
 INBOX_VIEW_DAYS = 30
+PARKED_CHECK = "no_parked_orders"
+#: how many open letters a check names one by one (the rest are counted)
+NAMED_LETTERS = 20
+
+
+def parked_check_spec(key: Sequence[str]) -> dg.AssetCheckSpec:
+    """ERROR, not blocking: a parked order is reported in red, nothing downstream waits."""
+    # Checks per partition are a preview in Dagster 1.13; without them a channel's latest
+    # result would be overwritten by any other channel's run.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            PARKED_CHECK,
+            asset=dg.AssetKey(list(key)),
+            partitions_def=channel_partitions,
+            blocking=False,
+            description="No order of the channel waits in the dead-letter queue: each one "
+            "parked is named with the command that settles it.",
+        )
+
+
+def _subject(letter: dlq.DeadLetter) -> str:
+    payload = letter.payload if isinstance(letter.payload, dict) else {}
+    if payload.get("external_id"):
+        return f"order {payload['external_id']} {payload.get('event')}"
+    return f"webhook delivery {payload.get('delivery_id') or '(no id)'}"
+
+
+def parked_check_result(
+    key: Sequence[str], letters_by_channel: Mapping[str, Sequence[dlq.DeadLetter]]
+) -> dg.AssetCheckResult:
+    """The check's verdict on the run's channels' open order dead letters."""
+    letters = [x for channel_letters in letters_by_channel.values() for x in channel_letters]
+    ids = [letter.id for letter in letters]
+    if not letters:
+        return dg.AssetCheckResult(
+            check_name=PARKED_CHECK,
+            asset_key=dg.AssetKey(list(key)),
+            passed=True,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"open_order_dead_letters": 0},
+        )
+    first = ids[0]
+    parts = []
+    for channel, channel_letters in letters_by_channel.items():
+        if not channel_letters:
+            continue
+        named = [f"#{x.id} ({_subject(x)}: {x.error})" for x in channel_letters[:NAMED_LETTERS]]
+        if len(channel_letters) > NAMED_LETTERS:
+            named.append(f"and {len(channel_letters) - NAMED_LETTERS} more")
+        parts.append(
+            f"{channel}: {len(channel_letters)} order(s) parked in the dead-letter queue: "
+            + ", ".join(named)
+            + f" (`inventory-sync dlq list --channel {channel}` lists them all)"
+        )
+    description = (
+        "; ".join(parts) + f". See one with `inventory-sync dlq show {first}`; settle it with "
+        f'`inventory-sync dlq discard {first} --reason "..."`, or `inventory-sync dlq replay '
+        f"{first}` once its cause is fixed. Once they are settled, the next materialization "
+        "passes this check."
+    )
+    rows = "\n".join(
+        f"| {x.id} | {x.channel} | {_subject(x)} | {x.error.replace('|', '/')} | "
+        f"`inventory-sync dlq discard {x.id} --reason ...` |"
+        for x in letters[:NAMED_LETTERS]
+    )
+    return dg.AssetCheckResult(
+        check_name=PARKED_CHECK,
+        asset_key=dg.AssetKey(list(key)),
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata={
+            "open_order_dead_letters": len(letters),
+            "dead_letter_ids": dg.MetadataValue.json(ids),
+            "letters": dg.MetadataValue.md(
+                "| id | channel | what | why | settle |\n|---|---|---|---|---|\n" + rows
+            ),
+            "show": f"inventory-sync dlq show {first}",
+        },
+    )
+
 
 INBOX_SCHEMA = {
     "id": pl.Int64,
@@ -86,84 +186,138 @@ def inbox_frame(rows: list[inbox.InboxRow]) -> pl.DataFrame:
     key=CHANNEL_ORDERS,
     group_name="orders",
     partitions_def=channel_partitions,
+    backfill_policy=CHANNELS_IN_ONE_RUN,
     kinds={"polars", "parquet"},
     code_version="1",
+    # polled after the catalog is read back: every sale the read-back shows is then in the
+    # inbox before the allocation is computed, so the publish can trust the read-back
+    deps=[dg.AssetKey(CHANNEL_STOCK)],
     metadata={SORT_BY: ["id"]},
+    check_specs=[parked_check_spec(CHANNEL_ORDERS)],
     description="The channel's order events in the ledger's inbox (polled and by webhook): "
-    "orders, cancellations and returns, each stored once, with duplicates counted.",
+    "orders, cancellations and returns, each stored once, with duplicates counted. An event "
+    "that cannot be processed is parked in the dead-letter queue and polling moves past it.",
 )
-def channel_orders(context: dg.AssetExecutionContext, channels: ChannelsResource) -> dg.Output:
-    """Poll the channel's orders since its cursor into the inbox; show the channel's inbox."""
-    channel = POLICY.channels.get(context.partition_key)
-    engine = channels.ledger()
-    figures = {"polled": 0, "stored": 0, "duplicates": 0}
-    try:
-        with engine.connect() as conn:
-            cursor = inbox.get_cursor(conn, channel.name)
-        with channels.connector(channel.name, channel.kind.value) as connector:
-            try:
-                page = connector.read_orders(cursor)
-            except NotImplementedError:
-                page = None
-        if page is not None:
-            events = [
-                inbox_event(channel.name, order, "poll", units_per_item=channel.uom.units)
-                for order in page.orders
-            ]
-            with engine.connect() as conn:
-                received = inbox.receive(conn, events)
-                inbox.set_cursor(conn, channel.name, page.cursor)
-            figures = {
-                "polled": len(events),
-                "stored": received.stored,
-                "duplicates": received.duplicates,
-                "cursor": page.cursor or "",
-            }
-        with engine.connect() as conn:
-            frame = inbox_frame(inbox.rows(conn, channel=channel.name))
-            counts = inbox.counts(conn, channel.name)
-    finally:
-        engine.dispose()
-    return dg.Output(
-        frame,
+def channel_orders(context: dg.AssetExecutionContext, channels: ChannelsResource):
+    """Poll the run's channels' orders since their cursors into the inbox (parking what cannot
+    be processed); show their inboxes."""
+    frames, figures, parked = [], {}, {}
+    with channels.ledger_engine() as engine:
+        for name in channels_of(context):
+            frame, figures[name], parked[name] = _poll(context, engine, channels, name)
+            frames.append(frame)
+    total = {key: sum(int(f.get(key) or 0) for f in figures.values()) for key in _COUNTED}
+    yield dg.Output(
+        pl.concat(frames, how="vertical_relaxed"),
         metadata={
-            **figures,
+            **total,
+            "open_order_dead_letters": sum(len(x) for x in parked.values()),
+            "channels": dg.MetadataValue.json(figures),
+        },
+    )
+    yield parked_check_result(CHANNEL_ORDERS, parked)
+
+
+_COUNTED = ("polled", "stored", "duplicates", "parked", "waiting")
+
+
+def _poll(
+    context: dg.AssetExecutionContext, engine, channels: ChannelsResource, name: str
+) -> tuple[pl.DataFrame, dict[str, object], list[dlq.DeadLetter]]:
+    channel = POLICY.channels.get(name)
+    figures: dict[str, object] = {"polled": 0, "stored": 0, "duplicates": 0, "parked": 0}
+    with engine.connect() as conn:
+        cursor = inbox.get_cursor(conn, channel.name)
+    with channels.connector(channel.name, channel.kind.value) as connector:
+        try:
+            page = connector.read_orders(cursor)
+        except NotImplementedError:
+            page = None
+    if page is not None:
+        with engine.connect() as conn:
+            intake = take_in(
+                conn, channel.name, page.orders, "poll", units_per_item=channel.uom.units
+            )
+            inbox.set_cursor(conn, channel.name, page.cursor)
+            # every sale the last read-back showed is heard of now: drops before it are explained
+            explained = fences.explain_drops_after_poll(conn, channel.name)
+        figures = {
+            "polled": len(page.orders),
+            **intake.as_dict(),
+            "cursor": page.cursor or "",
+            "drops_explained": explained,
+        }
+        if intake.parked:
+            context.log.warning(
+                f"{channel.name}: parked dead letter(s) {list(intake.parked)}; "
+                f"see `inventory-sync dlq show {intake.parked[0]}`"
+            )
+    with engine.connect() as conn:
+        frame = inbox_frame(inbox.rows(conn, channel=channel.name))
+        counts = inbox.counts(conn, channel.name)
+        parked = dlq.list_open(conn, channel.name, kind="order")
+    figures.update(
+        {
             "order_api": page is not None,
             "inbox": {k: int(v) for k, v in counts.items()},
             "waiting": counts.get("new", 0) + counts.get("claimed", 0),
-        },
+            "open_order_dead_letters": len(parked),
+        }
     )
+    return frame, figures, parked
 
 
 @dg.asset(
     key=ODOO_ORDER_SYNC,
     group_name="orders",
     partitions_def=channel_partitions,
+    backfill_policy=CHANNELS_IN_ONE_RUN,
     kinds={"polars", "parquet", "odoo"},
     code_version=f"rules-{POLICY.version_of(*ORDER_RULES)}",
     deps=[dg.AssetKey(CHANNEL_ORDERS)],
     metadata={SORT_BY: ["external_id"]},
+    check_specs=[parked_check_spec(ODOO_ORDER_SYNC)],
     description="What each channel order became in Odoo: sale.order id and state. "
-    "Materializing it takes the channel's inbox into Odoo, exactly once.",
+    "Materializing it takes the channel's inbox into Odoo, exactly once; an order that "
+    "cannot go in is parked and the others go on.",
 )
 def odoo_order_sync(
     context: dg.AssetExecutionContext, odoo: OdooResource, channels: ChannelsResource
 ):
-    """Ingest the channel's waiting inbox rows into Odoo; show the order-to-Odoo mapping."""
-    channel = context.partition_key
-    engine = channels.ledger()
+    """Ingest the run's channels' waiting inbox rows into Odoo; show the order-to-Odoo mapping."""
+    chosen = channels_of(context)
     worker = f"{socket.gethostname()}:{context.run.run_id}"
-    try:
-        with odoo.client() as client:
-            summary = Ingestor(engine, client, channel_setups(POLICY), worker=worker).run(
-                channel=channel
-            )
-        with engine.connect() as conn:
-            mapped = inbox.mappings(conn, channel)
-            parked = [d for d in dlq.list_open(conn, channel) if d.kind == "order"]
-            waiting = inbox.counts(conn, channel)
-    finally:
-        engine.dispose()
+    figures: dict[str, dict[str, object]] = {}
+    parked: dict[str, list[dlq.DeadLetter]] = {}
+    mapped, errors, waiting = [], [], 0
+    with channels.ledger_engine() as engine, odoo.client() as client:
+        ingestor = Ingestor(engine, client, channel_setups(POLICY), worker=worker)
+        for channel in chosen:
+            summary = ingestor.run(channel=channel)
+            with engine.connect() as conn:
+                mapped += inbox.mappings(conn, channel)
+                parked[channel] = dlq.list_open(conn, channel, kind="order")
+                left = inbox.counts(conn, channel).get("new", 0)
+            waiting += left
+            errors += [f"{channel}: {e}" for e in summary.errors]
+            figures[channel] = {
+                **{k: v for k, v in summary.as_dict().items() if k != "errors"},
+                "open_order_dead_letters": len(parked[channel]),
+                "waiting": left,
+            }
+    totals: dict[str, int | float] = {}
+    for channel_figures in figures.values():
+        for key, value in channel_figures.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    metadata = {**totals, "channels": dg.MetadataValue.json(figures)}
+    if errors:
+        # Odoo is unavailable: fail before any output; the rows wait in the inbox
+        raise dg.Failure(
+            f"Odoo unavailable, {waiting} order event(s) wait in the inbox; re-materialize "
+            "when Odoo answers again.\n" + "\n".join(errors),
+            metadata=metadata,
+        )
     frame = pl.DataFrame(
         [
             {
@@ -186,36 +340,23 @@ def odoo_order_sync(
         },
         orient="row",
     )
-    metadata = {
-        **{k: v for k, v in summary.as_dict().items() if k != "errors"},
-        "open_order_dead_letters": len(parked),
-        "waiting": waiting.get("new", 0),
-    }
-    if summary.errors:
-        metadata["errors"] = "\n".join(summary.errors)
-    if parked or summary.released:
-        yield dg.Output(frame, metadata=metadata)
-        raise dg.Failure(
-            f"{channel}: {len(parked)} order(s) parked in the dead-letter queue, "
-            f"{summary.released} waiting for Odoo; see `inventory-sync dlq list --channel "
-            f"{channel}`",
-            metadata=metadata,
-        )
     yield dg.Output(frame, metadata=metadata)
+    yield parked_check_result(ODOO_ORDER_SYNC, parked)
 
 
 ingest_orders = dg.define_asset_job(
     "ingest_orders",
     selection=dg.AssetSelection.assets(ODOO_ORDER_SYNC),
-    partitions_def=channel_partitions,
-    description="Take one channel's inbox into Odoo (a partition).",
+    tags={"dagster/priority": str(FAST_PATH_PRIORITY)},
+    description="Take the chosen channels' inboxes into Odoo.",
 )
 
 refresh_ordered_skus = dg.define_asset_job(
     "refresh_ordered_skus",
     selection=dg.AssetSelection.assets(CHANNEL_ALLOCATION, PUBLISHED),
-    partitions_def=channel_partitions,
-    description="Re-allocate and publish a SKU subset on one channel (the sensor's fast path).",
+    tags={"dagster/priority": str(FAST_PATH_PRIORITY)},
+    description="Re-allocate and publish a SKU subset on every channel in one run (the fast "
+    "path): every channel's decreases before any increase, each channel out of its own fence.",
 )
 
 
@@ -226,47 +367,39 @@ refresh_ordered_skus = dg.define_asset_job(
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="New inbox rows: ingest them into Odoo, then refresh their SKUs on every channel.",
 )
-def orders_inbox_sensor(context: dg.SensorEvaluationContext):
-    """One ingestion run per channel with new rows, then a refresh of the ordered SKUs on every
-    channel. The cursor is the last inbox id seen."""
+def orders_inbox_sensor(context: dg.SensorEvaluationContext, channels: ChannelsResource):
+    """One ingestion run per channel with new rows, then one refresh of the ordered SKUs over
+    every channel. The cursor is the last inbox id seen."""
     since = int(context.cursor or 0)
-    url = default_url()
-    migrate(url)
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            new = inbox.rows(conn, since_id=since, limit=5000)
-    finally:
-        engine.dispose()
+    with channels.ledger_engine() as engine, engine.connect() as conn:
+        new = inbox.rows(conn, since_id=since, limit=5000)
     if not new:
         return dg.SkipReason(f"no inbox row after id {since}")
     last = max(r.id for r in new)
+    trigger = {"inventory/trigger": "orders_inbox_sensor"}
     requests = [
         dg.RunRequest(
             run_key=f"ingest:{channel}:{last}",
             job_name="ingest_orders",
             partition_key=channel,
-            tags={"inventory/trigger": "orders_inbox_sensor"},
+            tags=trigger,
         )
         for channel in sorted({r.channel for r in new})
     ]
     skus = sorted({x["sku"] for r in new for x in r.payload.get("lines", []) if x.get("sku")})
     if skus:
-        requests += [
+        requests.append(
             dg.RunRequest(
-                run_key=f"refresh:{channel}:{last}",
+                run_key=f"refresh:{last}",
                 job_name="refresh_ordered_skus",
-                partition_key=channel,
-                run_config={
-                    "resources": {"sku_scope": {"config": {"skus": skus}}},
-                    # the fast path only lowers: an increase computed before every channel's
-                    # sales are in the inbox could offer units already sold elsewhere
-                    "ops": {"inventory__published_channel_state": {"config": {"increases": False}}},
+                run_config={"resources": {"sku_scope": {"config": {"skus": skus}}}},
+                tags={
+                    **trigger,
+                    "inventory/fast_path": "true",
+                    **channel_range_tags(POLICY.channels.names()),
                 },
-                tags={"inventory/trigger": "orders_inbox_sensor", "inventory/fast_path": "true"},
             )
-            for channel in POLICY.channels.names()
-        ]
+        )
     return dg.SensorResult(run_requests=requests, cursor=str(last))
 
 

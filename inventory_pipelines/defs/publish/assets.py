@@ -1,5 +1,14 @@
-"""Channel catalogs, product identity and the published channel state, per channel partition."""
+"""Channel catalogs, product identity and the published channel state, per channel partition.
 
+One run may cover several channels (Materialize all, a schedule, `inventory-sync sync`): each
+asset then handles every channel of the run, and the publish step takes every channel's plan
+at once, so zero-outs and decreases of all channels go before any increase (DESIGN.md
+section 7). A channel that cannot be read is left out of that run's publish, never the others.
+"""
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -7,23 +16,35 @@ import polars as pl
 import sqlalchemy as sa
 
 from inventory_pipelines.defs.checks import preview
-from inventory_pipelines.defs.inventory.allocation import (
+from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
+from inventory_pipelines.defs.resources import ChannelsResource
+from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
+    CHANNEL_STOCK,
+    CHANNELS_IN_ONE_RUN,
+    IDENTITY_PROBLEMS,
+    POLICY,
+    PRODUCT_IDENTITY,
+    PRODUCTS,
+    PUBLISHED,
+    PUBLISHING_POOL,
     channel_partitions,
+    channels_of,
+)
+from inventory_pipelines.inventory.identity import (
+    MAPPING_SCHEMA,
+    PROBLEM_SCHEMA,
+    map_listings,
     sellable_skus,
 )
-from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
-from inventory_pipelines.defs.odoo.assets import POLICY, PRODUCTS
-from inventory_pipelines.defs.resources import ChannelsResource
-from inventory_pipelines.inventory.identity import map_listings
-from inventory_pipelines.ledger import dlq
+from inventory_pipelines.ledger import dlq, fences, outbox
 from inventory_pipelines.ledger.schema import published_state
-from inventory_pipelines.publishing.publisher import ChannelPlan, plan_targets, publish_round
-
-CHANNEL_STOCK = ["reconciliation", "channel_stock"]
-PRODUCT_IDENTITY = ["inventory", "product_identity"]
-IDENTITY_PROBLEMS = ["inventory", "identity_problems"]
-PUBLISHED = ["inventory", "published_channel_state"]
+from inventory_pipelines.publishing.publisher import (
+    ChannelPlan,
+    ChannelSummary,
+    plan_targets,
+    publish_round,
+)
 
 LISTINGS_SCHEMA = {
     "channel": pl.Utf8,
@@ -32,22 +53,33 @@ LISTINGS_SCHEMA = {
     "barcode": pl.Utf8,
     "quantity": pl.Int64,
     "read_at": pl.Datetime("us", "UTC"),
+    "read_error": pl.Utf8,
+}
+PUBLISHED_SCHEMA = {
+    "channel": pl.Utf8,
+    "listing_id": pl.Utf8,
+    "sku": pl.Utf8,
+    "quantity": pl.Int64,
+    "acknowledged_at": pl.Datetime("us", "UTC"),
+    "request_id": pl.Utf8,
 }
 
 
-@dg.asset(
-    key=CHANNEL_STOCK,
-    group_name="channels",
-    partitions_def=channel_partitions,
-    kinds={"polars", "parquet"},
-    metadata={SORT_BY: ["listing_id"]},
-    description="The channel's catalog read back: each listing with its SKU, barcode and the "
-    "quantity the channel shows now.",
-)
-def channel_stock(context: dg.AssetExecutionContext, channels: ChannelsResource) -> pl.DataFrame:
-    """Read every listing of the channel and the quantity it shows."""
-    channel = POLICY.channels.get(context.partition_key)
-    read_at = datetime.now(UTC)
+def unreadable_channels(channel_stock: pl.DataFrame) -> dict[str, str]:
+    """Channel -> why its catalog could not be read in this run (a marker row per channel)."""
+    if "read_error" not in channel_stock.columns:
+        return {}
+    marked = channel_stock.filter(pl.col("read_error").is_not_null())
+    return dict(marked.select("channel", "read_error").iter_rows())
+
+
+def listings_of(channel_stock: pl.DataFrame, channel: str) -> pl.DataFrame:
+    """The listings one channel showed in its read-back (marker rows left out)."""
+    return channel_stock.filter((pl.col("channel") == channel) & pl.col("listing_id").is_not_null())
+
+
+def _read_channel(channels: ChannelsResource, name: str, read_at: datetime) -> pl.DataFrame:
+    channel = POLICY.channels.get(name)
     with channels.connector(channel.name, channel.kind.value) as connector:
         rows = [
             {
@@ -57,13 +89,62 @@ def channel_stock(context: dg.AssetExecutionContext, channels: ChannelsResource)
                 "barcode": listing.barcode,
                 "quantity": listing.quantity,
                 "read_at": read_at,
+                "read_error": None,
             }
             for page in connector.read_listings()
             for listing in page
         ]
-        calls = getattr(connector, "api_calls", None)
-    frame = pl.DataFrame(rows, schema=LISTINGS_SCHEMA)
-    context.add_output_metadata({"listings": frame.height, "api_calls": calls})
+    return pl.DataFrame(rows, schema=LISTINGS_SCHEMA)
+
+
+@dg.asset(
+    key=CHANNEL_STOCK,
+    group_name="channels",
+    partitions_def=channel_partitions,
+    backfill_policy=CHANNELS_IN_ONE_RUN,
+    kinds={"polars", "parquet"},
+    metadata={SORT_BY: ["listing_id"]},
+    description="The channel's catalog read back: each listing with its SKU, barcode and the "
+    "quantity the channel shows now. A channel that could not be read has one row with its "
+    "`read_error` instead, and is left out of this run's publish.",
+)
+def channel_stock(context: dg.AssetExecutionContext, channels: ChannelsResource) -> pl.DataFrame:
+    """Read every listing of the run's channels (concurrently) and the quantity each shows."""
+    chosen = channels_of(context)
+    read_at = datetime.now(UTC)
+    frames: list[pl.DataFrame] = []
+    errors: dict[str, str] = {}
+    with ThreadPoolExecutor(max(1, len(chosen)), thread_name_prefix="read-back") as pool:
+        futures = {name: pool.submit(_read_channel, channels, name, read_at) for name in chosen}
+        for name, future in futures.items():
+            try:
+                frames.append(future.result())
+            except Exception as exc:  # one channel down must not stop the others
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                context.log.error(f"{name}: the catalog could not be read: {errors[name]}")
+    with channels.ledger_engine() as engine, engine.connect() as conn:
+        for frame in frames:
+            if frame.height:
+                fences.note_read_back(conn, frame["channel"][0], read_at)
+    if len(errors) == len(chosen):
+        raise dg.Failure(
+            description="no channel could be read: "
+            + "; ".join(f"{n}: {e}" for n, e in errors.items()),
+        )
+    markers = pl.DataFrame(
+        [
+            {"channel": n, "read_at": read_at, "read_error": e, "listing_id": None}
+            for n, e in errors.items()
+        ],
+        schema=LISTINGS_SCHEMA,
+    )
+    frame = pl.concat([*frames, markers], how="vertical_relaxed")
+    context.add_output_metadata(
+        {
+            "listings": frame.filter(pl.col("listing_id").is_not_null()).height,
+            "unreadable": dg.MetadataValue.json(errors),
+        }
+    )
     return frame
 
 
@@ -86,6 +167,7 @@ def channel_stock(context: dg.AssetExecutionContext, channels: ChannelsResource)
     },
     ins={"products": dg.AssetIn(key=PRODUCTS), "channel_stock": dg.AssetIn(key=CHANNEL_STOCK)},
     partitions_def=channel_partitions,
+    backfill_policy=CHANNELS_IN_ONE_RUN,
     group_name="channels",
     code_version=f"rules-{POLICY.version_of('mappings.yml')}",
     check_specs=[
@@ -99,13 +181,28 @@ def channel_stock(context: dg.AssetExecutionContext, channels: ChannelsResource)
 def product_identity(
     context: dg.AssetExecutionContext, products: pl.DataFrame, channel_stock: pl.DataFrame
 ):
-    """Match the channel's listings to Odoo products; report what cannot be matched."""
-    channel = context.partition_key
+    """Match the channels' listings to Odoo products; report what cannot be matched."""
     catalog = products.filter(pl.col("sku").is_not_null()).join(
         sellable_skus(products), on="sku", how="semi"
     )
-    mapping, problems = map_listings(
-        channel, catalog.select("sku", "barcode"), channel_stock, POLICY.mappings
+    unreadable = unreadable_channels(channel_stock)
+    mappings, problem_frames = [], []
+    for channel in channels_of(context):
+        if channel in unreadable:
+            continue  # nothing is known of its catalog this run: map nothing, publish nothing
+        mapping, problems = map_listings(
+            channel,
+            catalog.select("sku", "barcode"),
+            listings_of(channel_stock, channel),
+            POLICY.mappings,
+        )
+        mappings.append(mapping)
+        problem_frames.append(problems)
+    mapping = pl.concat(mappings, how="vertical_relaxed") if mappings else _empty(PRODUCT_IDENTITY)
+    problems = (
+        pl.concat(problem_frames, how="vertical_relaxed")
+        if problem_frames
+        else _empty(IDENTITY_PROBLEMS)
     )
     counts = dict(problems.group_by("problem").len().iter_rows())
     yield dg.Output(mapping, output_name="product_identity", metadata={"mapped": mapping.height})
@@ -124,9 +221,13 @@ def product_identity(
     )
 
 
+def _empty(key: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(schema=MAPPING_SCHEMA if key == PRODUCT_IDENTITY else PROBLEM_SCHEMA)
+
+
 class PublishConfig(dg.Config):
-    """`increases: false` sends only zero-outs and decreases (the first pass of a multi-channel
-    sync, so that no channel gets an increase before every channel's decreases are through)."""
+    """`increases: false` sends only zero-outs and decreases; the increases wait in the outbox
+    for the next publish (an operator's way to take stock off channels first)."""
 
     increases: bool = True
 
@@ -135,6 +236,8 @@ class PublishConfig(dg.Config):
     key=PUBLISHED,
     group_name="channels",
     partitions_def=channel_partitions,
+    backfill_policy=CHANNELS_IN_ONE_RUN,
+    pool=PUBLISHING_POOL,
     kinds={"polars", "parquet"},
     ins={
         "channel_allocation": dg.AssetIn(key=CHANNEL_ALLOCATION),
@@ -143,7 +246,9 @@ class PublishConfig(dg.Config):
     },
     metadata={SCOPE_COLUMN: "sku", SORT_BY: ["listing_id"]},
     description="What each listing's channel acknowledged: quantity, when, request id. "
-    "Materializing it publishes the allocation: only changed quantities, through the outbox.",
+    "Materializing it publishes the allocation of the run's channels in one round, planned "
+    "against what each channel shows: only changed quantities, through the outbox, every "
+    "channel's zero-outs and decreases before any increase.",
 )
 def published_channel_state(
     context: dg.AssetExecutionContext,
@@ -153,59 +258,120 @@ def published_channel_state(
     channel_allocation: pl.DataFrame,
     product_identity: pl.DataFrame,
     channel_stock: pl.DataFrame,
-):
-    """Publish the channel's allocation, exactly once, and return the acknowledged state."""
-    channel = POLICY.channels.get(context.partition_key)
-    engine = channels.ledger()
-    targets = plan_targets(channel_allocation, product_identity)
-    shown = {
-        listing: int(quantity)
-        for listing, quantity in channel_stock.select("listing_id", "quantity").iter_rows()
-        if quantity is not None
-    }
+) -> dg.Output[pl.DataFrame]:
+    """Publish the run's channels in one round, exactly once, and return what they show.
+
+    Fails, naming what is stuck and the command that clears it, when a channel could not be
+    read, has updates dead-lettered, or still has updates waiting after the round.
+    """
+    chosen = channels_of(context)
+    unreadable = unreadable_channels(channel_stock)
+    publishing = [c for c in chosen if c not in unreadable]
     started = datetime.now(UTC)
-    with channels.connector(channel.name, channel.kind.value) as connector:
-        plan = ChannelPlan(channel.name, connector, targets, shown)
-        summary = publish_round(
-            engine, [plan], f"{context.run.run_id}:{channel.name}", increases=config.increases
-        )[channel.name]
-    with engine.connect() as conn:
-        query = sa.select(published_state).where(published_state.c.channel == channel.name)
-        if sku_scope.is_partial():
-            query = query.where(published_state.c.sku.in_(sku_scope.skus or []))
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-        open_letters = len(dlq.list_open(conn, channel.name))
-    engine.dispose()
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "channel": pl.Utf8,
-            "listing_id": pl.Utf8,
-            "sku": pl.Utf8,
-            "quantity": pl.Int64,
-            "acknowledged_at": pl.Datetime("us", "UTC"),
-            "request_id": pl.Utf8,
-        },
-    )
-    figures = summary.as_dict()
-    yield dg.Output(
-        frame,
-        metadata={
-            **{k: v for k, v in figures.items() if v is not None},
-            "open_dead_letters": open_letters,
-            "allocation_to_ack_s": round((datetime.now(UTC) - started).total_seconds(), 3),
-        },
-    )
-    if summary.dead_lettered or summary.pending_left:
-        raise dg.Failure(
-            description=(
-                f"{channel.name}: {summary.dead_lettered} update(s) dead-lettered, "
-                f"{summary.pending_left} still pending. Inspect with `inventory-sync dlq list "
-                f"--channel {channel.name}`, replay with `inventory-sync dlq replay`, then "
-                "re-materialize this partition."
-            ),
-            metadata=figures,
+    with channels.ledger_engine() as engine, ExitStack() as stack:
+        plans = []
+        for name in publishing:
+            channel = POLICY.channels.get(name)
+            stock = listings_of(channel_stock, name)
+            connector = stack.enter_context(channels.connector(name, channel.kind.value))
+            plans.append(
+                ChannelPlan(
+                    name,
+                    connector,
+                    plan_targets(
+                        channel_allocation.filter(pl.col("channel") == name),
+                        product_identity.filter(pl.col("channel") == name),
+                    ),
+                    {
+                        listing: int(quantity)
+                        for listing, quantity in stock.select("listing_id", "quantity").iter_rows()
+                        if quantity is not None
+                    },
+                    stock["read_at"].min() if stock.height else None,
+                )
+            )
+        summaries = publish_round(
+            engine, plans, f"{context.run.run_id}", increases=config.increases
         )
+        with engine.connect() as conn:
+            frame = _published_frame(conn, chosen, sku_scope)
+            stuck = {
+                name: problem
+                for name in chosen
+                if (problem := _stuck(conn, name, summaries.get(name), unreadable.get(name)))
+            }
+    figures = {name: summary.as_dict() for name, summary in summaries.items()}
+    metadata = {
+        **_totals(summaries),
+        "channels": dg.MetadataValue.json(figures),
+        "allocation_to_ack_s": round((datetime.now(UTC) - started).total_seconds(), 3),
+    }
+    if stuck:
+        raise dg.Failure(
+            description="\n".join(f"{name}: {problem}" for name, problem in stuck.items()),
+            metadata=metadata,
+        )
+    return dg.Output(frame, metadata=metadata)
+
+
+def _published_frame(conn: sa.Connection, chosen: list[str], sku_scope: SkuScope) -> pl.DataFrame:
+    query = sa.select(published_state).where(published_state.c.channel.in_(chosen))
+    if sku_scope.is_partial():
+        query = query.where(published_state.c.sku.in_(sku_scope.skus or []))
+    rows = [dict(r._mapping) for r in conn.execute(query)]
+    return pl.DataFrame(rows, schema=PUBLISHED_SCHEMA)
+
+
+def _totals(summaries: Mapping[str, ChannelSummary]) -> dict[str, int]:
+    """Figures summed over the run's channels (per channel figures are under `channels`)."""
+    keys = ("sent", "unchanged", "channel_edits", "acknowledged", "stale", "replanned")
+    keys += ("failed", "dead_lettered", "throttled", "api_calls", "batches", "pending_left")
+    totals = dict.fromkeys(keys, 0)
+    for summary in summaries.values():
+        figures = summary.as_dict()
+        for key in keys:
+            totals[key] += int(figures.get(key) or 0)
+    return totals
+
+
+def _stuck(
+    conn: sa.Connection, channel: str, summary: ChannelSummary | None, read_error: str | None
+) -> str | None:
+    """What keeps `channel` from being settled, and the command that clears it; None if nothing."""
+    if read_error is not None:
+        return (
+            f"not published: its catalog could not be read ({read_error}). Nothing was sent to "
+            "it; when it answers again, re-materialize this partition or run "
+            f"`inventory-sync sync --channel {channel}`."
+        )
+    problems = []
+    letters = dlq.list_open(conn, channel, kind="publish")
+    if letters:
+        ids = ", ".join(str(x.id) for x in letters[:10])
+        problems.append(
+            f"{len(letters)} open dead letter(s) ({ids}): see `inventory-sync dlq show ID`; "
+            f"`inventory-sync dlq replay ID` and re-materialize this partition to send them "
+            f"again, or `inventory-sync dlq discard ID --reason ...` to settle them (the next "
+            f"full publish plans those listings again from what the channel shows)"
+        )
+    waiting = outbox.waiting(conn, channel) if summary and summary.pending_left else []
+    if waiting:
+        lines = []
+        for w in waiting:
+            why = (
+                f"held behind a decrease of {w.sku} on {w.held_by}"
+                if w.held_by
+                else f"{w.status} after {w.attempts} attempt(s)"
+                + (f": {w.last_error}" if w.last_error else "")
+            )
+            lines.append(f"{w.listing_id} ({w.sku}) {w.direction} to {w.quantity}, {why}")
+        problems.append(
+            f"{summary.pending_left} update(s) still waiting, e.g. "
+            + "; ".join(lines)
+            + ". They are sent first by the next publish of the channel: re-materialize this "
+            "partition, or `inventory-sync sync`"
+        )
+    return " | ".join(problems) or None
 
 
 @dg.definitions

@@ -6,7 +6,7 @@ import polars as pl
 
 from inventory_pipelines.defs.checks import preview
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN
-from inventory_pipelines.defs.odoo.assets import POLICY
+from inventory_pipelines.defs.shared import POLICY
 from inventory_pipelines.rules.models import TABLE_ASSETS, SqlModel, load_models
 
 TABLES: dict[str, list[str]] = {name: list(key) for name, key in TABLE_ASSETS.items()}

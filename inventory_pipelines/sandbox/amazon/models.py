@@ -13,7 +13,8 @@ Facts tests can rely on (same ``skus`` and ``seed``, same catalog):
 - Quotas are token buckets per operation on the real monotonic clock (``rate_scale``
   multiplies every rate, so tests can speed them up; bursts are kept).
 - Feeds advance IN_QUEUE -> IN_PROGRESS -> DONE: one step per ``getFeed`` poll
-  (``feed_mode="polls"``), one step per ``feed_step_s`` of the state clock (``"time"``), or
+  (``feed_mode="polls"``), one step per ``feed_step_s`` of the state clock (``"time"``: polled
+  or not, as Amazon does; any request, or a look at the quantities, catches feeds up), or
   only through :meth:`AmazonState.advance_feeds` (``"manual"``). A feed is processed when it
   reaches DONE.
 
@@ -518,6 +519,7 @@ class AmazonState:
         self, seller_id: str, sku: str, marketplace_ids: list[str], included: Iterable[str]
     ) -> dict[str, Any]:
         """getListingsItem."""
+        self._progress_due_feeds()
         self._check_seller(seller_id, marketplace_ids)
         item = self.listings.get(sku)
         if item is None:
@@ -533,6 +535,7 @@ class AmazonState:
         page_token: str | None = None,
     ) -> dict[str, Any]:
         """searchListingsItems over the whole catalog, in SKU order."""
+        self._progress_due_feeds()
         self._check_seller(seller_id, marketplace_ids)
         if not 1 <= page_size <= 20:
             raise SpApiError(400, "InvalidInput", "'pageSize' must be between 1 and 20.")
@@ -556,6 +559,7 @@ class AmazonState:
         self, seller_id: str, sku: str, marketplace_ids: list[str], body: Any
     ) -> dict[str, Any]:
         """patchListingsItem: ACCEPTED (applied) or INVALID (with issues, nothing applied)."""
+        self._progress_due_feeds()
         self._check_seller(seller_id, marketplace_ids)
         if not isinstance(body, dict):
             raise SpApiError(400, "InvalidInput", "The request body is not a JSON object.")
@@ -601,6 +605,7 @@ class AmazonState:
 
     def quantities(self) -> dict[str, int | None]:
         """SKU -> quantity for the whole catalog."""
+        self._progress_due_feeds()
         with self._lock:
             return {sku: item.quantity for sku, item in self.listings.items()}
 
@@ -668,15 +673,23 @@ class AmazonState:
             raise SpApiError(404, "NotFound", f"Feed {feed_id} not found.")
         return feed
 
-    def get_feed(self, feed_id: str) -> dict[str, Any]:
-        """getFeed; in ``polls`` mode the feed takes one step after each poll."""
+    def _progress_due_feeds(self) -> None:
+        """In ``time`` mode, take every feed as far as the state clock says, polled or not:
+        Amazon processes a submitted feed whether or not anyone asks about it."""
+        if self.feed_mode != "time":
+            return
         with self._lock:
-            feed = self._feed(feed_id)
-            if self.feed_mode == "time":
+            for feed in self.feeds.values():
                 while feed.status in FEED_STATUSES[:2] and (
                     self.now() - feed.step_started >= self.feed_step_s
                 ):
                     self._step(feed, feed.step_started + self.feed_step_s)
+
+    def get_feed(self, feed_id: str) -> dict[str, Any]:
+        """getFeed; in ``polls`` mode the feed takes one step after each poll."""
+        with self._lock:
+            feed = self._feed(feed_id)
+            self._progress_due_feeds()
             rendered = feed.render()
             if self.feed_mode == "polls":
                 self._step(feed, self.now())

@@ -1,0 +1,76 @@
+"""What several Dagster definitions share: asset keys, the channel partitions, run priorities.
+
+Domain modules import these from here, never from each other, so the graph's seams are in one
+place. The policy is loaded once, when the code location loads: a broken rules folder fails
+the location before any run starts.
+"""
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+from inventory_pipelines.rules import load_policy
+
+POLICY = load_policy()
+
+# -- asset keys --------------------------------------------------------------------------------
+PRODUCTS = ["odoo", "products"]
+LOCATIONS = ["odoo", "locations"]
+STOCK_QUANTS = ["odoo", "stock_quants"]
+STOCK_MOVES = ["odoo", "stock_moves"]
+CANONICAL = ["inventory", "canonical_inventory"]
+QUARANTINE = ["inventory", "quarantine"]
+SKU_VELOCITY = ["rules", "sku_velocity"]
+CHANNEL_ALLOCATION = ["inventory", "channel_allocation"]
+CHANNEL_STOCK = ["reconciliation", "channel_stock"]
+PRODUCT_IDENTITY = ["inventory", "product_identity"]
+IDENTITY_PROBLEMS = ["inventory", "identity_problems"]
+PUBLISHED = ["inventory", "published_channel_state"]
+CHANNEL_ORDERS = ["orders", "channel_orders"]
+ODOO_ORDER_SYNC = ["orders", "odoo_order_sync"]
+
+# -- channels ----------------------------------------------------------------------------------
+channel_partitions = dg.StaticPartitionsDefinition(POLICY.channels.names())
+
+#: Channel assets run every selected channel in one run (Materialize all, a schedule, the
+#: CLI): the publish step then takes every channel's plan at once, so no channel is sent an
+#: increase before every channel's decreases are acknowledged (DESIGN.md section 7).
+CHANNELS_IN_ONE_RUN = dg.BackfillPolicy.single_run()
+
+#: The pool every publishing step takes a slot of: the deployment limits it (deploy/), so two
+#: runs never split a channel's rate budget blindly; other channel steps are not limited.
+PUBLISHING_POOL = "channel_publishing"
+
+# -- run priorities (`dagster/priority`, higher first in the queued run coordinator) ------------
+FAST_PATH_PRIORITY = 10
+BATCH_PRIORITY = 0
+
+
+def channels_of(context: dg.AssetExecutionContext) -> list[str]:
+    """The channel partitions a run covers, in the order of `channels.yml` (one or many)."""
+    keys = set(context.partition_keys)
+    return [name for name in POLICY.channels.names() if name in keys]
+
+
+def channel_range_tags(channels: Sequence[str]) -> dict[str, str]:
+    """Run tags that make one run cover `channels` (a contiguous run of `channels.yml`)."""
+    names = POLICY.channels.names()
+    positions = sorted(names.index(c) for c in channels)
+    if positions != list(range(positions[0], positions[-1] + 1)):
+        raise ValueError(f"channels {list(channels)} are not contiguous in channels.yml")
+    return {
+        "dagster/asset_partition_range_start": names[positions[0]],
+        "dagster/asset_partition_range_end": names[positions[-1]],
+    }
+
+
+def contiguous_runs(channels: Sequence[str]) -> list[list[str]]:
+    """`channels` split into runs of neighbours in `channels.yml` (one run when all are asked)."""
+    names = POLICY.channels.names()
+    runs: list[list[str]] = []
+    for name in sorted(set(channels), key=names.index):
+        if runs and names.index(runs[-1][-1]) + 1 == names.index(name):
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    return runs

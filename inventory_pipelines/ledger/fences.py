@@ -1,0 +1,218 @@
+"""Fences: since when each ring-fenced channel's sales are counted against its own fence.
+
+A ring-fenced channel owns a share of the stock: its sales consume its fence unit for unit and
+no other channel's; stock that arrives or leaves otherwise is shared out by the percentages
+(DESIGN.md section 3). The allocation computes that from two facts kept here: the epoch the
+fences were last based at, and the units each channel sold since (the pending units the order
+inbox recorded, less those released by a cancellation before Odoo reserved them).
+
+An epoch is identified by a signature of the fenced channels' shares: when the shares change,
+the fences are based anew (each channel's share of the net pool at that moment), since a sale
+made under the old shares says nothing about the new ones.
+
+Sales the channel made and no order has told us of yet (webhook lag) are known too, from the
+channel's own answers: a compare-and-set that comes back stale shows the channel lower than we
+believed it, by what it sold meanwhile. Such drops are recorded here; until orders explain them
+they count as that channel's sales and as pending units, so no quantity is raised back over
+units the channel already sold. A read-back followed by a poll of the channel's orders explains
+every drop before it (each sale it shows is then heard of, and what is left is an edit the
+next publish corrects): `reset_drops` marks that moment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from inventory_pipelines.ledger import audit, inbox
+from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write_transaction
+from inventory_pipelines.ledger.schema import (
+    channel_drops,
+    fence_epochs,
+    pending_units,
+    poll_cursors,
+)
+
+# poll_cursors rows (per channel): the last reset of its drops, its last read-back
+_RESET = "drops_reset"
+_READ_BACK = "read_back"
+
+
+def current_epoch(
+    conn: Connection, signature: str, *, now: dt.datetime | None = None
+) -> dt.datetime:
+    """When the fences of `signature` were based; starts (and audits) a new epoch on a change."""
+    latest = (
+        sa.select(fence_epochs.c.signature, fence_epochs.c.started_at)
+        .order_by(fence_epochs.c.id.desc())
+        .limit(1)
+    )
+    with read_transaction(conn):
+        row = conn.execute(latest).one_or_none()
+    if row is not None and row.signature == signature:
+        return row.started_at
+    started = now or audit.utcnow()
+    with write_transaction(conn):
+        # Another run may have started it meanwhile: the newest row decides.
+        again = conn.execute(latest).one_or_none()
+        if again is not None and again.signature == signature:
+            return again.started_at
+        conn.execute(fence_epochs.insert().values(signature=signature, started_at=started))
+        audit.record(
+            conn,
+            actor="allocation",
+            source="rules",
+            action="fences.rebased",
+            entity="fence_epochs",
+            before=None if again is None else {"signature": again.signature},
+            after={"signature": signature, "started_at": started.isoformat()},
+        )
+    return started
+
+
+def sales_since(conn: Connection, since: dt.datetime) -> dict[tuple[str, str], int]:
+    """(channel, sku) -> units accepted on the channel since `since`, not released since."""
+    query = (
+        sa.select(
+            pending_units.c.channel, pending_units.c.sku, sa.func.sum(pending_units.c.quantity)
+        )
+        .where(pending_units.c.accepted_at >= since, pending_units.c.released_at.is_(None))
+        .group_by(pending_units.c.channel, pending_units.c.sku)
+    )
+    with read_transaction(conn):
+        return {(channel, sku): int(total) for channel, sku, total in conn.execute(query) if total}
+
+
+def record_drops(conn: Connection, drops: Sequence[dict[str, Any]]) -> None:
+    """Record drops a channel showed (each: channel, sku, listing_id, units > 0, correlation_id)."""
+    rows = [
+        {**d, "units": int(d["units"]), "observed_at": d.get("observed_at") or audit.utcnow()}
+        for d in drops
+        if int(d["units"]) > 0
+    ]
+    if rows:
+        with write_transaction(conn):
+            conn.execute(channel_drops.insert(), rows)
+
+
+def reset_drops(conn: Connection, channel: str, at: dt.datetime | None = None) -> None:
+    """Every drop of `channel` observed before `at` is explained (a read-back, then a poll)."""
+    _set_mark(conn, channel, _RESET, at or audit.utcnow())
+
+
+def unexplained_drops(conn: Connection, since: dt.datetime) -> dict[tuple[str, str], int]:
+    """(channel, sku) -> units the channel was seen to lose that no order explains yet:
+    drops observed since its last reset (or `since`, the fence epoch) less the units its
+    orders accepted since then."""
+    with read_transaction(conn):
+        resets = {
+            channel: dt.datetime.fromisoformat(cursor)
+            for channel, cursor in conn.execute(
+                sa.select(poll_cursors.c.channel, poll_cursors.c.cursor).where(
+                    poll_cursors.c.name == _RESET
+                )
+            )
+            if cursor
+        }
+        observed = conn.execute(
+            sa.select(
+                channel_drops.c.channel,
+                channel_drops.c.sku,
+                channel_drops.c.units,
+                channel_drops.c.observed_at,
+            ).where(channel_drops.c.observed_at >= since)
+        ).all()
+        if not observed:
+            return {}
+        dropped: dict[tuple[str, str], int] = {}
+        for channel, sku, units, at in observed:
+            if at > max(since, resets.get(channel, since)):
+                dropped[(channel, sku)] = dropped.get((channel, sku), 0) + int(units)
+        if not dropped:
+            return {}
+        heard = conn.execute(
+            sa.select(
+                pending_units.c.channel,
+                pending_units.c.sku,
+                pending_units.c.quantity,
+                pending_units.c.accepted_at,
+            ).where(
+                pending_units.c.accepted_at >= since,
+                pending_units.c.released_at.is_(None),
+                pending_units.c.sku.in_(sorted({sku for _, sku in dropped})),
+            )
+        ).all()
+    explained: dict[tuple[str, str], int] = {}
+    for channel, sku, quantity, at in heard:
+        if (channel, sku) in dropped and at > max(since, resets.get(channel, since)):
+            explained[(channel, sku)] = explained.get((channel, sku), 0) + int(quantity)
+    return {
+        key: units - explained.get(key, 0)
+        for key, units in dropped.items()
+        if units > explained.get(key, 0)
+    }
+
+
+def allocation_inputs(
+    conn: Connection, signature: str, snapshot_at: dt.datetime | None
+) -> tuple[dict[str, int], dict[tuple[str, str], int], dt.datetime]:
+    """What the allocation takes from the ledger: pending units per SKU, each channel's sales
+    per SKU since the fences were based, and that epoch.
+
+    Pending units are those accepted by channels and not reserved in the snapshot taken at
+    `snapshot_at`, plus the drops no order explains yet; the same drops count as the sales of
+    the channel that showed them.
+    """
+    epoch = current_epoch(conn, signature)
+    with read_transaction(conn):
+        pending = inbox.pending_by_sku(conn, snapshot_at)
+        sold = sales_since(conn, epoch)
+        for (channel, sku), units in unexplained_drops(conn, epoch).items():
+            pending[sku] = pending.get(sku, 0) + units
+            sold[(channel, sku)] = sold.get((channel, sku), 0) + units
+    return pending, sold, epoch
+
+
+def note_read_back(conn: Connection, channel: str, at: dt.datetime) -> None:
+    """The channel's catalog was read back at `at` (the next poll of its orders explains every
+    drop before it: see `explain_drops_after_poll`)."""
+    _set_mark(conn, channel, _READ_BACK, at)
+
+
+def explain_drops_after_poll(conn: Connection, channel: str) -> bool:
+    """After a poll of the channel's orders: if its catalog was read back before this poll and
+    after the last reset, every drop observed until now is explained (reset); whether it was."""
+    with read_transaction(conn):
+        marks = dict(
+            conn.execute(
+                sa.select(poll_cursors.c.name, poll_cursors.c.cursor).where(
+                    poll_cursors.c.channel == channel,
+                    poll_cursors.c.name.in_((_READ_BACK, _RESET)),
+                )
+            ).all()
+        )
+    read_back = marks.get(_READ_BACK)
+    if not read_back:
+        return False
+    last = marks.get(_RESET)
+    if last and dt.datetime.fromisoformat(last) >= dt.datetime.fromisoformat(read_back):
+        return False
+    reset_drops(conn, channel)
+    return True
+
+
+def _set_mark(conn: Connection, channel: str, name: str, at: dt.datetime) -> None:
+    insert = (postgresql.insert if is_postgresql(conn) else sqlite.insert)(poll_cursors)
+    statement = insert.values(
+        channel=channel, name=name, cursor=at.isoformat(), updated_at=at
+    ).on_conflict_do_update(
+        index_elements=[poll_cursors.c.channel, poll_cursors.c.name],
+        set_={"cursor": insert.excluded.cursor, "updated_at": insert.excluded.updated_at},
+    )
+    with write_transaction(conn):
+        conn.execute(statement)

@@ -1,0 +1,34 @@
+"""deploy/dagster.yaml: valid for Dagster, and it limits publishing only."""
+
+from pathlib import Path
+
+import yaml
+from dagster._config import validate_config
+from dagster._core.instance.config import dagster_instance_config_schema
+
+from inventory_pipelines.defs.shared import PUBLISHING_POOL
+
+DEPLOY = Path(__file__).parents[2] / "deploy" / "dagster.yaml"
+
+
+def test_the_instance_config_validates_against_dagsters_schema():
+    config = yaml.safe_load(DEPLOY.read_text())
+    result = validate_config(dagster_instance_config_schema(), config)
+    assert result.success, [e.message for e in result.errors]
+
+
+def test_only_the_publishing_step_is_limited_and_no_partitioned_run_is():
+    config = yaml.safe_load(DEPLOY.read_text())
+    limits = config["run_coordinator"]["config"].get("tag_concurrency_limits") or []
+    assert not [x for x in limits if x["key"] == "dagster/partition"]
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+
+    from inventory_pipelines.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    pools = {
+        key.to_user_string(): graph.get(key).pools
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).pools
+    }
+    assert pools == {"inventory/published_channel_state": {PUBLISHING_POOL}}
