@@ -160,11 +160,18 @@ def fence_sales_frame(sold: Mapping[tuple[str, str], float]) -> pl.DataFrame:
     )
 
 
-def _with_sales(wide: pl.LazyFrame, sales: pl.DataFrame | None, names: list[str]) -> pl.LazyFrame:
-    """`sold:<channel>` per channel and `sold:*` over every channel (removed ones included)."""
+def _with_sales(
+    wide: pl.LazyFrame, sales: pl.DataFrame | None, names: list[str], fenced: list[str]
+) -> pl.LazyFrame:
+    """`sold:<channel>` per channel and `sold:fenced`, the ring-fenced channels' sales together.
+
+    Only the fenced channels' own sales are added back to form the fence base: a sale on a
+    shared-pool channel (or one no longer in the rules) is stock that left otherwise, shared
+    out by the percentages like any other.
+    """
     columns = [f"sold:{n}" for n in names]
     if sales is None or sales.is_empty():
-        return wide.with_columns(pl.lit(0.0).alias(c) for c in [*columns, "sold:*"])
+        return wide.with_columns(pl.lit(0.0).alias(c) for c in [*columns, "sold:fenced"])
     per_sku = (
         sales.lazy()
         .with_columns(pl.col("channel").cast(pl.Utf8), pl.col("sold").cast(pl.Float64))
@@ -174,11 +181,11 @@ def _with_sales(wide: pl.LazyFrame, sales: pl.DataFrame | None, names: list[str]
                 pl.col("sold").filter(pl.col("channel") == n).sum().alias(f"sold:{n}")
                 for n in names
             ),
-            pl.col("sold").sum().alias("sold:*"),
+            pl.col("sold").filter(pl.col("channel").is_in(fenced)).sum().alias("sold:fenced"),
         )
     )
     return wide.join(per_sku, on="sku", how="left").with_columns(
-        pl.col(c).fill_null(0.0) for c in [*columns, "sold:*"]
+        pl.col(c).fill_null(0.0) for c in [*columns, "sold:fenced"]
     )
 
 
@@ -204,11 +211,12 @@ def allocate(
     based, see :func:`fence_sales_frame`); without it no sale is known and every fence is its
     share of the net pool.
 
-    Fences: a ring-fenced channel's fence is its share of the net pool as it would be had
-    nothing been sold since the fences were based (`fence_base` = net + every channel's sales
-    since), less its own sales since (`fence_sold`). So a sale on one channel lowers its own
-    fence by the whole unit and leaves every other fence as it was, while stock that arrives
-    or leaves otherwise moves every fence by its share.
+    Fences: a ring-fenced channel's fence is its share of the net pool as it would be had no
+    ring-fenced channel sold anything since the fences were based (`fence_base` = net + the
+    fenced channels' sales since), less its own sales since (`fence_sold`). So a sale on one
+    fenced channel lowers its own fence by the whole unit and leaves every other fence as it
+    was, while stock that arrives or leaves otherwise (a shared-pool channel's sale included)
+    moves every fence by its share.
     """
     wanted = list(channels) if channels is not None else policy.channels.names()
     if skus is None:
@@ -278,11 +286,11 @@ def allocate(
             for c in all_channels
         },
     )
-    wide = _with_sales(wide, sales, [c.name for c in all_channels])
+    wide = _with_sales(wide, sales, [c.name for c in all_channels], [c.name for c in fenced])
     allocated: dict[str, pl.Expr] = {}
     for c in all_channels:
         net = pl.col(f"net:{c.name}")
-        base = net + pl.col("sold:*")
+        base = net + pl.col("sold:fenced")
         if c.allocation.mode is AllocationMode.SHARED:
             allocated[c.name] = net
             continue
@@ -298,7 +306,9 @@ def allocate(
                 if x.allocation.mode is AllocationMode.PERCENT
             )
             capped = sum(1 for x in fenced if x.allocation.mode is AllocationMode.CAP)
-            each = (pl.col("fence_net") + pl.col("sold:*")) * max(0.0, 1 - percent_share) / capped
+            each = (
+                (pl.col("fence_net") + pl.col("sold:fenced")) * max(0.0, 1 - percent_share) / capped
+            )
             size = pl.min_horizontal(pl.lit(float(c.allocation.cap or 0)), each)
         fence = ((size - pl.col(f"sold:{c.name}")).clip(lower_bound=0.0) + EPSILON).floor()
         allocated[c.name] = pl.min_horizontal(fence, net)
@@ -403,7 +413,7 @@ def _channel_steps(
             pl.lit(channel.allocation.ring_fenced).alias("ring_fenced"),
             pl.col("fence_pool").alias("fence_pool"),
             (
-                pl.col(f"net:{name}") + pl.col("sold:*")
+                pl.col(f"net:{name}") + pl.col("sold:fenced")
                 if channel.allocation.ring_fenced
                 else pl.lit(None, dtype=pl.Float64)
             ).alias("fence_base"),

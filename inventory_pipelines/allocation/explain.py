@@ -43,9 +43,9 @@ class Trace:
             lines.append(f"  {step:<12} {shown:>14}   {self.rules[step]}")
             if step == "allocated" and self.fence is not None:
                 lines.append(
-                    f"  {'fence':<12} {self.fence['base']:>14g}   base: net + every channel's "
-                    f"sales since the fences were based; {self.fence['sold']:g} of it sold "
-                    f"here (consumed from this fence only)"
+                    f"  {'fence':<12} {self.fence['base']:>14g}   base: net + the fenced "
+                    f"channels' sales since the fences were based; {self.fence['sold']:g} of "
+                    f"it sold here (consumed from this fence only)"
                 )
         return "\n".join(lines)
 

@@ -48,6 +48,7 @@ from inventory_pipelines.channels.base import (
     ChannelAuthError,
     ChannelConnector,
     ChannelError,
+    ChannelJobUnknownError,
     ChannelLimits,
     ChannelOrder,
     ChannelSpec,
@@ -440,6 +441,9 @@ class AmazonConnector(HTTPCounters, ChannelConnector):
     ) -> list[UpdateResult] | None:
         """A feed submitted earlier (maybe by a process that died): its per-update outcome once
         Amazon has processed it (waiting up to ``feed_timeout_s``), None while it is not."""
+        url = f"{self.endpoint}{FEEDS_API}/feeds/{quote(job_id, safe='')}"
+        if self._call("getFeed", "GET", url).status_code == 404:
+            raise ChannelJobUnknownError(f"amazon feed {job_id} is unknown to Amazon")
         try:
             feed = self._wait_for_feed(job_id)
         except ChannelUnavailableError:
@@ -450,6 +454,8 @@ class AmazonConnector(HTTPCounters, ChannelConnector):
         """cancelFeed: Amazon withdraws a feed only while it is still IN_QUEUE."""
         url = f"{self.endpoint}{FEEDS_API}/feeds/{quote(job_id, safe='')}"
         response = self._call("cancelFeed", "DELETE", url)
+        if response.status_code == 404:
+            raise ChannelJobUnknownError(f"amazon feed {job_id} is unknown to Amazon")
         return response.status_code in (200, 204)
 
     def _feed_results(

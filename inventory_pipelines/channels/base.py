@@ -156,6 +156,11 @@ class ChannelUnavailableError(ChannelError):
     """The channel is down, timed out, or answered 5xx after the connector's retries."""
 
 
+class ChannelJobUnknownError(ChannelError):
+    """The channel does not know a job we submitted (gone from its records): it will never be
+    processed, so the updates it carried can be planned again."""
+
+
 class ChannelThrottledError(ChannelError):
     """The channel refused for rate; `retry_after` seconds is its own hint, when it gave one."""
 

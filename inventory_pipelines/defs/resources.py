@@ -60,11 +60,30 @@ class OdooResource(dg.ConfigurableResource):
         )
 
 
-class ChannelsResource(dg.ConfigurableResource):
-    """The channel connectors (configured from `INVENTORY_CHANNEL_<NAME>_*` variables, so no
-    secret passes through run config) and the ledger they publish through."""
+class LedgerResource(dg.ConfigurableResource):
+    """The ledger (outbox, inbox, dead letters, audit, fences): SQLite by default, PostgreSQL
+    in a deployment. Migrated once per process; every engine it hands out is disposed when
+    the block that asked for it ends, whichever way it ends."""
 
-    ledger_url: str
+    url: str
+
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        """The ledger's engine for a block, migrated to the latest schema (once per process)."""
+        if self.url not in _MIGRATED:
+            migrate(self.url)
+            _MIGRATED.add(self.url)
+        engine = create_engine(self.url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+class ChannelsResource(dg.ConfigurableResource):
+    """The channel connectors, configured from `INVENTORY_CHANNEL_<NAME>_*` variables, so no
+    secret passes through run config."""
+
     environment: str = "local"
 
     def connector(self, channel: str, kind: str) -> ChannelConnector:
@@ -72,23 +91,6 @@ class ChannelsResource(dg.ConfigurableResource):
         local = self.environment == "local"
         env = settings.local_env() if local else None
         return connector_from_env(channel, kind, env, loopback_only=local)
-
-    def ledger(self) -> Engine:
-        """The ledger's engine, migrated to the latest schema once per process; dispose it
-        (or use :meth:`ledger_engine`)."""
-        if self.ledger_url not in _MIGRATED:
-            migrate(self.ledger_url)
-            _MIGRATED.add(self.ledger_url)
-        return create_engine(self.ledger_url)
-
-    @contextmanager
-    def ledger_engine(self) -> Iterator[Engine]:
-        """The ledger's engine for a block, disposed on every way out of it."""
-        engine = self.ledger()
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 def build_resources(environment: str | None = None) -> dict[str, object]:
@@ -119,7 +121,13 @@ def build_resources(environment: str | None = None) -> dict[str, object]:
             environment=env,
         )
     return {
-        "channels": ChannelsResource(ledger_url=default_url(), environment=env),
+        "channels": ChannelsResource(environment=env),
+        # a PostgreSQL URL carries its password: from the environment, never shown in the UI
+        "ledger": LedgerResource(
+            url=dg.EnvVar("INVENTORY_LEDGER_URL")
+            if os.environ.get("INVENTORY_LEDGER_URL")
+            else default_url()
+        ),
         "odoo": odoo,
         "sku_scope": sku_scope,
         "io_manager": ParquetIOManager(

@@ -184,9 +184,10 @@ def note_read_back(conn: Connection, channel: str, at: dt.datetime) -> None:
     _set_mark(conn, channel, _READ_BACK, at)
 
 
-def explain_drops_after_poll(conn: Connection, channel: str) -> bool:
-    """After a poll of the channel's orders: if its catalog was read back before this poll and
-    after the last reset, every drop observed until now is explained (reset); whether it was."""
+def explain_drops_after_poll(conn: Connection, channel: str, polled_at: dt.datetime) -> bool:
+    """After a poll of the channel's orders that started at `polled_at`: if its catalog was
+    read back before that and after the last reset, every drop observed before `polled_at` is
+    explained (reset there; drops observed since stay); whether it was."""
     with read_transaction(conn):
         marks = dict(
             conn.execute(
@@ -197,12 +198,12 @@ def explain_drops_after_poll(conn: Connection, channel: str) -> bool:
             ).all()
         )
     read_back = marks.get(_READ_BACK)
-    if not read_back:
+    if not read_back or dt.datetime.fromisoformat(read_back) > polled_at:
         return False
     last = marks.get(_RESET)
     if last and dt.datetime.fromisoformat(last) >= dt.datetime.fromisoformat(read_back):
         return False
-    reset_drops(conn, channel)
+    reset_drops(conn, channel, polled_at)
     return True
 
 

@@ -176,18 +176,25 @@ def enqueue_round(
 def _supersede(
     conn: Connection, channel: str, listing_ids: Sequence[str], before_id: int | None
 ) -> None:
-    """Mark the waiting rows (pending or failed) of `listing_ids` superseded.
+    """Mark the older rows of `listing_ids` that wait or were left in flight superseded.
 
-    Rows in flight (`sent`) are left to be answered or resent under their key. A planned batch
-    that loses rows is dissolved: its remaining rows are planned again under a new generation,
-    so an idempotency key never stands for two different requests.
+    A row left `sent` by a run that died is superseded too: the newer plan was made against
+    what the channel shows (its read-back, or the last acknowledgement with compare-and-set),
+    and resending the old quantity after it would undo it. Rows of a batch the channel is still
+    processing (an open job: an Amazon feed) are left to be settled. A planned batch that loses
+    rows is dissolved: its remaining rows are planned again under a new generation, so an
+    idempotency key never stands for two different requests.
     """
+    processing = sa.select(channel_jobs.c.batch_key).where(
+        channel_jobs.c.channel == channel, channel_jobs.c.status == "open"
+    )
     touched: set[str] = set()
     for start in range(0, len(listing_ids), _INSERT_CHUNK):
         where = [
             outbox.c.channel == channel,
             outbox.c.listing_id.in_(listing_ids[start : start + _INSERT_CHUNK]),
-            outbox.c.status.in_(("pending", "failed")),
+            outbox.c.status.in_(("pending", "failed", "sent")),
+            sa.or_(outbox.c.batch_key.is_(None), outbox.c.batch_key.not_in(processing)),
         ]
         if before_id is not None:
             where.append(outbox.c.id < before_id)
@@ -200,9 +207,9 @@ def _supersede(
             outbox.update()
             .where(
                 outbox.c.batch_key.in_(keys[start : start + _INSERT_CHUNK]),
-                outbox.c.status.in_(("pending", "failed")),
+                outbox.c.status.in_(("pending", "failed", "sent")),
             )
-            .values(batch_key=None, generation=outbox.c.generation + 1)
+            .values(status="pending", batch_key=None, generation=outbox.c.generation + 1)
         )
 
 

@@ -159,6 +159,7 @@ outbox = Table(
     Index("ix_outbox_batch_key", "batch_key"),
     Index("ix_outbox_round_id", "round_id"),
     Index("ix_outbox_status_direction", "status", "direction"),
+    Index("ix_outbox_channel_listing_id", "channel", "listing_id"),
 )
 
 published_state = Table(

@@ -13,6 +13,7 @@ sent again against the quantity the channel now shows.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,12 +29,15 @@ from sqlalchemy.engine import Connection
 from inventory_pipelines.channels.base import (
     ChannelConnector,
     ChannelError,
+    ChannelJobUnknownError,
     ChannelThrottledError,
     QuantityUpdate,
     UpdateResult,
     UpdateStatus,
 )
 from inventory_pipelines.ledger import audit, fences, jobs, outbox, state
+
+log = logging.getLogger(__name__)
 
 # A batch whose request failed is retried this many times (with backoff) before it is
 # dead-lettered and the channel's partition fails.
@@ -269,9 +273,14 @@ def _send(
         return None
     elapsed = time.monotonic() - started
     with engine.connect() as conn:
-        counts = outbox.record_results(
-            conn, batch.batch_key, _answers(results), max_attempts=MAX_ATTEMPTS
-        )
+        try:
+            counts = outbox.record_results(
+                conn, batch.batch_key, _answers(results), max_attempts=MAX_ATTEMPTS
+            )
+        except outbox.OutboxError:
+            # superseded while in flight (a newer plan for its listings, from another run):
+            # the newer rows are what counts, and they are sent against what the channel shows
+            return None
         jobs.settle_batch(conn, batch.channel, batch.batch_key, _outcome(counts))
     acknowledged = sum(r.status is UpdateStatus.ACKNOWLEDGED for r in results)
     with summary.lock:
@@ -311,45 +320,61 @@ def settle_jobs(engine: Engine, plan: ChannelPlan, summary: ChannelSummary) -> s
     A job the channel has not started is withdrawn (its listings are planned again from what the
     channel shows); one it has started or finished is awaited and its outcome recorded, as if
     the crashed run had read it. Until that outcome is known, its listings are left out of the
-    round: a newer quantity sent now could be overwritten when the job is processed.
+    round: a newer quantity sent now could be overwritten when the job is processed. A job the
+    channel does not know (gone from its records) will never be processed: it is withdrawn. A
+    job that cannot be asked about now (the channel fails) stays open and is asked next round;
+    the rest of the channel goes on.
     """
     with engine.connect() as conn:
         open_jobs = jobs.open_jobs(conn, plan.channel)
     unfinished: set[str] = set()
     for job in open_jobs:
-        with engine.connect() as conn:
-            if not job.listing_ids:
-                jobs.settle(conn, plan.channel, job.job_id, "its batch was answered already")
-                continue
-            if plan.connector.cancel_job(job.job_id):
-                withdrawn = outbox.withdraw_batch(
-                    conn, job.batch_key, f"job {job.job_id} cancelled"
-                )
-                jobs.settle(
-                    conn, plan.channel, job.job_id, f"{withdrawn} withdrawn", status="cancelled"
-                )
-                summary.jobs_settled += 1
-                continue
-            items = outbox.batch_items(conn, job.batch_key)
-        updates = [QuantityUpdate(i.listing_id, i.sku, i.quantity, i.expected) for i in items]
-        results = plan.connector.job_outcome(job.job_id, updates, job.batch_key)
-        if results is None:
+        try:
+            settled = _settle_job(engine, plan, job)
+        except ChannelJobUnknownError as exc:
+            with engine.connect() as conn:
+                outbox.withdraw_batch(conn, job.batch_key, f"job {job.job_id} unknown: {exc}")
+                jobs.settle(conn, plan.channel, job.job_id, f"unknown: {exc}", status="cancelled")
+            settled = True
+        except ChannelError as exc:
+            log.warning("%s: job %s not settled this round: %s", plan.channel, job.job_id, exc)
+            settled = False
+        if settled:
+            summary.jobs_settled += 1
+        else:
             unfinished.update(job.listing_ids)
             summary.jobs_open += 1
-            continue
-        with engine.connect() as conn:
-            counts = outbox.record_results(
-                conn,
-                job.batch_key,
-                [
-                    (r.listing_id, r.status.value, r.quantity, r.error, r.request_id)
-                    for r in results
-                ],
-                max_attempts=MAX_ATTEMPTS,
-            )
-            jobs.settle(conn, plan.channel, job.job_id, _outcome(counts))
-        summary.jobs_settled += 1
     return unfinished
+
+
+def _settle_job(engine: Engine, plan: ChannelPlan, job: jobs.OpenJob) -> bool:
+    """Withdraw a job or record its outcome; False while the channel is still processing it."""
+    if plan.connector.cancel_job(job.job_id):
+        with engine.connect() as conn:
+            reason = f"job {job.job_id} cancelled"
+            withdrawn = outbox.withdraw_batch(conn, job.batch_key, reason)
+            jobs.settle(
+                conn, plan.channel, job.job_id, f"{withdrawn} withdrawn", status="cancelled"
+            )
+        return True
+    with engine.connect() as conn:
+        items = outbox.batch_items(conn, job.batch_key)
+    updates = [QuantityUpdate(i.listing_id, i.sku, i.quantity, i.expected) for i in items]
+    results = plan.connector.job_outcome(job.job_id, updates, job.batch_key)
+    if results is None:
+        return False
+    with engine.connect() as conn:
+        if items:
+            counts = outbox.record_results(
+                conn, job.batch_key, _answers(results), max_attempts=MAX_ATTEMPTS
+            )
+            outcome = _outcome(counts)
+        else:
+            # its rows were answered otherwise (dead-lettered): the job is over all the same,
+            # and the next full publish plans its listings from what the channel shows
+            outcome = "processed; its rows were answered already"
+        jobs.settle(conn, plan.channel, job.job_id, outcome)
+    return True
 
 
 def _replan_stale(
@@ -408,9 +433,14 @@ def _replan_stale(
             fences.record_drops(conn, drops)
     if updates:
         summary.replanned += len(updates)
-        sub_round = f"{round_id}:replan:{max(replans.values())}"
+        # a listing's n-th re-plan goes into sub-round n: never a round that has it already
+        by_count: dict[int, list[dict[str, object]]] = {}
+        for update in updates:
+            by_count.setdefault(replans[str(update["listing_id"])], []).append(update)
         with engine.connect() as conn:
-            outbox.enqueue_round(conn, plan.channel, sub_round, updates, correlation_id=round_id)
+            for count, same in sorted(by_count.items()):
+                sub_round = f"{round_id}:replan:{count}"
+                outbox.enqueue_round(conn, plan.channel, sub_round, same, correlation_id=round_id)
 
 
 def _batch_size(engine: Engine, connector: ChannelConnector, channel: str) -> int:

@@ -131,3 +131,14 @@ def test_a_fence_is_consumed_unit_for_unit_by_its_own_sales_only():
     assert shop.allocation() == {"f0": 4.0, "f1": 10.0}
     shop.stock += 10  # a receipt: shared out by the percentages
     assert shop.allocation() == {"f0": 9.0, "f1": 15.0}
+
+
+def test_a_shared_channels_sale_is_shared_out_and_leaves_the_fences_independent():
+    """50/50 fences beside a shared-pool channel, 100 units: the shared channel's 10 sales
+    leave by the percentages (45 each); then a sale on one fence leaves the other at 45."""
+    shop = Shop(policy_of([50.0, 50.0], True, []), 100)
+    shop.sold["open"] += 10
+    assert shop.allocation()["f0"] == shop.allocation()["f1"] == 45.0
+    shop.sold["f0"] += 1
+    after = shop.allocation()
+    assert (after["f0"], after["f1"]) == (44.0, 45.0)

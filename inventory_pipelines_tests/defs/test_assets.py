@@ -12,7 +12,7 @@ from inventory_pipelines.dataplane import TableStore, query
 from inventory_pipelines.defs.inventory.assets import canonical_inventory
 from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.odoo.assets import locations, products, stock_quants
-from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
+from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 
 ASSETS = [products, locations, stock_quants, canonical_inventory]
@@ -35,7 +35,8 @@ def resources(sandbox: OdooSandbox, data: Path, **odoo_overrides) -> dict:
             **odoo_overrides,
         ),
         "sku_scope": scope,
-        "channels": ChannelsResource(ledger_url=f"sqlite:///{data / 'ledger.sqlite'}"),
+        "channels": ChannelsResource(),
+        "ledger": LedgerResource(url=f"sqlite:///{data / 'ledger.sqlite'}"),
         "io_manager": ParquetIOManager(
             base_dir=str(data / "tables"),
             catalog_path=str(data / "warehouse.duckdb"),

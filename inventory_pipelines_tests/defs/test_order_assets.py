@@ -10,7 +10,7 @@ from inventory_pipelines.defs.orders.assets import (
     odoo_order_sync,
     orders_inbox_sensor,
 )
-from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
+from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
 from inventory_pipelines.ledger import create_engine, dlq, inbox, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
@@ -37,7 +37,8 @@ def setup(sandboxes, monkeypatch, tmp_path):
     scope = SkuScope.configure_at_launch()
     resources = {
         "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
-        "channels": ChannelsResource(ledger_url=ledger_url),
+        "channels": ChannelsResource(),
+        "ledger": LedgerResource(url=ledger_url),
         "sku_scope": scope,
         "io_manager": ParquetIOManager(
             base_dir=str(tmp_path / "tables"),
@@ -192,7 +193,7 @@ def test_the_sensor_asks_for_ingestion_then_one_refresh_of_the_ordered_skus_ever
     ledger_url = setup[3]
     migrate(ledger_url)
     engine = create_engine(ledger_url)
-    sensor_resources = {"channels": ChannelsResource(ledger_url=ledger_url)}
+    sensor_resources = {"ledger": LedgerResource(url=ledger_url)}
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, resources=sensor_resources)
         assert isinstance(orders_inbox_sensor(context), dg.SkipReason)

@@ -14,7 +14,7 @@ from inventory_pipelines.defs.publish.assets import (
     product_identity,
     published_channel_state,
 )
-from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
+from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
 from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
 from inventory_pipelines.rules import default_rules_dir
 from inventory_pipelines.sandbox.generic import GenericChannelSandbox
@@ -47,7 +47,8 @@ def resources(odoo, tmp_path) -> dict:
     scope = SkuScope.configure_at_launch()
     return {
         "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
-        "channels": ChannelsResource(ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}"),
+        "channels": ChannelsResource(),
+        "ledger": LedgerResource(url=f"sqlite:///{tmp_path / 'ledger.sqlite'}"),
         "sku_scope": scope,
         "io_manager": ParquetIOManager(
             base_dir=str(tmp_path / "tables"),

@@ -261,11 +261,12 @@ def _storm(
                 if x.listing_id in wanted and x.quantity is not None
             }
         for name, store in stores.items():
+            polled_at = datetime.now(UTC)
             with engine.connect() as conn:
                 page = store.connector.read_orders(inbox.get_cursor(conn, name))
                 take_in(conn, name, page.orders, "poll")
                 inbox.set_cursor(conn, name, page.cursor)
-                fences.explain_drops_after_poll(conn, name)  # the read-back's sales are heard
+                fences.explain_drops_after_poll(conn, name, polled_at)  # read-back sales heard
         return shown, shown_at
 
     def refresh(round_id: str, full: bool = False) -> dict[str, dict[str, int]]:

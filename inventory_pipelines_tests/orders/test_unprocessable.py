@@ -24,7 +24,7 @@ from inventory_pipelines.channels.factory import sandbox_env
 from inventory_pipelines.cli import main
 from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.orders.assets import channel_orders, odoo_order_sync
-from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
+from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
 from inventory_pipelines.ledger import audit, create_engine, dlq, inbox, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
@@ -57,7 +57,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, A
         scope = SkuScope.configure_at_launch()
         resources = {
             "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
-            "channels": ChannelsResource(ledger_url=ledger_url),
+            "channels": ChannelsResource(),
+            "ledger": LedgerResource(url=ledger_url),
             "sku_scope": scope,
             "io_manager": ParquetIOManager(
                 base_dir=str(tmp_path / "tables"),

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 
 from inventory_pipelines.ledger import dlq, outbox
 from inventory_pipelines.publishing.publisher import ChannelPlan, publish_round
@@ -101,12 +102,10 @@ CRASHING_PUBLISHER = textwrap.dedent(
 )
 
 
-def test_a_crash_between_send_and_acknowledgement_loses_and_duplicates_nothing(
-    ledger, portal, connector, tmp_path
-):
+def _crash(ledger, portal, targets) -> list:
+    """Run a publisher that dies right after the channel applied its first batch."""
     import json
 
-    targets = targets_for(portal)
     proc = subprocess.run(
         [
             sys.executable, "-c", CRASHING_PUBLISHER, portal.url, portal.secret,
@@ -121,17 +120,61 @@ def test_a_crash_between_send_and_acknowledgement_loses_and_duplicates_nothing(
     with ledger.connect() as conn:
         in_flight = [r for r in outbox.rows_of_round(conn, "crash-round") if r.status == "sent"]
     assert in_flight, "the crash left a sent, unacknowledged batch"
-    replays_before = portal.state.replays
-    summary = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "resume")["pos"]
-    # the resend used the same idempotency key: the channel replayed its first answer
-    assert portal.state.replays == replays_before + 1
+    return in_flight
+
+
+def test_a_crash_between_send_and_acknowledgement_loses_and_duplicates_nothing(
+    ledger, portal, connector
+):
+    targets = targets_for(portal)
+    in_flight = _crash(ledger, portal, targets)
+    # the next round plans every listing again against what the channel shows: the batch the
+    # crash left in flight is superseded, not resent after the newer plan
+    read_back = ChannelPlan("pos", connector, dict(targets), shown(portal), datetime.now(UTC))
+    summary = publish_round(ledger, [read_back], "resume")["pos"]
     assert summary.pending_left == 0
     assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
     with ledger.connect() as conn:
         rows = {r.id: r.status for r in outbox.rows_of_round(conn, "crash-round")}
-    assert {rows[r.id] for r in in_flight} == {"acknowledged"}
-    # rows never sent were superseded by the resumed round's identical quantities, not lost
+        resumed = outbox.rows_of_round(conn, "resume")
+    assert {rows[r.id] for r in in_flight} == {"superseded"}
     assert set(rows.values()) <= {"acknowledged", "superseded"}
+    # what the crashed batch had applied is shown already: only the rest is sent again
+    assert {r.listing_id for r in resumed}.isdisjoint({r.listing_id for r in in_flight})
+
+
+def test_a_batch_left_in_flight_is_resent_under_its_key_when_no_newer_plan_covers_it(
+    ledger, portal, connector
+):
+    targets = targets_for(portal)
+    in_flight = _crash(ledger, portal, targets)
+    untouched = {r.listing_id for r in in_flight}
+    others = {k: v for k, v in targets.items() if k not in untouched}
+    replays_before = portal.state.replays
+    summary = publish_round(ledger, [ChannelPlan("pos", connector, others)], "fast-path")["pos"]
+    # the resend used the same idempotency key: the channel replayed its first answer
+    assert portal.state.replays == replays_before + 1
+    assert summary.pending_left == 0
+    assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
+
+
+def test_an_increase_left_in_flight_never_lands_after_a_newer_decrease(ledger, portal, connector):
+    """A run died with "raise to high" in flight; the next round lowers the listing: the old
+    increase is not resent after it (the channel ends at the newer, lower quantity)."""
+    listing = next(x for x in portal.state.listings.values() if x.sku is not None)
+    with ledger.connect() as conn:
+        outbox.enqueue_round(
+            conn,
+            "pos",
+            "died",
+            [{"listing_id": listing.listing_id, "sku": listing.sku,
+              "quantity": listing.quantity + 40, "expected": listing.quantity}],
+        )  # fmt: skip
+        (batch,) = outbox.pending_batches(conn, "pos", 20)
+        outbox.mark_sent(conn, batch.batch_key)  # sent; the process died before any answer
+    low = {listing.listing_id: (listing.sku, 3)}
+    publish_round(ledger, [ChannelPlan("pos", connector, low, shown(portal))], "newer")
+    assert portal.state.listings[listing.listing_id].quantity == 3
 
 
 def test_a_decreases_only_pass_holds_every_increase_for_the_next_round(ledger, portal, connector):

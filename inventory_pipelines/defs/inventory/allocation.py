@@ -13,7 +13,7 @@ from inventory_pipelines.allocation.engine import (
 )
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
-from inventory_pipelines.defs.resources import ChannelsResource
+from inventory_pipelines.defs.resources import LedgerResource
 from inventory_pipelines.defs.shared import (
     CANONICAL,
     CHANNEL_ALLOCATION,
@@ -35,13 +35,13 @@ ALLOCATION_RULES = ("warehouses.yml", "channels.yml", "policies.yml", "suppressi
 
 
 def ledger_inputs(
-    channels: ChannelsResource, canonical: pl.DataFrame
+    ledger: LedgerResource, canonical: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, datetime]:
     """What the allocation takes from the ledger (see `fences.allocation_inputs`): the pending
     units (not reserved in the snapshot `canonical` was computed from), each channel's sales
     since the fences were based, and that epoch."""
     as_of = canonical["as_of"].min() if "as_of" in canonical.columns and canonical.height else None
-    with channels.ledger_engine() as engine, engine.connect() as conn:
+    with ledger.engine() as engine, engine.connect() as conn:
         units, sold, epoch = fences.allocation_inputs(conn, fence_signature(POLICY), as_of)
     return pending_frame(units), fence_sales_frame(sold), epoch
 
@@ -78,7 +78,7 @@ def channel_allocation(
     canonical_inventory: pl.DataFrame,
     products: pl.DataFrame,
     sku_velocity: pl.DataFrame,
-    channels: ChannelsResource,
+    ledger: LedgerResource,
 ):
     """Apply `dbt_like_rules/` to canonical inventory for the run's channels, less the units
     channels sold that Odoo had not reserved when the stock snapshot was taken (the pending
@@ -87,7 +87,7 @@ def channel_allocation(
     universe = sellable_skus(products).join(
         sku_velocity.select("sku", "velocity_tier"), on="sku", how="left"
     )
-    pending, sales, epoch = ledger_inputs(channels, canonical_inventory)
+    pending, sales, epoch = ledger_inputs(ledger, canonical_inventory)
     everything = allocate(
         canonical_inventory, POLICY, datetime.now(UTC), skus=universe, pending=pending, sales=sales
     )

@@ -30,7 +30,7 @@ import dagster as dg
 import polars as pl
 
 from inventory_pipelines.defs.io_manager import SORT_BY
-from inventory_pipelines.defs.resources import ChannelsResource, OdooResource
+from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
 from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
     CHANNEL_ORDERS,
@@ -198,11 +198,13 @@ def inbox_frame(rows: list[inbox.InboxRow]) -> pl.DataFrame:
     "orders, cancellations and returns, each stored once, with duplicates counted. An event "
     "that cannot be processed is parked in the dead-letter queue and polling moves past it.",
 )
-def channel_orders(context: dg.AssetExecutionContext, channels: ChannelsResource):
+def channel_orders(
+    context: dg.AssetExecutionContext, channels: ChannelsResource, ledger: LedgerResource
+):
     """Poll the run's channels' orders since their cursors into the inbox (parking what cannot
     be processed); show their inboxes."""
     frames, figures, parked = [], {}, {}
-    with channels.ledger_engine() as engine:
+    with ledger.engine() as engine:
         for name in channels_of(context):
             frame, figures[name], parked[name] = _poll(context, engine, channels, name)
             frames.append(frame)
@@ -228,6 +230,7 @@ def _poll(
     figures: dict[str, object] = {"polled": 0, "stored": 0, "duplicates": 0, "parked": 0}
     with engine.connect() as conn:
         cursor = inbox.get_cursor(conn, channel.name)
+    polled_at = datetime.now(UTC)
     with channels.connector(channel.name, channel.kind.value) as connector:
         try:
             page = connector.read_orders(cursor)
@@ -240,7 +243,7 @@ def _poll(
             )
             inbox.set_cursor(conn, channel.name, page.cursor)
             # every sale the last read-back showed is heard of now: drops before it are explained
-            explained = fences.explain_drops_after_poll(conn, channel.name)
+            explained = fences.explain_drops_after_poll(conn, channel.name, polled_at)
         figures = {
             "polled": len(page.orders),
             **intake.as_dict(),
@@ -281,16 +284,14 @@ def _poll(
     "Materializing it takes the channel's inbox into Odoo, exactly once; an order that "
     "cannot go in is parked and the others go on.",
 )
-def odoo_order_sync(
-    context: dg.AssetExecutionContext, odoo: OdooResource, channels: ChannelsResource
-):
+def odoo_order_sync(context: dg.AssetExecutionContext, odoo: OdooResource, ledger: LedgerResource):
     """Ingest the run's channels' waiting inbox rows into Odoo; show the order-to-Odoo mapping."""
     chosen = channels_of(context)
     worker = f"{socket.gethostname()}:{context.run.run_id}"
     figures: dict[str, dict[str, object]] = {}
     parked: dict[str, list[dlq.DeadLetter]] = {}
     mapped, errors, waiting = [], [], 0
-    with channels.ledger_engine() as engine, odoo.client() as client:
+    with ledger.engine() as engine, odoo.client() as client:
         ingestor = Ingestor(engine, client, channel_setups(POLICY), worker=worker)
         for channel in chosen:
             summary = ingestor.run(channel=channel)
@@ -367,11 +368,11 @@ refresh_ordered_skus = dg.define_asset_job(
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="New inbox rows: ingest them into Odoo, then refresh their SKUs on every channel.",
 )
-def orders_inbox_sensor(context: dg.SensorEvaluationContext, channels: ChannelsResource):
+def orders_inbox_sensor(context: dg.SensorEvaluationContext, ledger: LedgerResource):
     """One ingestion run per channel with new rows, then one refresh of the ordered SKUs over
     every channel. The cursor is the last inbox id seen."""
     since = int(context.cursor or 0)
-    with channels.ledger_engine() as engine, engine.connect() as conn:
+    with ledger.engine() as engine, engine.connect() as conn:
         new = inbox.rows(conn, since_id=since, limit=5000)
     if not new:
         return dg.SkipReason(f"no inbox row after id {since}")

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from inventory_pipelines.defs.checks import preview
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
-from inventory_pipelines.defs.resources import ChannelsResource
+from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource
 from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
     CHANNEL_STOCK,
@@ -108,7 +108,9 @@ def _read_channel(channels: ChannelsResource, name: str, read_at: datetime) -> p
     "quantity the channel shows now. A channel that could not be read has one row with its "
     "`read_error` instead, and is left out of this run's publish.",
 )
-def channel_stock(context: dg.AssetExecutionContext, channels: ChannelsResource) -> pl.DataFrame:
+def channel_stock(
+    context: dg.AssetExecutionContext, channels: ChannelsResource, ledger: LedgerResource
+) -> pl.DataFrame:
     """Read every listing of the run's channels (concurrently) and the quantity each shows."""
     chosen = channels_of(context)
     read_at = datetime.now(UTC)
@@ -122,7 +124,7 @@ def channel_stock(context: dg.AssetExecutionContext, channels: ChannelsResource)
             except Exception as exc:  # one channel down must not stop the others
                 errors[name] = f"{type(exc).__name__}: {exc}"
                 context.log.error(f"{name}: the catalog could not be read: {errors[name]}")
-    with channels.ledger_engine() as engine, engine.connect() as conn:
+    with ledger.engine() as engine, engine.connect() as conn:
         for frame in frames:
             if frame.height:
                 fences.note_read_back(conn, frame["channel"][0], read_at)
@@ -254,6 +256,7 @@ def published_channel_state(
     context: dg.AssetExecutionContext,
     config: PublishConfig,
     channels: ChannelsResource,
+    ledger: LedgerResource,
     sku_scope: SkuScope,
     channel_allocation: pl.DataFrame,
     product_identity: pl.DataFrame,
@@ -268,7 +271,7 @@ def published_channel_state(
     unreadable = unreadable_channels(channel_stock)
     publishing = [c for c in chosen if c not in unreadable]
     started = datetime.now(UTC)
-    with channels.ledger_engine() as engine, ExitStack() as stack:
+    with ledger.engine() as engine, ExitStack() as stack:
         plans = []
         for name in publishing:
             channel = POLICY.channels.get(name)

@@ -64,12 +64,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_channel_drops_observed_at", "channel_drops", ["observed_at"])
     op.create_index("ix_outbox_status_direction", "outbox", ["status", "direction"])
+    op.create_index("ix_outbox_channel_listing_id", "outbox", ["channel", "listing_id"])
     op.create_index("ix_pending_units_accepted_at", "pending_units", ["accepted_at"])
 
 
 def downgrade() -> None:
     """Drop what `upgrade` created."""
     op.drop_index("ix_pending_units_accepted_at", table_name="pending_units")
+    op.drop_index("ix_outbox_channel_listing_id", table_name="outbox")
     op.drop_index("ix_outbox_status_direction", table_name="outbox")
     op.drop_index("ix_channel_drops_observed_at", table_name="channel_drops")
     op.drop_table("channel_drops")
