@@ -176,12 +176,15 @@ def enqueue(
                 }
             )
         # What the read-back shows and the ledger did not know (or knew differently) is as
-        # good as an acknowledgement: remember it, so the next round compares against it.
+        # good as an acknowledgement for the listings this round leaves as they are: remember
+        # it, so the next round compares against it (an update's answer records the rest).
+        sending = {u["listing_id"] for u in updates}
         learned = [
             (listing_id, plan.targets[listing_id][0], quantity)
             for listing_id, quantity in plan.shown.items()
             if quantity is not None
             and listing_id in plan.targets
+            and listing_id not in sending
             and (listing_id not in acknowledged or listing_id in edits)
         ]
         _remember_read_back(conn, plan, learned, edits, round_id)
@@ -203,8 +206,9 @@ def _remember_read_back(
     edits: Mapping[str, tuple[int, int]],
     round_id: str,
 ) -> None:
-    """Record what the read-back taught: the published state, and an audit row per edit."""
-    if not learned:
+    """Record what the read-back taught: the published state of the listings left as they are,
+    and an audit row per edit (corrected by this round or not)."""
+    if not learned and not edits:
         return
     now = audit.utcnow()
     read_at = plan.shown_at.isoformat() if plan.shown_at else None
@@ -234,13 +238,12 @@ def _remember_read_back(
                 "after": {
                     "quantity": edits[listing_id][1],
                     "read_at": read_at,
-                    "target": plan.targets[listing_id][1],
+                    "target": plan.targets.get(listing_id, (None, None))[1],
                 },
                 "correlation_id": round_id,
                 "at": now,
             }
-            for listing_id, _, _ in learned
-            if listing_id in edits
+            for listing_id in edits
         ],
     )
 
