@@ -1,8 +1,10 @@
 """Resources, chosen by environment (`$INVENTORY_ENV`): one place that wires the I/O edges."""
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 import dagster as dg
@@ -13,8 +15,10 @@ from inventory_pipelines import settings
 from inventory_pipelines.channels.base import ChannelConnector
 from inventory_pipelines.channels.factory import connector_from_env
 from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
+from inventory_pipelines.defs.shared import POLICY
 from inventory_pipelines.ledger import create_engine, default_url, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
+from inventory_pipelines.rules import Policy, load_policy
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Ledger URLs this process has migrated: a run migrates once, not at every asset.
@@ -80,6 +84,36 @@ class LedgerResource(dg.ConfigurableResource):
             engine.dispose()
 
 
+class RulesResource(dg.ConfigurableResource):
+    """The business rules (`dbt_like_rules/`) the assets apply at run time.
+
+    The code location loads its rules folder once (its channels are the channel partitions);
+    this resource hands that policy to the assets, or the policy of another folder with the
+    same channels (a test, a staging rule set), and says clearly when the channels differ.
+    """
+
+    directory: str
+
+    def policy(self) -> Policy:
+        """The validated policy of `directory` (loaded once per process)."""
+        if Path(self.directory).resolve() == Path(POLICY.root).resolve():
+            return POLICY
+        policy = _load_rules(str(Path(self.directory).resolve()))
+        if policy.channels.names() != POLICY.channels.names():
+            raise dg.Failure(
+                f"the rules in {self.directory} name the channels "
+                f"{', '.join(policy.channels.names())}, but the code location was loaded with "
+                f"{', '.join(POLICY.channels.names())} (its partitions): reload the location "
+                "with that folder (INVENTORY_RULES_DIR) instead"
+            )
+        return policy
+
+
+@functools.lru_cache(maxsize=8)
+def _load_rules(directory: str) -> Policy:
+    return load_policy(directory)
+
+
 class ChannelsResource(dg.ConfigurableResource):
     """The channel connectors, configured from `INVENTORY_CHANNEL_<NAME>_*` variables, so no
     secret passes through run config."""
@@ -121,6 +155,7 @@ def build_resources(environment: str | None = None) -> dict[str, object]:
             environment=env,
         )
     return {
+        "rules": RulesResource(directory=str(POLICY.root)),
         "channels": ChannelsResource(environment=env),
         # a PostgreSQL URL carries its password: from the environment, never shown in the UI
         "ledger": LedgerResource(

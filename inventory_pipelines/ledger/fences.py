@@ -26,11 +26,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from inventory_pipelines.ledger import audit, inbox
-from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write_transaction
+from inventory_pipelines.ledger.db import read_transaction, write_transaction
 from inventory_pipelines.ledger.schema import (
     channel_drops,
     fence_epochs,
@@ -208,12 +207,4 @@ def explain_drops_after_poll(conn: Connection, channel: str, polled_at: dt.datet
 
 
 def _set_mark(conn: Connection, channel: str, name: str, at: dt.datetime) -> None:
-    insert = (postgresql.insert if is_postgresql(conn) else sqlite.insert)(poll_cursors)
-    statement = insert.values(
-        channel=channel, name=name, cursor=at.isoformat(), updated_at=at
-    ).on_conflict_do_update(
-        index_elements=[poll_cursors.c.channel, poll_cursors.c.name],
-        set_={"cursor": insert.excluded.cursor, "updated_at": insert.excluded.updated_at},
-    )
-    with write_transaction(conn):
-        conn.execute(statement)
+    inbox.set_cursor(conn, channel, at.isoformat(), name=name)

@@ -12,7 +12,13 @@ from inventory_pipelines.dataplane import TableStore, query
 from inventory_pipelines.defs.inventory.assets import canonical_inventory
 from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.odoo.assets import locations, products, stock_quants
-from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
+from inventory_pipelines.defs.resources import (
+    ChannelsResource,
+    LedgerResource,
+    OdooResource,
+    RulesResource,
+)
+from inventory_pipelines.rules import default_rules_dir
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 
 ASSETS = [products, locations, stock_quants, canonical_inventory]
@@ -36,6 +42,7 @@ def resources(sandbox: OdooSandbox, data: Path, **odoo_overrides) -> dict:
         ),
         "sku_scope": scope,
         "channels": ChannelsResource(),
+        "rules": RulesResource(directory=str(default_rules_dir())),
         "ledger": LedgerResource(url=f"sqlite:///{data / 'ledger.sqlite'}"),
         "io_manager": ParquetIOManager(
             base_dir=str(data / "tables"),

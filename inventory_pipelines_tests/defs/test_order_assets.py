@@ -10,10 +10,16 @@ from inventory_pipelines.defs.orders.assets import (
     odoo_order_sync,
     orders_inbox_sensor,
 )
-from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
+from inventory_pipelines.defs.resources import (
+    ChannelsResource,
+    LedgerResource,
+    OdooResource,
+    RulesResource,
+)
 from inventory_pipelines.ledger import create_engine, dlq, inbox, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
+from inventory_pipelines.rules import default_rules_dir
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 from inventory_pipelines.sandbox.shopify import ShopifySandbox
 
@@ -38,6 +44,7 @@ def setup(sandboxes, monkeypatch, tmp_path):
     resources = {
         "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
         "channels": ChannelsResource(),
+        "rules": RulesResource(directory=str(default_rules_dir())),
         "ledger": LedgerResource(url=ledger_url),
         "sku_scope": scope,
         "io_manager": ParquetIOManager(

@@ -30,7 +30,12 @@ from inventory_pipelines.defs.publish.assets import (
     product_identity,
     published_channel_state,
 )
-from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
+from inventory_pipelines.defs.resources import (
+    ChannelsResource,
+    LedgerResource,
+    OdooResource,
+    RulesResource,
+)
 from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
 from inventory_pipelines.defs.shared import POLICY, PUBLISHED, channel_range_tags
 from inventory_pipelines.ledger import audit, create_engine
@@ -111,6 +116,7 @@ def resources(sandbox: Sandbox, tmp_path: Path, ledger: Path) -> dict:
     return {
         "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
         "channels": ChannelsResource(),
+        "rules": RulesResource(directory=str(default_rules_dir())),
         "ledger": LedgerResource(url=f"sqlite:///{ledger}"),
         "sku_scope": scope,
         "io_manager": ParquetIOManager(

@@ -14,7 +14,12 @@ from inventory_pipelines.defs.publish.assets import (
     product_identity,
     published_channel_state,
 )
-from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
+from inventory_pipelines.defs.resources import (
+    ChannelsResource,
+    LedgerResource,
+    OdooResource,
+    RulesResource,
+)
 from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
 from inventory_pipelines.rules import default_rules_dir
 from inventory_pipelines.sandbox.generic import GenericChannelSandbox
@@ -48,6 +53,7 @@ def resources(odoo, tmp_path) -> dict:
     return {
         "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
         "channels": ChannelsResource(),
+        "rules": RulesResource(directory=str(default_rules_dir())),
         "ledger": LedgerResource(url=f"sqlite:///{tmp_path / 'ledger.sqlite'}"),
         "sku_scope": scope,
         "io_manager": ParquetIOManager(

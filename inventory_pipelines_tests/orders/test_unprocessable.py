@@ -24,14 +24,19 @@ from inventory_pipelines.channels.factory import sandbox_env
 from inventory_pipelines.cli import main
 from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.orders.assets import channel_orders, odoo_order_sync
-from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
+from inventory_pipelines.defs.resources import (
+    ChannelsResource,
+    LedgerResource,
+    OdooResource,
+    RulesResource,
+)
 from inventory_pipelines.ledger import audit, create_engine, dlq, inbox, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
 from inventory_pipelines.orders.ingest import Ingestor, channel_setups
 from inventory_pipelines.orders.receiver import WebhookChannel, create_app
 from inventory_pipelines.orders.setup import SANDBOX_WEBHOOK_SECRETS
-from inventory_pipelines.rules import load_policy
+from inventory_pipelines.rules import default_rules_dir, load_policy
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 from inventory_pipelines.sandbox.serving import start_server, stop_server
 from inventory_pipelines.sandbox.woocommerce import WooCommerceSandbox
@@ -58,6 +63,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, A
         resources = {
             "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
             "channels": ChannelsResource(),
+            "rules": RulesResource(directory=str(default_rules_dir())),
             "ledger": LedgerResource(url=ledger_url),
             "sku_scope": scope,
             "io_manager": ParquetIOManager(

@@ -13,7 +13,7 @@ from inventory_pipelines.allocation.engine import (
 )
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
-from inventory_pipelines.defs.resources import LedgerResource
+from inventory_pipelines.defs.resources import LedgerResource, RulesResource
 from inventory_pipelines.defs.shared import (
     CANONICAL,
     CHANNEL_ALLOCATION,
@@ -28,6 +28,7 @@ from inventory_pipelines.defs.shared import (
 from inventory_pipelines.inventory.identity import sellable_skus
 from inventory_pipelines.inventory.schemas import ChannelAllocationSchema, ring_fence_breaches
 from inventory_pipelines.ledger import fences
+from inventory_pipelines.rules import Policy
 
 RING_FENCE_CHECK = "ring_fenced_within_pool"
 # The rule files the allocation depends on: a change to any of them makes it stale.
@@ -35,14 +36,14 @@ ALLOCATION_RULES = ("warehouses.yml", "channels.yml", "policies.yml", "suppressi
 
 
 def ledger_inputs(
-    ledger: LedgerResource, canonical: pl.DataFrame
+    ledger: LedgerResource, policy: Policy, canonical: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, datetime]:
     """What the allocation takes from the ledger (see `fences.allocation_inputs`): the pending
     units (not reserved in the snapshot `canonical` was computed from), each channel's sales
     since the fences were based, and that epoch."""
     as_of = canonical["as_of"].min() if "as_of" in canonical.columns and canonical.height else None
     with ledger.engine() as engine, engine.connect() as conn:
-        units, sold, epoch = fences.allocation_inputs(conn, fence_signature(POLICY), as_of)
+        units, sold, epoch = fences.allocation_inputs(conn, fence_signature(policy), as_of)
     return pending_frame(units), fence_sales_frame(sold), epoch
 
 
@@ -79,6 +80,7 @@ def channel_allocation(
     products: pl.DataFrame,
     sku_velocity: pl.DataFrame,
     ledger: LedgerResource,
+    rules: RulesResource,
 ):
     """Apply `dbt_like_rules/` to canonical inventory for the run's channels, less the units
     channels sold that Odoo had not reserved when the stock snapshot was taken (the pending
@@ -87,9 +89,10 @@ def channel_allocation(
     universe = sellable_skus(products).join(
         sku_velocity.select("sku", "velocity_tier"), on="sku", how="left"
     )
-    pending, sales, epoch = ledger_inputs(ledger, canonical_inventory)
+    policy = rules.policy()
+    pending, sales, epoch = ledger_inputs(ledger, policy, canonical_inventory)
     everything = allocate(
-        canonical_inventory, POLICY, datetime.now(UTC), skus=universe, pending=pending, sales=sales
+        canonical_inventory, policy, datetime.now(UTC), skus=universe, pending=pending, sales=sales
     )
     breaches = ring_fence_breaches(everything)
     frame = everything.filter(pl.col("channel").is_in(chosen)).with_columns(
@@ -98,7 +101,7 @@ def channel_allocation(
     yield dg.Output(
         frame,
         metadata={
-            "rules_version": POLICY.version,
+            "rules_version": policy.version,
             "channels": ", ".join(chosen),
             "skus": frame["sku"].n_unique(),
             "pending_units": float(pending["pending"].sum()),

@@ -7,7 +7,7 @@ import polars as pl
 
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
-from inventory_pipelines.defs.resources import OdooResource
+from inventory_pipelines.defs.resources import OdooResource, RulesResource
 from inventory_pipelines.defs.shared import (
     LOCATIONS,
     POLICY,
@@ -61,11 +61,11 @@ def products(context: dg.AssetExecutionContext, odoo: OdooResource, sku_scope: S
     description="stock.location with its warehouse and the role the rules give it: stock, "
     "hold (QC, damaged, quarantine) or transit (bound for a warehouse).",
 )
-def locations(context: dg.AssetExecutionContext, odoo: OdooResource):
+def locations(context: dg.AssetExecutionContext, odoo: OdooResource, rules: RulesResource):
     """Read every location and tag it with its role from `dbt_like_rules/warehouses.yml`."""
     with odoo.client() as client:
         raw = snapshot.read_locations(client)
-    frame = assign_location_roles(raw, POLICY.warehouses)
+    frame = assign_location_roles(raw, rules.policy().warehouses)
     yield dg.Output(
         frame,
         metadata={

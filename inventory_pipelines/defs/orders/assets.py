@@ -30,7 +30,12 @@ import dagster as dg
 import polars as pl
 
 from inventory_pipelines.defs.io_manager import SORT_BY
-from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, OdooResource
+from inventory_pipelines.defs.resources import (
+    ChannelsResource,
+    LedgerResource,
+    OdooResource,
+    RulesResource,
+)
 from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
     CHANNEL_ORDERS,
@@ -47,6 +52,7 @@ from inventory_pipelines.defs.shared import (
 from inventory_pipelines.ledger import dlq, fences, inbox
 from inventory_pipelines.orders.events import take_in
 from inventory_pipelines.orders.ingest import Ingestor, channel_setups
+from inventory_pipelines.rules import Channel
 
 # Staleness follows the order policy only: a change of shares in channels.yml says nothing
 # about orders already taken (the units and the shipping warehouse it also gives are read at
@@ -199,14 +205,18 @@ def inbox_frame(rows: list[inbox.InboxRow]) -> pl.DataFrame:
     "that cannot be processed is parked in the dead-letter queue and polling moves past it.",
 )
 def channel_orders(
-    context: dg.AssetExecutionContext, channels: ChannelsResource, ledger: LedgerResource
+    context: dg.AssetExecutionContext,
+    channels: ChannelsResource,
+    ledger: LedgerResource,
+    rules: RulesResource,
 ):
     """Poll the run's channels' orders since their cursors into the inbox (parking what cannot
     be processed); show their inboxes."""
     frames, figures, parked = [], {}, {}
     with ledger.engine() as engine:
         for name in channels_of(context):
-            frame, figures[name], parked[name] = _poll(context, engine, channels, name)
+            channel = rules.policy().channels.get(name)
+            frame, figures[name], parked[name] = _poll(context, engine, channels, channel)
             frames.append(frame)
     total = {key: sum(int(f.get(key) or 0) for f in figures.values()) for key in _COUNTED}
     yield dg.Output(
@@ -224,9 +234,8 @@ _COUNTED = ("polled", "stored", "duplicates", "parked", "waiting")
 
 
 def _poll(
-    context: dg.AssetExecutionContext, engine, channels: ChannelsResource, name: str
+    context: dg.AssetExecutionContext, engine, channels: ChannelsResource, channel: Channel
 ) -> tuple[pl.DataFrame, dict[str, object], list[dlq.DeadLetter]]:
-    channel = POLICY.channels.get(name)
     figures: dict[str, object] = {"polled": 0, "stored": 0, "duplicates": 0, "parked": 0}
     with engine.connect() as conn:
         cursor = inbox.get_cursor(conn, channel.name)
@@ -284,7 +293,12 @@ def _poll(
     "Materializing it takes the channel's inbox into Odoo, exactly once; an order that "
     "cannot go in is parked and the others go on.",
 )
-def odoo_order_sync(context: dg.AssetExecutionContext, odoo: OdooResource, ledger: LedgerResource):
+def odoo_order_sync(
+    context: dg.AssetExecutionContext,
+    odoo: OdooResource,
+    ledger: LedgerResource,
+    rules: RulesResource,
+):
     """Ingest the run's channels' waiting inbox rows into Odoo; show the order-to-Odoo mapping."""
     chosen = channels_of(context)
     worker = f"{socket.gethostname()}:{context.run.run_id}"
@@ -292,7 +306,7 @@ def odoo_order_sync(context: dg.AssetExecutionContext, odoo: OdooResource, ledge
     parked: dict[str, list[dlq.DeadLetter]] = {}
     mapped, errors, waiting = [], [], 0
     with ledger.engine() as engine, odoo.client() as client:
-        ingestor = Ingestor(engine, client, channel_setups(POLICY), worker=worker)
+        ingestor = Ingestor(engine, client, channel_setups(rules.policy()), worker=worker)
         for channel in chosen:
             summary = ingestor.run(channel=channel)
             with engine.connect() as conn:

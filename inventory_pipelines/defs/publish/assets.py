@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from inventory_pipelines.defs.checks import preview
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
-from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource
+from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, RulesResource
 from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
     CHANNEL_STOCK,
@@ -45,6 +45,7 @@ from inventory_pipelines.publishing.publisher import (
     plan_targets,
     publish_round,
 )
+from inventory_pipelines.rules import Channel
 
 LISTINGS_SCHEMA = {
     "channel": pl.Utf8,
@@ -78,8 +79,7 @@ def listings_of(channel_stock: pl.DataFrame, channel: str) -> pl.DataFrame:
     return channel_stock.filter((pl.col("channel") == channel) & pl.col("listing_id").is_not_null())
 
 
-def _read_channel(channels: ChannelsResource, name: str, read_at: datetime) -> pl.DataFrame:
-    channel = POLICY.channels.get(name)
+def _read_channel(channels: ChannelsResource, channel: Channel, read_at: datetime) -> pl.DataFrame:
     with channels.connector(channel.name, channel.kind.value) as connector:
         rows = [
             {
@@ -109,7 +109,10 @@ def _read_channel(channels: ChannelsResource, name: str, read_at: datetime) -> p
     "`read_error` instead, and is left out of this run's publish.",
 )
 def channel_stock(
-    context: dg.AssetExecutionContext, channels: ChannelsResource, ledger: LedgerResource
+    context: dg.AssetExecutionContext,
+    channels: ChannelsResource,
+    ledger: LedgerResource,
+    rules: RulesResource,
 ) -> pl.DataFrame:
     """Read every listing of the run's channels (concurrently) and the quantity each shows."""
     chosen = channels_of(context)
@@ -117,7 +120,11 @@ def channel_stock(
     frames: list[pl.DataFrame] = []
     errors: dict[str, str] = {}
     with ThreadPoolExecutor(max(1, len(chosen)), thread_name_prefix="read-back") as pool:
-        futures = {name: pool.submit(_read_channel, channels, name, read_at) for name in chosen}
+        policy = rules.policy()
+        futures = {
+            name: pool.submit(_read_channel, channels, policy.channels.get(name), read_at)
+            for name in chosen
+        }
         for name, future in futures.items():
             try:
                 frames.append(future.result())
@@ -181,7 +188,10 @@ def channel_stock(
     ],
 )
 def product_identity(
-    context: dg.AssetExecutionContext, products: pl.DataFrame, channel_stock: pl.DataFrame
+    context: dg.AssetExecutionContext,
+    rules: RulesResource,
+    products: pl.DataFrame,
+    channel_stock: pl.DataFrame,
 ):
     """Match the channels' listings to Odoo products; report what cannot be matched."""
     catalog = products.filter(pl.col("sku").is_not_null()).join(
@@ -196,7 +206,7 @@ def product_identity(
             channel,
             catalog.select("sku", "barcode"),
             listings_of(channel_stock, channel),
-            POLICY.mappings,
+            rules.policy().mappings,
         )
         mappings.append(mapping)
         problem_frames.append(problems)
@@ -257,6 +267,7 @@ def published_channel_state(
     config: PublishConfig,
     channels: ChannelsResource,
     ledger: LedgerResource,
+    rules: RulesResource,
     sku_scope: SkuScope,
     channel_allocation: pl.DataFrame,
     product_identity: pl.DataFrame,
@@ -274,7 +285,7 @@ def published_channel_state(
     with ledger.engine() as engine, ExitStack() as stack:
         plans = []
         for name in publishing:
-            channel = POLICY.channels.get(name)
+            channel = rules.policy().channels.get(name)
             stock = listings_of(channel_stock, name)
             connector = stack.enter_context(channels.connector(name, channel.kind.value))
             plans.append(

@@ -1,0 +1,63 @@
+"""The ledger's side of the fences: epochs, sales since, drops no order explains yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from inventory_pipelines.ledger import audit, fences, inbox
+from inventory_pipelines.ledger.audit import utcnow
+from inventory_pipelines_tests.ledger.test_inbox import event
+
+
+def test_an_epoch_lasts_until_the_shares_change_and_each_rebase_is_audited(
+    conn: sa.Connection,
+) -> None:
+    first = fences.current_epoch(conn, '{"a": 50}')
+    assert fences.current_epoch(conn, '{"a": 50}') == first
+    second = fences.current_epoch(conn, '{"a": 60}', now=first + dt.timedelta(seconds=5))
+    assert second > first
+    assert fences.current_epoch(conn, '{"a": 60}') == second
+    rebased = audit.history(conn, action="fences.rebased")
+    assert [e.after["signature"] for e in rebased] == ['{"a": 50}', '{"a": 60}']
+
+
+def test_sales_since_count_each_channels_accepted_units_and_not_released_ones(
+    conn: sa.Connection,
+) -> None:
+    epoch = fences.current_epoch(conn, "{}")
+    inbox.receive(
+        conn,
+        [
+            event("1", pending={"A": 3}),
+            event("2", pending={"A": 1, "B": 2}),
+            event("3", channel="pos", pending={"A": 4}),
+        ],
+    )
+    inbox.release_pending(conn, "shopify", "2")  # cancelled before Odoo reserved it
+    assert fences.sales_since(conn, epoch) == {("shopify", "A"): 3, ("pos", "A"): 4}
+
+
+def test_a_drop_counts_until_orders_explain_it_and_a_read_back_then_poll_settles_it(
+    conn: sa.Connection,
+) -> None:
+    epoch = fences.current_epoch(conn, "{}")
+    fences.record_drops(conn, [{"channel": "shopify", "sku": "A", "listing_id": "L1", "units": 3}])
+    assert fences.unexplained_drops(conn, epoch) == {("shopify", "A"): 3}
+    inbox.receive(conn, [event("1", pending={"A": 1})])  # one of the three is heard of
+    assert fences.unexplained_drops(conn, epoch) == {("shopify", "A"): 2}
+    pending, sold, _ = fences.allocation_inputs(conn, "{}", None)
+    assert pending == {"A": 3} and sold == {("shopify", "A"): 3}  # 1 heard + 2 not yet
+
+    # a poll without a read-back before it explains nothing
+    assert not fences.explain_drops_after_poll(conn, "shopify", utcnow())
+    fences.note_read_back(conn, "shopify", utcnow())
+    polled = utcnow()
+    assert fences.explain_drops_after_poll(conn, "shopify", polled)
+    assert fences.unexplained_drops(conn, epoch) == {}
+    assert not fences.explain_drops_after_poll(conn, "shopify", utcnow())  # once per read-back
+
+    # a drop seen after the reset counts again
+    fences.record_drops(conn, [{"channel": "shopify", "sku": "A", "listing_id": "L1", "units": 2}])
+    assert fences.unexplained_drops(conn, epoch) == {("shopify", "A"): 2}
