@@ -22,7 +22,7 @@ next publish corrects): `reset_drops` marks that moment.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -208,3 +208,24 @@ def explain_drops_after_poll(conn: Connection, channel: str, polled_at: dt.datet
 
 def _set_mark(conn: Connection, channel: str, name: str, at: dt.datetime) -> None:
     inbox.set_cursor(conn, channel, at.isoformat(), name=name)
+
+
+def sold_after(conn: Connection, channel: str, since: Mapping[str, dt.datetime]) -> dict[str, int]:
+    """SKU -> units the channel's orders took after the moment given per SKU in `since` (not
+    released): what explains a channel showing less than we last set."""
+    if not since:
+        return {}
+    query = sa.select(
+        pending_units.c.sku, pending_units.c.quantity, pending_units.c.accepted_at
+    ).where(
+        pending_units.c.channel == channel,
+        pending_units.c.released_at.is_(None),
+        pending_units.c.accepted_at >= min(since.values()),
+        pending_units.c.sku.in_(sorted(since)),
+    )
+    sold: dict[str, int] = {}
+    with read_transaction(conn):
+        for sku, quantity, at in conn.execute(query):
+            if at > since[sku]:
+                sold[sku] = sold.get(sku, 0) + int(quantity)
+    return sold

@@ -148,6 +148,29 @@ def _believed(
     return believed, edits
 
 
+def _not_explained_by_sales(
+    conn: Connection,
+    plan: ChannelPlan,
+    acknowledged: Mapping[str, tuple[int, datetime]],
+    edits: Mapping[str, tuple[int, int]],
+) -> dict[str, tuple[int, int]]:
+    """The edits that the channel's own orders since our acknowledgement do not explain: a
+    listing that shows what we set less what it sold since is not an edit, just sales."""
+    if not edits:
+        return {}
+    skus = {listing: plan.targets[listing][0] for listing in edits if listing in plan.targets}
+    since: dict[str, datetime] = {}
+    for listing, sku in skus.items():
+        at = acknowledged[listing][1]
+        since[sku] = min(at, since.get(sku, at))
+    sold = fences.sold_after(conn, plan.channel, since)
+    return {
+        listing: (before, shown)
+        for listing, (before, shown) in edits.items()
+        if listing not in skus or shown != before - sold.get(skus[listing], 0)
+    }
+
+
 def enqueue(
     engine: Engine, plan: ChannelPlan, round_id: str, summary: ChannelSummary, cas: bool
 ) -> None:
@@ -159,7 +182,8 @@ def enqueue(
     """
     with engine.connect() as conn:
         acknowledged = state.acknowledged_with_time(conn, plan.channel)
-        believed, edits = _believed(plan, acknowledged)
+        believed, changed = _believed(plan, acknowledged)
+        edits = _not_explained_by_sales(conn, plan, acknowledged, changed)
         updates = []
         for listing_id, (sku, quantity) in plan.targets.items():
             previous = believed.get(listing_id)
@@ -185,7 +209,7 @@ def enqueue(
             if quantity is not None
             and listing_id in plan.targets
             and listing_id not in sending
-            and (listing_id not in acknowledged or listing_id in edits)
+            and (listing_id not in acknowledged or listing_id in changed)
         ]
         _remember_read_back(conn, plan, learned, edits, round_id)
         summary.channel_edits += len(edits)
