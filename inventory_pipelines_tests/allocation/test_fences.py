@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -72,6 +73,7 @@ events = st.lists(
 )
 
 
+@pytest.mark.slow
 @PROFILE
 @given(
     shares=fenced_shares,
@@ -111,6 +113,7 @@ def test_a_sale_on_one_fenced_channel_never_changes_another_fenced_channels_quan
         assert sum(after[c] for c in fenced) <= net + 1e-9
 
 
+@pytest.mark.slow
 @PROFILE
 @given(shares=fenced_shares, stock=st.integers(0, 300), arrival=st.integers(1, 200))
 def test_stock_that_arrives_is_shared_out_by_the_percentages(shares, stock, arrival):

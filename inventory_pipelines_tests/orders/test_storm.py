@@ -8,6 +8,8 @@ import pytest
 
 from inventory_pipelines_tests.orders.storm import run_storm
 
+pytestmark = pytest.mark.slow  # each storm runs real emulators for seconds
+
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_ring_fenced_channels_with_compare_and_set_oversell_nothing(
