@@ -337,6 +337,11 @@ class AmazonConnector(HTTPCounters, ChannelConnector):
             fulfillment=fulfillment,
         )
 
+    def endpoints(self) -> tuple[str, ...]:
+        """The SP-API endpoint and Login with Amazon's token endpoint (the feed documents'
+        upload and download URLs are the ones the endpoint hands out)."""
+        return (self.endpoint, self.token_url)
+
     def close(self) -> None:
         """Close the HTTP connections."""
         self._http.close()

@@ -220,6 +220,11 @@ class ChannelConnector(abc.ABC):
         return False
 
     @abc.abstractmethod
+    def endpoints(self) -> tuple[str, ...]:
+        """Every URL this connector sends requests to (token endpoints included), so a guard can
+        check them all before anything is sent."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release connections."""
 

@@ -90,13 +90,23 @@ def connector_from_env(
         raise ChannelConfigError(
             f"channel {channel!r} ({kind}) is not configured: set {', '.join(missing)}"
         )
-    host = urlparse(settings.get("URL", "")).hostname or ""
-    if loopback_only and host not in LOOPBACK_HOSTS:
-        raise ChannelConfigError(
-            f"channel {channel!r}: the local environment only talks to the sandbox on loopback, "
-            f"not {host!r}; set INVENTORY_ENV=staging or prod to use a real channel"
+    connector = spec.connect(settings)
+    if loopback_only:
+        remote = sorted(
+            {
+                urlparse(url).hostname or url
+                for url in connector.endpoints()
+                if (urlparse(url).hostname or "") not in LOOPBACK_HOSTS
+            }
         )
-    return spec.connect(settings)
+        if remote:
+            connector.close()  # nothing was sent: connectors call nobody until asked to
+            raise ChannelConfigError(
+                f"channel {channel!r}: the local environment only talks to the sandbox on "
+                f"loopback, not {', '.join(repr(h) for h in remote)}; set INVENTORY_ENV=staging "
+                "or prod to use a real channel"
+            )
+    return connector
 
 
 def sandbox_env(channel: str, kind: str, credentials: Mapping[str, object]) -> dict[str, str]:

@@ -254,6 +254,10 @@ class GenericChannelConnector(HTTPCounters, ChannelConnector):
         )
         return results
 
+    def endpoints(self) -> tuple[str, ...]:
+        """The portal's base URL."""
+        return (self.base_url,)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

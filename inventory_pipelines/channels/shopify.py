@@ -378,6 +378,10 @@ class ShopifyConnector(HTTPCounters, ChannelConnector):
         secret = self._webhook_secret.reveal() if self._webhook_secret else ""
         return verify_webhook(secret, headers, body)
 
+    def endpoints(self) -> tuple[str, ...]:
+        """The shop's Admin GraphQL endpoint."""
+        return (self.endpoint,)
+
     def close(self) -> None:
         """Close the HTTP connections."""
         self._http.close()

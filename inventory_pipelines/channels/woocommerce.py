@@ -447,6 +447,10 @@ class WooCommerceConnector(HTTPCounters, ChannelConnector):
                 return OrdersPage(tuple(events), latest)
             page += 1
 
+    def endpoints(self) -> tuple[str, ...]:
+        """The store's REST API root."""
+        return (self.api_root,)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
