@@ -94,11 +94,13 @@ def sql(statement: str, fmt: str, catalog: Path | None) -> None:
     import duckdb
     import polars as pl
 
-    from inventory_pipelines.dataplane import query
+    from inventory_pipelines.dataplane import QueryRefused, query
 
     try:
-        result = query(catalog or settings.catalog_path(), statement)
-    except (FileNotFoundError, duckdb.Error) as exc:
+        result = query(
+            catalog or settings.catalog_path(), statement, tables_dir=settings.data_dir()
+        )
+    except (FileNotFoundError, QueryRefused, duckdb.Error) as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "csv":
         click.echo(result.write_csv(), nl=False)

@@ -105,3 +105,39 @@ def test_sql_command_prints_the_result_and_reports_bad_sql(tmp_path, monkeypatch
     bad = runner.invoke(main, ["sql", "SELECT nope FROM inventory.canonical_inventory"])
     assert bad.exit_code == 1
     assert "nope" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("statement", "why"),
+    [
+        ("COPY (SELECT 1 AS sku) TO '{tables}/inventory/canonical_inventory.parquet'", "COPY"),
+        ("ATTACH '{root}/other.duckdb' AS other", "ATTACH"),
+        ("INSTALL httpfs", "LOAD"),
+        ("SET enable_external_access = true", "SET"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE"),
+        ("SELECT * FROM read_csv('{root}/secret.csv')", "Permission"),
+        ("SELECT * FROM read_text('/etc/hostname')", "Permission"),
+        ("SELECT 1; SELECT 2", "one SQL statement"),
+        ("", "one SQL statement"),
+    ],
+)
+def test_the_analysts_sql_can_neither_write_nor_read_outside_the_tables(
+    tmp_path, monkeypatch, statement, why
+):
+    store = TableStore(tmp_path / "tables")
+    store.write(KEY, frame(["A"], [1]))
+    rebuild_catalog(store, tmp_path / "warehouse.duckdb")
+    (tmp_path / "secret.csv").write_text("password\nhunter2\n")
+    monkeypatch.setenv("INVENTORY_DATA_DIR", str(tmp_path / "tables"))
+    before = store.path(KEY).read_bytes()
+    sql = statement.format(tables=tmp_path / "tables", root=tmp_path)
+    refused = CliRunner().invoke(main, ["sql", sql])
+    assert refused.exit_code == 1, refused.output
+    assert why in refused.output
+    assert "hunter2" not in refused.output
+    assert store.path(KEY).read_bytes() == before  # the published allocation cannot be forged
+    assert not (tmp_path / "other.duckdb").exists()
+    ok = CliRunner().invoke(
+        main, ["sql", "SELECT count(*) AS n FROM inventory.canonical_inventory"]
+    )
+    assert ok.exit_code == 0 and "1" in ok.output
