@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from inventory_pipelines.rules import strict_yaml
 from inventory_pipelines.rules.channels import AllocationMode, ChannelRules
 from inventory_pipelines.rules.errors import RuleIssue, RulesError
 from inventory_pipelines.rules.mappings import MappingRules
@@ -67,7 +68,7 @@ def default_rules_dir() -> Path:
 
 def _read_yaml(path: Path, issues: list[RuleIssue]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return strict_yaml.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from inventory_pipelines.rules import strict_yaml
 from inventory_pipelines.rules.errors import RuleIssue, RulesError
 
 # The table assets a model may `ref()`, by the last part of their key (DESIGN.md section 2).
@@ -222,9 +223,12 @@ def load_models(root: Path | str, tables: Mapping[str, Any] = TABLE_ASSETS) -> l
     for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]):
         rel = f"models/{path.name}"
         try:
-            parsed = _ModelsFile.model_validate(yaml.safe_load(path.read_text()) or {})
+            parsed = _ModelsFile.model_validate(strict_yaml.load(path.read_text()) or {})
         except yaml.YAMLError as exc:
-            issues.append(RuleIssue(rel, "", f"invalid YAML: {exc}", "fix the syntax"))
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            issues.append(RuleIssue(rel, where, f"invalid YAML: {problem}", "fix the syntax"))
             continue
         except ValidationError as exc:
             for error in exc.errors():

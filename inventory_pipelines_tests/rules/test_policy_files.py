@@ -197,3 +197,23 @@ def test_a_broken_orders_file_names_the_key(rules_dir, text, key_path, words):
     (issue,) = problems(rules_dir, "orders.yml", text)
     assert issue.key_path == key_path
     assert words in f"{issue.message} {issue.fix}"
+
+
+def test_a_key_given_twice_is_refused_with_its_line_not_silently_the_last_one(rules_dir):
+    text = channels({"buffer": "{units: 2}"}) + "    safety_buffer: {units: 0}\n"
+    (issue,) = problems(rules_dir, "channels.yml", text)
+    assert issue.file == "channels.yml"
+    assert issue.key_path == "line 7, column 5"
+    assert "duplicate key 'safety_buffer' (first given on line 6)" in issue.message
+
+
+def test_a_key_given_twice_in_a_models_tests_file_is_refused(rules_dir):
+    models = rules_dir / "models"
+    name = sorted(models.glob("*.sql"))[0].stem
+    (models / "twice.yml").write_text(
+        f"models:\n  - name: {name}\n    tests: []\n    tests: [unique: sku]\n"
+    )
+    with pytest.raises(RulesError) as caught:
+        load_policy(rules_dir, now=NOW)
+    (issue,) = [i for i in caught.value.issues if i.file == "models/twice.yml"]
+    assert "duplicate key 'tests'" in issue.message and issue.key_path.startswith("line 4")
