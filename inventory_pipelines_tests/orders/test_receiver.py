@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -344,3 +346,49 @@ def test_the_secret_never_shows_in_repr_or_logs(receiver, caplog) -> None:
     channel = WebhookChannel("shopify", "shopify", SHOPIFY_SECRET)
     assert SHOPIFY_SECRET not in repr(channel)
     assert SHOPIFY_SECRET not in caplog.text
+
+
+def test_a_huge_body_is_refused_after_the_limit_is_read_not_after_the_whole_body(
+    receiver, ledger
+) -> None:
+    """300 MiB streamed without a length: the receiver answers 413 once it has read past its
+    limit (5 MiB) and pulls nothing more of the body (the ASGI receive calls are counted)."""
+    url, app = receiver
+    chunk = b"x" * (1024 * 1024)
+    pulled = 0
+    answers: list[dict] = []
+
+    async def receive() -> dict:
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": chunk, "more_body": pulled < 300}
+
+    async def send(message: dict) -> None:
+        answers.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/webhooks/shopify",
+        "raw_path": b"/webhooks/shopify",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    assert answers[0]["status"] == 413
+    assert pulled <= 6, f"{pulled} MiB were read for a 5 MiB limit"
+    assert rows(ledger) == []
+    # a declared length over the limit is answered before any of the body arrives
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(
+            b"POST /webhooks/shopify HTTP/1.1\r\nHost: x\r\n"
+            + f"Content-Length: {10 * 1024 * 1024}\r\n\r\n".encode()
+        )
+        assert raw.recv(64).startswith(b"HTTP/1.1 413")
