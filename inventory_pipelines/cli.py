@@ -150,6 +150,16 @@ def sandbox_odoo(port: int, odoo_version: str, skus: int, seed: int, host: str) 
     serve(version=int(odoo_version), port=port, skus=skus, seed=seed, host=host)
 
 
+def _known_channel(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A `--channel` option's check: a name channels.yml declares (None passes)."""
+    if value is None:
+        return None
+    names = [name for name, _ in _channel_kinds()]
+    if value not in names:
+        raise click.BadParameter(f"unknown channel {value!r}: channels.yml has {', '.join(names)}")
+    return value
+
+
 def _channel_kinds() -> list[tuple[str, str]]:
     from inventory_pipelines.rules import load_policy
 
@@ -320,7 +330,7 @@ def _subject(view: dict) -> str:
 
 
 @dlq.command("list")
-@click.option("--channel", default=None)
+@click.option("--channel", default=None, callback=_known_channel)
 @click.option("--kind", type=click.Choice(["publish", "order"]), default=None)
 @click.option("--json", "as_json", is_flag=True, help="The same objects as `dlq show --json`.")
 def dlq_list(channel: str | None, kind: str | None, as_json: bool) -> None:
@@ -435,7 +445,12 @@ def dlq_discard(ids: tuple[int, ...], reason: str, actor: str) -> None:
 
 @dlq.command("replay")
 @click.argument("ids", nargs=-1, type=int)
-@click.option("--channel", default=None, help="Replay every open dead letter of a channel.")
+@click.option(
+    "--channel",
+    default=None,
+    callback=_known_channel,
+    help="Replay every open dead letter of a channel.",
+)
 @click.option("--actor", default=lambda: os.environ.get("USER", "operator"), show_default="$USER")
 def dlq_replay(ids: tuple[int, ...], channel: str | None, actor: str) -> None:
     """Hand dead letters back: publishes to the outbox (the channel's next publish sends

@@ -25,7 +25,7 @@ The same delivery again finds its letter and is counted as a duplicate.
 
 Nothing else happens in the request: ingestion into Odoo reads the inbox on its own, so the
 channel gets its answer in milliseconds (Shopify gives up after 5 s and counts a failure).
-``GET /healthz`` answers 200 when the ledger answers.
+``GET /healthz`` answers 200 when the ledger can be written the way webhooks write it (else 503).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from starlette.routing import Route
 from inventory_pipelines.channels.base import ChannelOrder, WebhookError
 from inventory_pipelines.channels.factory import WEBHOOKS, WebhookKind
 from inventory_pipelines.ledger import inbox
+from inventory_pipelines.ledger.db import write_transaction
+from inventory_pipelines.ledger.schema import order_inbox
 from inventory_pipelines.orders.events import Intake, take_in
 
 log = logging.getLogger(__name__)
@@ -190,14 +192,22 @@ def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starle
         return JSONResponse({"error": "ledger unavailable, deliver again"}, 503)
 
     async def healthz(request: Request) -> JSONResponse:
-        def ping() -> None:
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
+        def probe() -> None:
+            # the write path webhooks take, not just a read: an UPDATE of no row of the inbox
+            # in a write transaction fails where storing an order would (read-only, locked,
+            # a missing table)
+            with engine.connect() as conn, write_transaction(conn):
+                conn.execute(
+                    order_inbox.update()
+                    .where(order_inbox.c.id == -1)
+                    .values(duplicates=order_inbox.c.duplicates)
+                )
 
         try:
-            await run_in_threadpool(ping)
-        except sa.exc.SQLAlchemyError:
-            return JSONResponse({"ok": False, "ledger": "unavailable"}, 503)
+            await run_in_threadpool(probe)
+        except sa.exc.SQLAlchemyError as exc:
+            log.error("healthz: the ledger cannot be written: %s", type(exc).__name__)
+            return JSONResponse({"ok": False, "ledger": "cannot be written"}, 503)
         return JSONResponse({"ok": True, "channels": sorted(channels)})
 
     app = Starlette(

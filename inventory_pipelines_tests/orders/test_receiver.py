@@ -331,6 +331,9 @@ def test_a_ledger_that_cannot_be_written_answers_503_so_the_channel_retries(tmp_
         body = json.dumps(shopify_order(7001)).encode()
         answer = httpx.post(f"{base}/webhooks/shopify", content=body, headers=shopify_headers(body))
         assert answer.status_code == 503
+        # the health check says so too: it probes the write path, not just a read
+        health = httpx.get(f"{base}/healthz")
+        assert health.status_code == 503 and health.json()["ok"] is False
     finally:
         stop_server(server, thread, sock)
         engine.dispose()
