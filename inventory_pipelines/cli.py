@@ -17,6 +17,10 @@ from inventory_pipelines import settings
 @click.group()
 def main() -> None:
     """Keep inventory true across Odoo and every sales channel."""
+    try:
+        settings.environment()
+    except ValueError as exc:  # INVENTORY_ENV names no environment: said before anything runs
+        raise click.UsageError(str(exc)) from None
 
 
 # --- rules -----------------------------------------------------------------------------------
@@ -270,11 +274,23 @@ def dlq() -> None:
 
 
 def _ledger():
-    """An engine on the migrated ledger at $INVENTORY_LEDGER_URL."""
-    from inventory_pipelines.ledger import create_engine, default_url, migrate
+    """An engine on the migrated ledger at $INVENTORY_LEDGER_URL; one line if it cannot be."""
+    import sqlalchemy as sa
 
-    migrate(default_url())
-    return create_engine(default_url())
+    from inventory_pipelines.ledger import LedgerConfigError, create_engine, default_url, migrate
+    from inventory_pipelines.ledger.db import shown_url
+
+    url = default_url()
+    try:
+        migrate(url)
+        return create_engine(url)
+    except LedgerConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except sa.exc.SQLAlchemyError as exc:
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise click.ClickException(
+            f"the ledger at {shown_url(url)} cannot be used: {cause}"
+        ) from None
 
 
 def _letter_actions(view: dict) -> list[dict[str, str]]:

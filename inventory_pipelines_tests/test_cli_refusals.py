@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from inventory_pipelines.cli import main
@@ -28,3 +29,27 @@ def test_sync_refuses_an_unknown_channel_before_reading_anything(tmp_path, monke
     assert result.exit_code == 2
     assert "unknown channel(s) nope" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_environment_that_is_not_one_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setenv("INVENTORY_ENV", "bogus")
+    result = CliRunner().invoke(main, ["dlq", "list"])
+    assert result.exit_code == 2
+    assert "INVENTORY_ENV='bogus': expected one of local, staging, prod" in result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("not-a-url", "is not a database URL"),
+        ("mysql://someone@db.example.com/ledger", "runs on SQLite or PostgreSQL, not 'mysql'"),
+        ("postgresql://sync:hunter2@127.0.0.1:9/ledger", "cannot be used"),
+    ],
+)
+def test_a_ledger_url_that_cannot_be_used_is_one_line_without_its_password(monkeypatch, url, said):
+    monkeypatch.setenv("INVENTORY_LEDGER_URL", url)
+    result = CliRunner().invoke(main, ["dlq", "list"])
+    assert result.exit_code == 1
+    assert said in result.output
+    assert "Traceback" not in result.output and "hunter2" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

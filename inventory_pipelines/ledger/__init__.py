@@ -17,9 +17,10 @@ No table holds a credential: payloads, errors and audit snapshots carry business
 """
 
 from inventory_pipelines.ledger import audit, dlq, inbox, outbox, state
-from inventory_pipelines.ledger.db import create_engine, default_url, migrate
+from inventory_pipelines.ledger.db import LedgerConfigError, create_engine, default_url, migrate
 
 __all__ = [
+    "LedgerConfigError",
     "audit",
     "create_engine",
     "default_url",

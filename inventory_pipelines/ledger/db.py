@@ -53,13 +53,43 @@ def normalize_url(url: str) -> str:
     return url
 
 
+class LedgerConfigError(ValueError):
+    """The ledger URL cannot be used; the message is one line, without the password."""
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be shown to a person: the password hidden."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(not a URL)"
+
+
 def create_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine for the ledger at `url` (default: `default_url()`), configured per dialect."""
+    """An engine for the ledger at `url` (default: `default_url()`), configured per dialect.
+
+    Raises `LedgerConfigError` for a URL that is not one, or names a database the ledger does
+    not run on (SQLite, PostgreSQL) or whose driver is not installed.
+    """
     url = normalize_url(url or default_url())
-    if sa.make_url(url).get_backend_name() == "sqlite":
+    try:
+        backend = sa.make_url(url).get_backend_name()
+    except sa.exc.ArgumentError:
+        raise LedgerConfigError(
+            "the ledger URL (INVENTORY_LEDGER_URL) is not a database URL: expected "
+            "sqlite:///path/ledger.sqlite or postgresql://user@host:5432/db"
+        ) from None
+    if backend == "sqlite":
         return _sqlite_engine(url, **kwargs)
+    if backend != "postgresql":
+        raise LedgerConfigError(
+            f"the ledger runs on SQLite or PostgreSQL, not {backend!r} ({shown_url(url)})"
+        )
     kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    try:
+        return sa.create_engine(url, **kwargs)
+    except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise LedgerConfigError(f"no driver for the ledger URL {shown_url(url)}: {exc}") from None
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
