@@ -14,7 +14,21 @@ import click
 from inventory_pipelines import settings
 
 
-@click.group()
+class _Cli(click.Group):
+    """The command group: a broken rules folder or a sandbox that cannot start is one message
+    a person can act on (file, line and fix; the port in use), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from inventory_pipelines.rules import RulesError
+        from inventory_pipelines.sandbox.stack import StackError
+
+        try:
+            return super().invoke(ctx)
+        except (RulesError, StackError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Cli)
 def main() -> None:
     """Keep inventory true across Odoo and every sales channel."""
     try:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import sys
+
 import pytest
 from click.testing import CliRunner
 
 from inventory_pipelines.cli import main
+from inventory_pipelines.rules import default_rules_dir
 
 
 def test_dlq_list_and_replay_refuse_an_unknown_channel_instead_of_saying_all_is_clear(
@@ -53,3 +60,32 @@ def test_a_ledger_url_that_cannot_be_used_is_one_line_without_its_password(monke
     assert said in result.output
     assert "Traceback" not in result.output and "hunter2" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_sandbox_up_on_a_port_in_use_names_the_port_and_starts_nothing():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["sandbox", "up", "--port-base", str(port)])
+    assert result.exit_code == 1
+    assert f"port(s) {port} on 127.0.0.1 are in use" in result.output
+    assert "--port-base" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_sync_with_a_broken_rules_folder_says_the_file_line_and_fix_without_a_traceback(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), rules)
+    (rules / "channels.yml").write_text("channels: [\n")
+    env = {**os.environ, "INVENTORY_RULES_DIR": str(rules), "INVENTORY_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "inventory_pipelines.cli", "sync"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "channels.yml: line 2, column 1: invalid YAML" in result.stderr
+    assert "Traceback" not in result.stderr

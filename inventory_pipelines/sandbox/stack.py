@@ -7,6 +7,7 @@ one's credentials line, and returns them; `Stack.stop()` ends every process.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -41,6 +42,20 @@ class Stack:
                 process.kill()
 
 
+class StackError(RuntimeError):
+    """The sandbox cannot start; the message says why and what to do, in one line."""
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def _launch(module: str, args: list[str]) -> tuple[subprocess.Popen, dict[str, Any]]:
     process = subprocess.Popen(
         [sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True
@@ -48,7 +63,7 @@ def _launch(module: str, args: list[str]) -> tuple[subprocess.Popen, dict[str, A
     line = process.stdout.readline() if process.stdout else ""
     if not line:
         process.wait(timeout=10)
-        raise RuntimeError(f"{module} did not start (exit {process.returncode})")
+        raise StackError(f"{module} did not start (exit {process.returncode}): see its error above")
     return process, json.loads(line)
 
 
@@ -65,6 +80,14 @@ def start_stack(
     def port(offset: int) -> str:
         return str(port_base + offset if port_base else 0)
 
+    if port_base:
+        taken = [p for p in range(port_base, port_base + len(channels) + 1) if _in_use(p)]
+        if taken:
+            raise StackError(
+                f"port(s) {', '.join(map(str, taken))} on 127.0.0.1 are in use: stop what listens "
+                f"there, or choose another --port-base (the sandbox takes {len(channels) + 1} "
+                f"ports from {port_base}; 0 picks free ones)"
+            )
     common = ["--seed", str(seed)]
     process, odoo = _launch(
         "inventory_pipelines.sandbox.odoo",
