@@ -5,7 +5,7 @@ place. The policy is loaded once, when the code location loads: a broken rules f
 the location before any run starts.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -50,6 +50,20 @@ def channels_of(context: dg.AssetExecutionContext) -> list[str]:
     """The channel partitions a run covers, in the order of `channels.yml` (one or many)."""
     keys = set(context.partition_keys)
     return [name for name in POLICY.channels.names() if name in keys]
+
+
+def summed(
+    by_channel: Mapping[str, Mapping[str, object]], keys: Sequence[str] | None = None
+) -> dict[str, int | float]:
+    """Per-channel figures summed over the run's channels: `keys` (0 where a channel has none),
+    or every number the figures hold."""
+    totals: dict[str, int | float] = dict.fromkeys(keys, 0) if keys is not None else {}
+    for figures in by_channel.values():
+        for key, value in figures.items():
+            wanted = key in totals if keys is not None else True
+            if wanted and isinstance(value, int | float) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 def channel_range_tags(channels: Sequence[str]) -> dict[str, str]:

@@ -187,20 +187,11 @@ def explain_drops_after_poll(conn: Connection, channel: str, polled_at: dt.datet
     """After a poll of the channel's orders that started at `polled_at`: if its catalog was
     read back before that and after the last reset, every drop observed before `polled_at` is
     explained (reset there; drops observed since stay); whether it was."""
-    with read_transaction(conn):
-        marks = dict(
-            conn.execute(
-                sa.select(poll_cursors.c.name, poll_cursors.c.cursor).where(
-                    poll_cursors.c.channel == channel,
-                    poll_cursors.c.name.in_((_READ_BACK, _RESET)),
-                )
-            ).all()
-        )
-    read_back = marks.get(_READ_BACK)
-    if not read_back or dt.datetime.fromisoformat(read_back) > polled_at:
+    read_back = _mark(conn, channel, _READ_BACK)
+    if read_back is None or read_back > polled_at:
         return False
-    last = marks.get(_RESET)
-    if last and dt.datetime.fromisoformat(last) >= dt.datetime.fromisoformat(read_back):
+    last = _mark(conn, channel, _RESET)
+    if last is not None and last >= read_back:
         return False
     reset_drops(conn, channel, polled_at)
     return True
@@ -208,6 +199,11 @@ def explain_drops_after_poll(conn: Connection, channel: str, polled_at: dt.datet
 
 def _set_mark(conn: Connection, channel: str, name: str, at: dt.datetime) -> None:
     inbox.set_cursor(conn, channel, at.isoformat(), name=name)
+
+
+def _mark(conn: Connection, channel: str, name: str) -> dt.datetime | None:
+    value = inbox.get_cursor(conn, channel, name=name)
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def sold_after(conn: Connection, channel: str, since: Mapping[str, dt.datetime]) -> dict[str, int]:

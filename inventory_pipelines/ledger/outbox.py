@@ -110,8 +110,9 @@ def enqueue_round(
     Each update has `listing_id`, `sku`, `quantity` and optionally `expected` (compare-and-
     set), `direction` and `correlation_id`. Without a direction it is derived from the
     quantity against `expected`, else against the last acknowledged quantity. Enqueuing the
-    same round twice adds nothing. Older rows of the same listings that are waiting (pending
-    or failed, not in flight) are marked superseded: only the newest quantity goes out.
+    same round twice adds nothing. Older rows of the same listings that wait, or that a dead
+    run left in flight, are marked superseded (see `_supersede`): only the newest quantity
+    goes out.
     `planned` names further listings the round decided on without an update (the channel
     shows the target already): their older waiting rows are superseded too, so nothing
     planned from an older belief is sent after a newer plan.
@@ -126,7 +127,9 @@ def enqueue_round(
         raise OutboxError(f"round {round_id!r} lists a listing twice for {channel!r}")
     now = audit.utcnow()
     with write_transaction(conn):
-        acknowledged = state.last_acknowledged(conn, channel)
+        # the acknowledgements only decide the direction of updates that carry neither
+        derive = any(not u.get("direction") and u.get("expected") is None for u in updates)
+        acknowledged = state.last_acknowledged(conn, channel) if derive else {}
         rows = []
         for update in updates:
             quantity = int(update["quantity"])

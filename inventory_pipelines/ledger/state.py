@@ -36,11 +36,7 @@ class PublishedState:
 
 def last_acknowledged(conn: Connection, channel: str) -> dict[str, int]:
     """Listing id to the quantity `channel` last acknowledged."""
-    query = sa.select(published_state.c.listing_id, published_state.c.quantity).where(
-        published_state.c.channel == channel
-    )
-    with read_transaction(conn):
-        return {row.listing_id: row.quantity for row in conn.execute(query)}
+    return {listing: q for listing, (q, _) in acknowledged_with_time(conn, channel).items()}
 
 
 def acknowledged_with_time(conn: Connection, channel: str) -> dict[str, tuple[int, dt.datetime]]:

@@ -48,6 +48,7 @@ from inventory_pipelines.defs.shared import (
     channel_partitions,
     channel_range_tags,
     channels_of,
+    summed,
 )
 from inventory_pipelines.ledger import dlq, fences, inbox
 from inventory_pipelines.orders.events import take_in
@@ -218,7 +219,7 @@ def channel_orders(
             channel = rules.policy().channels.get(name)
             frame, figures[name], parked[name] = _poll(context, engine, channels, channel)
             frames.append(frame)
-    total = {key: sum(int(f.get(key) or 0) for f in figures.values()) for key in _COUNTED}
+    total = summed(figures, _COUNTED)
     yield dg.Output(
         pl.concat(frames, how="vertical_relaxed"),
         metadata={
@@ -320,12 +321,7 @@ def odoo_order_sync(
                 "open_order_dead_letters": len(parked[channel]),
                 "waiting": left,
             }
-    totals: dict[str, int | float] = {}
-    for channel_figures in figures.values():
-        for key, value in channel_figures.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                totals[key] = totals.get(key, 0) + value
-    metadata = {**totals, "channels": dg.MetadataValue.json(figures)}
+    metadata = {**summed(figures), "channels": dg.MetadataValue.json(figures)}
     if errors:
         # Odoo is unavailable: fail before any output; the rows wait in the inbox
         raise dg.Failure(

@@ -6,7 +6,6 @@ at once, so zero-outs and decreases of all channels go before any increase (DESI
 section 7). A channel that cannot be read is left out of that run's publish, never the others.
 """
 
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from inventory_pipelines.defs.shared import (
     PUBLISHING_POOL,
     channel_partitions,
     channels_of,
+    summed,
 )
 from inventory_pipelines.inventory.identity import (
     MAPPING_SCHEMA,
@@ -56,6 +56,11 @@ LISTINGS_SCHEMA = {
     "read_at": pl.Datetime("us", "UTC"),
     "read_error": pl.Utf8,
 }
+#: the publish figures summed over the run's channels (per channel ones are under `channels`)
+TOTALS = ("sent", "unchanged", "channel_edits", "acknowledged", "stale", "replanned")
+TOTALS += ("failed", "dead_lettered", "throttled", "api_calls", "batches", "pending_left")
+
+
 PUBLISHED_SCHEMA = {
     "channel": pl.Utf8,
     "listing_id": pl.Utf8,
@@ -316,7 +321,7 @@ def published_channel_state(
             }
     figures = {name: summary.as_dict() for name, summary in summaries.items()}
     metadata = {
-        **_totals(summaries),
+        **summed(figures, TOTALS),
         "channels": dg.MetadataValue.json(figures),
         "allocation_to_ack_s": round((datetime.now(UTC) - started).total_seconds(), 3),
     }
@@ -334,18 +339,6 @@ def _published_frame(conn: sa.Connection, chosen: list[str], sku_scope: SkuScope
         query = query.where(published_state.c.sku.in_(sku_scope.skus or []))
     rows = [dict(r._mapping) for r in conn.execute(query)]
     return pl.DataFrame(rows, schema=PUBLISHED_SCHEMA)
-
-
-def _totals(summaries: Mapping[str, ChannelSummary]) -> dict[str, int]:
-    """Figures summed over the run's channels (per channel figures are under `channels`)."""
-    keys = ("sent", "unchanged", "channel_edits", "acknowledged", "stale", "replanned")
-    keys += ("failed", "dead_lettered", "throttled", "api_calls", "batches", "pending_left")
-    totals = dict.fromkeys(keys, 0)
-    for summary in summaries.values():
-        figures = summary.as_dict()
-        for key in keys:
-            totals[key] += int(figures.get(key) or 0)
-    return totals
 
 
 def _stuck(
