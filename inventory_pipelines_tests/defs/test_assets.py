@@ -10,16 +10,13 @@ import pytest
 
 from inventory_pipelines.dataplane import TableStore, query
 from inventory_pipelines.defs.inventory.assets import canonical_inventory
-from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.odoo.assets import locations, products, stock_quants
 from inventory_pipelines.defs.resources import (
-    ChannelsResource,
-    LedgerResource,
     OdooResource,
-    RulesResource,
 )
 from inventory_pipelines.rules import default_rules_dir
 from inventory_pipelines.sandbox.odoo import OdooSandbox
+from inventory_pipelines_tests.defs.resources import sandbox_resources
 
 ASSETS = [products, locations, stock_quants, canonical_inventory]
 
@@ -31,25 +28,7 @@ def odoo():
 
 
 def resources(sandbox: OdooSandbox, data: Path, **odoo_overrides) -> dict:
-    scope = SkuScope.configure_at_launch()
-    return {
-        "odoo": OdooResource(
-            url=sandbox.url,
-            db=sandbox.db,
-            login=sandbox.login,
-            api_key=sandbox.api_key,
-            **odoo_overrides,
-        ),
-        "sku_scope": scope,
-        "channels": ChannelsResource(),
-        "rules": RulesResource(directory=str(default_rules_dir())),
-        "ledger": LedgerResource(url=f"sqlite:///{data / 'ledger.sqlite'}"),
-        "io_manager": ParquetIOManager(
-            base_dir=str(data / "tables"),
-            catalog_path=str(data / "warehouse.duckdb"),
-            sku_scope=scope,
-        ),
-    }
+    return sandbox_resources(sandbox, data, **odoo_overrides)
 
 
 def materialize(sandbox, data, skus=None, **overrides) -> dg.ExecuteInProcessResult:
@@ -159,7 +138,6 @@ def test_everything_materializes_down_to_the_channel_allocation(odoo, tmp_path):
     from inventory_pipelines.defs.inventory.allocation import channel_allocation
     from inventory_pipelines.defs.odoo.assets import stock_moves
     from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
-    from inventory_pipelines.rules import default_rules_dir
 
     models = build_model_assets(default_rules_dir(), TABLES)
     assets = [*ASSETS, stock_moves, *models, channel_allocation]
@@ -186,7 +164,6 @@ def test_units_sold_and_not_yet_reserved_in_odoo_come_off_the_allocation(odoo, t
     from inventory_pipelines.defs.odoo.assets import stock_moves
     from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
     from inventory_pipelines.ledger import create_engine, inbox, migrate
-    from inventory_pipelines.rules import default_rules_dir
 
     models = build_model_assets(default_rules_dir(), TABLES)
     assets = [*ASSETS, stock_moves, *models, channel_allocation]

@@ -4,24 +4,21 @@ import dagster as dg
 import pytest
 
 from inventory_pipelines.channels.factory import sandbox_env
-from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.orders.assets import (
     channel_orders,
     odoo_order_sync,
     orders_inbox_sensor,
 )
 from inventory_pipelines.defs.resources import (
-    ChannelsResource,
     LedgerResource,
     OdooResource,
-    RulesResource,
 )
 from inventory_pipelines.ledger import create_engine, dlq, inbox, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
-from inventory_pipelines.rules import default_rules_dir
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 from inventory_pipelines.sandbox.shopify import ShopifySandbox
+from inventory_pipelines_tests.defs.resources import sandbox_resources
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +37,7 @@ def setup(sandboxes, monkeypatch, tmp_path):
         monkeypatch.setenv(key, value)
     ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     monkeypatch.setenv("INVENTORY_LEDGER_URL", ledger_url)
-    scope = SkuScope.configure_at_launch()
-    resources = {
-        "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
-        "channels": ChannelsResource(),
-        "rules": RulesResource(directory=str(default_rules_dir())),
-        "ledger": LedgerResource(url=ledger_url),
-        "sku_scope": scope,
-        "io_manager": ParquetIOManager(
-            base_dir=str(tmp_path / "tables"),
-            catalog_path=str(tmp_path / "warehouse.duckdb"),
-            sku_scope=scope,
-        ),
-    }
+    resources = sandbox_resources(odoo, tmp_path, ledger_url)
     return odoo, shop, resources, ledger_url
 
 

@@ -22,19 +22,12 @@ from inventory_pipelines.channels.woocommerce import parse_listing_id
 from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.defs.inventory.allocation import channel_allocation
 from inventory_pipelines.defs.inventory.assets import canonical_inventory
-from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.odoo.assets import locations, products, stock_moves, stock_quants
 from inventory_pipelines.defs.orders.assets import channel_orders, odoo_order_sync
 from inventory_pipelines.defs.publish.assets import (
     channel_stock,
     product_identity,
     published_channel_state,
-)
-from inventory_pipelines.defs.resources import (
-    ChannelsResource,
-    LedgerResource,
-    OdooResource,
-    RulesResource,
 )
 from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
 from inventory_pipelines.defs.shared import POLICY, PUBLISHED, channel_range_tags
@@ -46,6 +39,7 @@ from inventory_pipelines.sandbox.generic import GenericChannelSandbox
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 from inventory_pipelines.sandbox.shopify import ShopifySandbox
 from inventory_pipelines.sandbox.woocommerce import WooCommerceSandbox
+from inventory_pipelines_tests.defs.resources import sandbox_resources
 
 pytestmark = pytest.mark.slow
 
@@ -111,20 +105,7 @@ def _sandbox(seed: int) -> Iterator[Sandbox]:
 
 
 def resources(sandbox: Sandbox, tmp_path: Path, ledger: Path) -> dict:
-    scope = SkuScope.configure_at_launch()
-    odoo = sandbox.odoo
-    return {
-        "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
-        "channels": ChannelsResource(),
-        "rules": RulesResource(directory=str(default_rules_dir())),
-        "ledger": LedgerResource(url=f"sqlite:///{ledger}"),
-        "sku_scope": scope,
-        "io_manager": ParquetIOManager(
-            base_dir=str(tmp_path / "tables"),
-            catalog_path=str(tmp_path / "warehouse.duckdb"),
-            sku_scope=scope,
-        ),
-    }
+    return sandbox_resources(sandbox.odoo, tmp_path, f"sqlite:///{ledger}")
 
 
 def materialize_all(res: dict, run_config: dict | None = None) -> dg.ExecuteInProcessResult:

@@ -7,24 +7,18 @@ from inventory_pipelines.channels.factory import sandbox_env
 from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.defs.inventory.allocation import channel_allocation
 from inventory_pipelines.defs.inventory.assets import canonical_inventory
-from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.odoo.assets import locations, products, stock_moves, stock_quants
 from inventory_pipelines.defs.publish.assets import (
     channel_stock,
     product_identity,
     published_channel_state,
 )
-from inventory_pipelines.defs.resources import (
-    ChannelsResource,
-    LedgerResource,
-    OdooResource,
-    RulesResource,
-)
 from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
 from inventory_pipelines.rules import default_rules_dir
 from inventory_pipelines.sandbox.generic import GenericChannelSandbox
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 from inventory_pipelines.sandbox.shopify import ShopifySandbox
+from inventory_pipelines_tests.defs.resources import sandbox_resources
 
 UPSTREAM = [products, locations, stock_quants, stock_moves, canonical_inventory]
 CHANNEL_ASSETS = [channel_allocation, channel_stock, product_identity, published_channel_state]
@@ -49,19 +43,7 @@ def env(sandboxes, monkeypatch):
 
 
 def resources(odoo, tmp_path) -> dict:
-    scope = SkuScope.configure_at_launch()
-    return {
-        "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
-        "channels": ChannelsResource(),
-        "rules": RulesResource(directory=str(default_rules_dir())),
-        "ledger": LedgerResource(url=f"sqlite:///{tmp_path / 'ledger.sqlite'}"),
-        "sku_scope": scope,
-        "io_manager": ParquetIOManager(
-            base_dir=str(tmp_path / "tables"),
-            catalog_path=str(tmp_path / "warehouse.duckdb"),
-            sku_scope=scope,
-        ),
-    }
+    return sandbox_resources(odoo, tmp_path)
 
 
 MODELS = build_model_assets(default_rules_dir(), TABLES)

@@ -22,24 +22,18 @@ from click.testing import CliRunner
 
 from inventory_pipelines.channels.factory import sandbox_env
 from inventory_pipelines.cli import main
-from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.orders.assets import channel_orders, odoo_order_sync
-from inventory_pipelines.defs.resources import (
-    ChannelsResource,
-    LedgerResource,
-    OdooResource,
-    RulesResource,
-)
 from inventory_pipelines.ledger import audit, create_engine, dlq, inbox, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
 from inventory_pipelines.orders.ingest import Ingestor, channel_setups
 from inventory_pipelines.orders.receiver import WebhookChannel, create_app
 from inventory_pipelines.orders.setup import SANDBOX_WEBHOOK_SECRETS
-from inventory_pipelines.rules import default_rules_dir, load_policy
+from inventory_pipelines.rules import load_policy
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 from inventory_pipelines.sandbox.serving import start_server, stop_server
 from inventory_pipelines.sandbox.woocommerce import WooCommerceSandbox
+from inventory_pipelines_tests.defs.resources import sandbox_resources
 
 pytestmark = pytest.mark.slow
 
@@ -59,19 +53,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, A
     ):
         for key, value in sandbox_env(CHANNEL, CHANNEL, woo.credentials()).items():
             monkeypatch.setenv(key, value)
-        scope = SkuScope.configure_at_launch()
-        resources = {
-            "odoo": OdooResource(url=odoo.url, db=odoo.db, login=odoo.login, api_key=odoo.api_key),
-            "channels": ChannelsResource(),
-            "rules": RulesResource(directory=str(default_rules_dir())),
-            "ledger": LedgerResource(url=ledger_url),
-            "sku_scope": scope,
-            "io_manager": ParquetIOManager(
-                base_dir=str(tmp_path / "tables"),
-                catalog_path=str(tmp_path / "warehouse.duckdb"),
-                sku_scope=scope,
-            ),
-        }
+        resources = sandbox_resources(odoo, tmp_path, ledger_url)
         engine = create_engine(ledger_url)
         yield {"odoo": odoo, "woo": woo, "resources": resources, "engine": engine}
         engine.dispose()
