@@ -57,11 +57,19 @@ from inventory_pipelines.channels.base import (
     OrderLine,
     OrdersPage,
     QuantityUpdate,
+    UnreadableOrder,
     UpdateResult,
     UpdateStatus,
 )
 from inventory_pipelines.channels.http import ChannelHTTP, HTTPCounters, RetrySettings, Secret
 from inventory_pipelines.channels.pacing import Pacer
+from inventory_pipelines.channels.payloads import (
+    AmazonOrder,
+    AmazonOrderItem,
+    PayloadError,
+    read,
+    require_units,
+)
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +292,7 @@ class AmazonConnector(HTTPCounters, ChannelConnector):
             "LastUpdatedAfter": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         events: list[ChannelOrder] = []
+        unreadable: list[UnreadableOrder] = []
         latest = cursor
         url = f"{self.endpoint}{ORDERS_API}"
         while True:
@@ -291,49 +300,62 @@ class AmazonConnector(HTTPCounters, ChannelConnector):
                 self._call("getOrders", "GET", url, params=params), "getOrders", 200
             )
             payload = body.get("payload") or {}
-            for order in payload.get("Orders") or []:
-                event = self._order_event(order)
+            for resource in payload.get("Orders") or []:
+                try:
+                    event = self._order_event(resource)
+                except PayloadError as exc:
+                    unreadable.append(UnreadableOrder(str(exc), resource, exc.external_id))
+                    event = None
                 if event is not None:
                     events.append(event)
-                stamp = order.get("LastUpdateDate")
-                if stamp and (latest is None or stamp > latest):
+                stamp = resource.get("LastUpdateDate") if isinstance(resource, Mapping) else None
+                if isinstance(stamp, str) and (latest is None or stamp > latest):
                     latest = stamp
             token = payload.get("NextToken")
             if not token:
-                return OrdersPage(tuple(events), latest)
+                return OrdersPage(tuple(events), latest, tuple(unreadable))
             params = {"MarketplaceIds": self.marketplace_id, "NextToken": token}
 
-    def _order_event(self, order: Mapping[str, Any]) -> ChannelOrder | None:
-        status = str(order.get("OrderStatus") or "")
-        order_id = str(order["AmazonOrderId"])
+    def _order_event(self, resource: Any) -> ChannelOrder | None:
+        """An order (read by :class:`AmazonOrder`) and its items (getOrderItems, each read by
+        :class:`AmazonOrderItem`) as its event; None for an order not ours to ship yet.
+        Raises :class:`PayloadError` for an order or item its model refuses."""
+        order = read(AmazonOrder, resource, "amazon order")
+        status = order.OrderStatus or ""
         if status == "Canceled":
             kind = "cancelled"
         elif status in _SHIPPABLE:
             kind = "created"
         else:
             return None
-        url = f"{self.endpoint}{ORDERS_API}/{quote(order_id, safe='')}/orderItems"
-        items = self._expect(self._call("getOrderItems", "GET", url), "getOrderItems", 200)
+        url = f"{self.endpoint}{ORDERS_API}/{quote(order.AmazonOrderId, safe='')}/orderItems"
+        answer = self._expect(self._call("getOrderItems", "GET", url), "getOrderItems", 200)
+        found = (answer.get("payload") or {}).get("OrderItems") or []
+        items = [
+            read(AmazonOrderItem, item, "amazon order item", order.AmazonOrderId) for item in found
+        ]
+        if kind == "created":
+            require_units("amazon order", order.AmazonOrderId, [x.QuantityOrdered for x in items])
         lines = tuple(
             OrderLine(
-                listing_id=item.get("SellerSKU"),
-                sku=item.get("SellerSKU"),
-                quantity=int(item.get("QuantityOrdered") or 0),
-                price=(item.get("ItemPrice") or {}).get("Amount"),
+                listing_id=item.SellerSKU,
+                sku=item.SellerSKU,
+                quantity=item.QuantityOrdered,
+                price=item.ItemPrice.Amount if item.ItemPrice else None,
             )
-            for item in (items.get("payload") or {}).get("OrderItems") or []
+            for item in items
         )
-        shipped = int(order.get("NumberOfItemsShipped") or 0)
+        shipped = order.NumberOfItemsShipped
         fulfillment = (
             "fulfilled" if status == "Shipped" else "partial" if shipped else "unfulfilled"
         )
         return ChannelOrder(
-            external_id=order_id,
+            external_id=order.AmazonOrderId,
             event=kind,
             kind=kind,
             lines=lines,
-            updated_at=str(order.get("LastUpdateDate") or ""),
-            number=order_id,
+            updated_at=order.LastUpdateDate or "",
+            number=order.AmazonOrderId,
             fulfillment=fulfillment,
         )
 

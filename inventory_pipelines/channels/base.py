@@ -137,15 +137,28 @@ class ChannelOrder:
 
 class WebhookError(ValueError):
     """A webhook whose body or headers cannot be read as an order event (after its signature
-    was verified): answered 400 and stored nowhere."""
+    was verified): refused (4xx) and stored nowhere."""
+
+
+@dataclass(frozen=True)
+class UnreadableOrder:
+    """An order a poll read that the channel's payload model refuses (`reason` names the
+    fields, not their values): parked with the order as the channel sent it, so polling
+    moves past it and nothing is lost."""
+
+    reason: str
+    payload: Any  # the order as the channel sent it (JSON values)
+    external_id: str | None = None  # when it could be read
 
 
 @dataclass(frozen=True)
 class OrdersPage:
-    """Orders since a cursor, and the cursor to ask from next time."""
+    """Orders since a cursor, and the cursor to ask from next time; `unreadable`: the
+    orders read on the way that cannot be taken in (parked by the caller)."""
 
     orders: tuple[ChannelOrder, ...]
     cursor: str | None
+    unreadable: tuple[UnreadableOrder, ...] = ()
 
 
 class ChannelError(Exception):

@@ -45,6 +45,7 @@ from inventory_pipelines.channels.base import (
     OrderLine,
     OrdersPage,
     QuantityUpdate,
+    UnreadableOrder,
     UpdateResult,
     UpdateStatus,
     WebhookError,
@@ -56,6 +57,15 @@ from inventory_pipelines.channels.http import (
     RetrySettings,
     Secret,
     Throttled,
+)
+from inventory_pipelines.channels.payloads import (
+    PayloadError,
+    ShopifyCustomer,
+    ShopifyOrder,
+    ShopifyOrderNode,
+    ShopifyRefund,
+    read,
+    require_units,
 )
 from inventory_pipelines.channels.signing import header, verify_base64_hmac
 
@@ -353,6 +363,7 @@ class ShopifyConnector(HTTPCounters, ChannelConnector):
             since -= timedelta(seconds=ORDERS_OVERLAP_S)
             query = f"updated_at:>'{since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
         events: list[ChannelOrder] = []
+        unreadable: list[UnreadableOrder] = []
         latest = cursor
         after: str | None = None
         while True:
@@ -365,12 +376,16 @@ class ShopifyConnector(HTTPCounters, ChannelConnector):
             connection = data["orders"]
             for edge in connection["edges"]:
                 node = edge["node"]
-                events.extend(graphql_order_events(node))
-                if latest is None or node["updatedAt"] > latest:
-                    latest = node["updatedAt"]
+                try:
+                    events.extend(graphql_order_events(node))
+                except PayloadError as exc:
+                    unreadable.append(UnreadableOrder(str(exc), node, exc.external_id))
+                stamp = node.get("updatedAt") if isinstance(node, Mapping) else None
+                if isinstance(stamp, str) and (latest is None or stamp > latest):
+                    latest = stamp
             page = connection["pageInfo"]
             if not page["hasNextPage"] or not page["endCursor"]:
-                return OrdersPage(tuple(events), latest)
+                return OrdersPage(tuple(events), latest, tuple(unreadable))
             after = page["endCursor"]
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
@@ -662,85 +677,90 @@ def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes) -> bool
     return verify_base64_hmac(secret, body, header(headers, "x-shopify-hmac-sha256"))
 
 
-def _fulfillment(order: Mapping[str, Any]) -> str:
-    status = order.get("fulfillment_status")
+def _fulfillment(status: str | None) -> str:
     return {"fulfilled": "fulfilled", "partial": "partial"}.get(str(status), "unfulfilled")
 
 
-def order_event(order: Mapping[str, Any], kind: str) -> ChannelOrder:
-    """A REST order resource (webhook body or ``orders.json``) as a created or cancelled event."""
-    customer = order.get("customer") or {}
-    name = " ".join(
-        str(customer.get(k)) for k in ("first_name", "last_name") if customer.get(k)
-    ).strip()
-    lines = tuple(
-        OrderLine(
-            listing_id=None,
-            sku=item.get("sku") or None,
-            quantity=int(item.get("quantity") or 0),
-            price=str(item["price"]) if item.get("price") is not None else None,
-        )
-        for item in order.get("line_items") or ()
-    )
-    stamp = order.get("cancelled_at") if kind == "cancelled" else order.get("created_at")
+def order_event(resource: Any, kind: str) -> ChannelOrder:
+    """A REST order resource (a webhook's body) as a created or cancelled event.
+
+    Raises :class:`PayloadError` when the resource is not one :class:`ShopifyOrder` reads.
+    """
+    order = read(ShopifyOrder, resource, f"shopify order {kind}")
+    if kind != "cancelled":
+        require_units(f"shopify order {kind}", order.id, [x.quantity for x in order.line_items])
+    customer = order.customer or ShopifyCustomer()
+    name = " ".join(x for x in (customer.first_name, customer.last_name) if x).strip()
+    stamp = order.cancelled_at if kind == "cancelled" else order.created_at
     return ChannelOrder(
-        external_id=str(order["id"]),
+        external_id=order.id,
         event=kind,
         kind=kind,
-        lines=lines,
-        updated_at=str(stamp or order.get("updated_at") or ""),
-        number=str(order.get("name") or order.get("order_number") or "") or None,
-        customer_email=order.get("email") or customer.get("email") or None,
+        lines=tuple(
+            OrderLine(listing_id=None, sku=item.sku, quantity=item.quantity, price=item.price)
+            for item in order.line_items
+        ),
+        updated_at=stamp or order.updated_at or "",
+        number=order.name or order.order_number,
+        customer_email=order.email or customer.email,
         customer_name=name or None,
-        fulfillment=_fulfillment(order),
-        currency=order.get("currency"),
+        fulfillment=_fulfillment(order.fulfillment_status),
+        currency=order.currency,
     )
 
 
-def refund_event(refund: Mapping[str, Any]) -> ChannelOrder:
-    """A refund resource as a return event: the refunded line items, restocked or not."""
-    lines = tuple(
-        OrderLine(
-            listing_id=None,
-            sku=(item.get("line_item") or {}).get("sku") or None,
-            quantity=int(item.get("quantity") or 0),
-        )
-        for item in refund.get("refund_line_items") or ()
-    )
+def refund_event(resource: Any) -> ChannelOrder:
+    """A refund resource as a return event: the refunded line items, restocked or not.
+
+    Raises :class:`PayloadError` when the resource is not one :class:`ShopifyRefund` reads.
+    """
+    refund = read(ShopifyRefund, resource, "shopify refund")
+    lines = [x.quantity for x in refund.refund_line_items]
+    require_units("shopify refund", refund.order_id, lines)
     return ChannelOrder(
-        external_id=str(refund["order_id"]),
-        event=f"refund:{refund['id']}",
+        external_id=refund.order_id,
+        event=f"refund:{refund.id}",
         kind="returned",
-        lines=lines,
-        updated_at=str(refund.get("created_at") or ""),
+        lines=tuple(
+            OrderLine(listing_id=None, sku=item.line_item.sku, quantity=item.quantity)
+            for item in refund.refund_line_items
+        ),
+        updated_at=refund.created_at or "",
         fulfillment="fulfilled",
     )
 
 
-def graphql_order_events(node: Mapping[str, Any]) -> list[ChannelOrder]:
-    """An ``Order`` node of the GraphQL API as its events (created; cancelled if it is)."""
-    external_id = str(node["id"]).rsplit("/", 1)[-1]
+def graphql_order_events(data: Any) -> list[ChannelOrder]:
+    """An ``Order`` node of the GraphQL API as its events (created; cancelled if it is).
+
+    Raises :class:`PayloadError` when the node is not one :class:`ShopifyOrderNode` reads.
+    """
+    node = read(ShopifyOrderNode, data, "shopify order")
+    external_id = node.external_id
+    if not external_id.strip():
+        raise PayloadError("shopify order", ["id: the order id is empty"])
+    require_units("shopify order", external_id, [x.quantity for x in node.lineItems.nodes])
     lines = tuple(
-        OrderLine(listing_id=None, sku=item.get("sku") or None, quantity=int(item["quantity"]))
-        for item in (node.get("lineItems") or {}).get("nodes", [])
+        OrderLine(listing_id=None, sku=item.sku, quantity=item.quantity)
+        for item in node.lineItems.nodes
     )
     created = ChannelOrder(
         external_id=external_id,
         event="created",
         kind="created",
         lines=lines,
-        updated_at=str(node.get("createdAt") or ""),
-        number=node.get("name"),
+        updated_at=node.createdAt or "",
+        number=node.name,
     )
-    if not node.get("cancelledAt"):
+    if not node.cancelledAt:
         return [created]
     cancelled = ChannelOrder(
         external_id=external_id,
         event="cancelled",
         kind="cancelled",
         lines=lines,
-        updated_at=str(node["cancelledAt"]),
-        number=node.get("name"),
+        updated_at=node.cancelledAt,
+        number=node.name,
     )
     return [created, cancelled]
 
@@ -748,7 +768,8 @@ def graphql_order_events(node: Mapping[str, Any]) -> list[ChannelOrder]:
 def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]:
     """The order events of a (verified) webhook; an unknown topic carries none.
 
-    Raises :class:`WebhookError` for a body that is not the resource its topic announces.
+    Raises :class:`WebhookError` for a body that is not JSON, and :class:`PayloadError`
+    (one) for a resource its topic's model refuses.
     """
     topic = header(headers, "x-shopify-topic") or ""
     kind = WEBHOOK_TOPICS.get(topic)
@@ -756,11 +777,11 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]
         return []
     try:
         resource = orjson.loads(body)
-        if kind == "returned":
-            return [refund_event(resource)]
-        return [order_event(resource, kind)]
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise WebhookError(f"shopify {topic}: unreadable body ({type(exc).__name__})") from exc
+    except orjson.JSONDecodeError as exc:
+        raise WebhookError(f"shopify {topic}: the body is not JSON") from exc
+    if kind == "returned":
+        return [refund_event(resource)]
+    return [order_event(resource, kind)]
 
 
 def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:

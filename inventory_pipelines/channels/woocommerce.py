@@ -57,6 +57,7 @@ from .base import (
     OrderLine,
     OrdersPage,
     QuantityUpdate,
+    UnreadableOrder,
     UpdateResult,
     UpdateStatus,
     WebhookError,
@@ -70,6 +71,7 @@ from .http import (
     error_code,
     redact_query_parameters,
 )
+from .payloads import PayloadError, WooBilling, WooOrder, read, require_units
 from .signing import header, verify_base64_hmac
 
 __all__ = ["BATCH_LIMIT", "SPEC", "WooCommerceConnector", "oauth_sign"]
@@ -425,27 +427,40 @@ class WooCommerceConnector(HTTPCounters, ChannelConnector):
             since = datetime.fromisoformat(cursor) - timedelta(seconds=ORDERS_OVERLAP_S)
             params["modified_after"] = since.strftime("%Y-%m-%dT%H:%M:%S")
         events: list[ChannelOrder] = []
+        unreadable: list[UnreadableOrder] = []
         latest = cursor
         page = 1
         while True:
             query = {**params, "page": page, "per_page": self.per_page}
             response = self._get("orders", query)
-            for order in response.json():
-                status = str(order.get("status") or "")
-                stamp = order.get("date_modified_gmt") or order.get("date_modified")
-                if stamp and (latest is None or stamp > latest):
-                    latest = stamp
-                if status in _UNPAID:
-                    continue
-                events.append(order_event(order, "created"))
-                if status in ("cancelled", "trash"):
-                    events.append(order_event(order, "cancelled"))
-                elif status == "refunded":
-                    events.append(order_event(order, "returned"))
+            for resource in response.json():
+                if isinstance(resource, Mapping):
+                    stamp = resource.get("date_modified_gmt") or resource.get("date_modified")
+                    if isinstance(stamp, str) and (latest is None or stamp > latest):
+                        latest = stamp
+                try:
+                    events.extend(self._order_events(resource))
+                except PayloadError as exc:
+                    unreadable.append(UnreadableOrder(str(exc), resource, exc.external_id))
             total_pages = int(response.headers.get("x-wp-totalpages", "0") or 0)
             if page >= total_pages:
-                return OrdersPage(tuple(events), latest)
+                return OrdersPage(tuple(events), latest, tuple(unreadable))
             page += 1
+
+    @staticmethod
+    def _order_events(resource: Any) -> list[ChannelOrder]:
+        """A polled order's events: every paid order a ``created`` event, and a
+        ``cancelled`` or ``returned`` one when its status says so. An unpaid order is not
+        read: it comes again when it changes."""
+        if isinstance(resource, Mapping) and resource.get("status") in _UNPAID:
+            return []
+        order = read_order(resource)
+        events = [order_event(order, "created")]
+        if order.status in ("cancelled", "trash"):
+            events.append(order_event(order, "cancelled"))
+        elif order.status == "refunded":
+            events.append(order_event(order, "returned"))
+        return events
 
     def endpoints(self) -> tuple[str, ...]:
         """The store's REST API root."""
@@ -474,8 +489,7 @@ def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes) -> bool
     return verify_base64_hmac(secret, body, header(headers, "x-wc-webhook-signature"))
 
 
-def _kind(order: Mapping[str, Any], topic: str) -> str | None:
-    status = str(order.get("status") or "")
+def _kind(status: str | None, topic: str) -> str | None:
     if topic == "order.created":
         return "created"
     if topic in ("order.updated", "order.deleted"):
@@ -487,47 +501,52 @@ def _kind(order: Mapping[str, Any], topic: str) -> str | None:
     return None
 
 
-def order_event(order: Mapping[str, Any], kind: str) -> ChannelOrder:
-    """A REST order resource (webhook body or ``GET orders``) as an order event.
+def read_order(resource: Any) -> WooOrder:
+    """An order resource through its model (:class:`PayloadError` if it refuses it)."""
+    return read(WooOrder, resource, "woocommerce order")
+
+
+def order_event(order: WooOrder, kind: str) -> ChannelOrder:
+    """An order resource (read by :func:`read_order`) as an order event.
 
     WooCommerce's ``refunded`` status is a full refund: the return holds every line.
+    Raises :class:`PayloadError` for an order or return with a line of no unit.
     """
-    billing = order.get("billing") or {}
-    name = " ".join(
-        str(billing.get(k)) for k in ("first_name", "last_name") if billing.get(k)
-    ).strip()
+    if kind != "cancelled":
+        require_units(f"woocommerce order {kind}", order.id, [x.quantity for x in order.line_items])
+    billing = order.billing or WooBilling()
+    name = " ".join(x for x in (billing.first_name, billing.last_name) if x).strip()
     lines = tuple(
         OrderLine(
             listing_id=(
-                f"variation:{item['product_id']}:{item['variation_id']}"
-                if item.get("variation_id")
-                else f"product:{item['product_id']}"
-                if item.get("product_id")
+                f"variation:{item.product_id}:{item.variation_id}"
+                if item.variation_id
+                else f"product:{item.product_id}"
+                if item.product_id
                 else None
             ),
-            sku=item.get("sku") or None,
-            quantity=int(item.get("quantity") or 0),
-            price=str(item["price"]) if item.get("price") is not None else None,
+            sku=item.sku,
+            quantity=item.quantity,
+            price=item.price,
         )
-        for item in order.get("line_items") or ()
+        for item in order.line_items
     )
     stamps = {
-        "created": order.get("date_created_gmt") or order.get("date_created"),
-        "cancelled": order.get("date_modified_gmt") or order.get("date_modified"),
-        "returned": order.get("date_modified_gmt") or order.get("date_modified"),
+        "created": order.date_created_gmt or order.date_created,
+        "cancelled": order.date_modified_gmt or order.date_modified,
+        "returned": order.date_modified_gmt or order.date_modified,
     }
-    status = str(order.get("status") or "")
     return ChannelOrder(
-        external_id=str(order["id"]),
+        external_id=order.id,
         event="refunded" if kind == "returned" else kind,
         kind=kind,
         lines=lines,
-        updated_at=str(stamps[kind] or ""),
-        number=str(order.get("number") or "") or None,
-        customer_email=billing.get("email") or None,
+        updated_at=stamps[kind] or "",
+        number=order.number,
+        customer_email=billing.email,
         customer_name=name or None,
-        fulfillment="fulfilled" if status in ("completed", "refunded") else "unfulfilled",
-        currency=order.get("currency"),
+        fulfillment="fulfilled" if order.status in ("completed", "refunded") else "unfulfilled",
+        currency=order.currency,
     )
 
 
@@ -535,17 +554,19 @@ def parse_webhook(headers: Mapping[str, str], body: bytes) -> list[ChannelOrder]
     """The order events of a (verified) webhook: ``order.created``, and ``order.updated`` /
     ``order.deleted`` when they cancel or refund; other topics and updates carry none.
 
-    Raises :class:`WebhookError` for a body that is not an order resource.
+    Raises :class:`WebhookError` for a body that is not JSON, and :class:`PayloadError` for
+    an order resource :class:`WooOrder` refuses.
     """
     topic = header(headers, "x-wc-webhook-topic") or ""
     if not topic.startswith("order."):
         return []
     try:
-        order = orjson.loads(body)
-        kind = _kind(order, topic)
-        return [] if kind is None else [order_event(order, kind)]
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise WebhookError(f"woocommerce {topic}: unreadable body ({type(exc).__name__})") from exc
+        resource = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise WebhookError(f"woocommerce {topic}: the body is not JSON") from exc
+    order = read_order(resource)
+    kind = _kind(order.status, topic)
+    return [] if kind is None else [order_event(order, kind)]
 
 
 def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:

@@ -1,10 +1,14 @@
 """From a channel's order event to the inbox event the ledger stores, and into the inbox.
 
-Both intake routes (the poller, the webhook receiver) call `take_in`: events that can be
-processed are stored in the inbox; one that cannot (`problems`: no order id, a quantity that
-is not a whole number of units from 1 to `MAX_QUANTITY`) is parked in the dead-letter queue
-with its reason and the channel's event, and the others go on. One bad record never stops a
-channel's intake: the poller's cursor moves past it, the receiver answers 200.
+Both intake routes (the poller, the webhook receiver) read a channel's payloads through the
+channel's typed models (`channels.payloads`) and call `take_in`. What a model refuses (an
+order id that is not one, a fraction of a unit, a quantity no shelf holds) never becomes an
+event: the receiver answers 4xx and stores nothing; the poller hands it over as an
+`UnreadableOrder`, parked in the dead-letter queue with the order as the channel sent it.
+Events that can be processed are stored in the inbox; one that cannot (`problems`: a
+channel quantity that makes no whole number of base units, or more than `MAX_QUANTITY`) is
+parked with its reason, and the others go on. One bad record never stops a channel's
+intake: the poller's cursor moves past it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from inventory_pipelines.channels.base import ChannelOrder
+from inventory_pipelines.channels.base import ChannelOrder, UnreadableOrder
 from inventory_pipelines.ledger import inbox
 from inventory_pipelines.ledger.db import write_transaction
 from inventory_pipelines.ledger.inbox import InboxEvent
@@ -109,9 +113,10 @@ def take_in(
     *,
     delivery_id: str | None = None,
     units_per_item: float = 1.0,
+    unreadable: Iterable[UnreadableOrder] = (),
 ) -> Intake:
     """Store a channel's order events in the inbox and park those that cannot be processed,
-    in one transaction (see the module docstring)."""
+    and the `unreadable` orders a poll read, in one transaction (see the module docstring)."""
     good: list[InboxEvent] = []
     bad: list[tuple[InboxEvent, str, list[list[Any]]]] = []
     for order in orders:
@@ -129,7 +134,24 @@ def take_in(
     with write_transaction(conn):
         received = inbox.receive(conn, good)
         parked = [inbox.park_event(conn, event, why, lines) for event, why, lines in bad]
+        parked += [_park_unreadable(conn, channel, order, route) for order in unreadable]
     return _intake(received, parked)
+
+
+def _park_unreadable(
+    conn: Connection, channel: str, order: UnreadableOrder, route: str
+) -> inbox.Parked:
+    """An order the channel's model refuses, parked as the channel sent it. The same order
+    read again unchanged (a re-poll within the overlap window) is a duplicate of its letter."""
+    name = order.external_id or f"{route}:unidentified"
+    return inbox.park_unstored(
+        conn,
+        channel=channel,
+        payload={"route": route, "external_id": order.external_id, "order": order.payload},
+        reason=f"the channel's order cannot be read: {order.reason}",
+        correlation_id=f"{channel}:{name}",
+        identity=order.payload,
+    )
 
 
 def _intake(received: inbox.Received, parked: Sequence[inbox.Parked]) -> Intake:

@@ -8,20 +8,21 @@
    and stores nothing (the store refuses a webhook whose ping fails);
 3. the signature is checked against the channel's webhook secret, in constant time: a bad
    or missing one is answered 401 and nothing is stored or parsed;
-4. the body is read as the channel's order events (200 with nothing stored for topics that
-   carry no order event);
+4. the body is read through the channel's typed model of its topic's event
+   (`channels.payloads`; 200 with nothing stored for topics that carry no order event);
 5. the events go to the inbox in one transaction: stored once, duplicates counted and
    dropped; the answer is 200 ``{"stored", "duplicates"}``. If the ledger cannot be
    written, 503: the channel delivers again later, so nothing is lost.
 
-A signed delivery that can never be processed (a body that is not what its topic says, an
-event without order id, a quantity no shelf holds) is parked in the dead-letter queue with
-its reason and answered **200** ``{..., "parked": [ids]}``: it is kept, an operator settles
-it (``inventory-sync dlq show``/``discard``), and the channel does not send it again. Any
-non-2xx would not help: Shopify retries every non-2xx 8 times over 4 hours and removes a
-subscription whose deliveries keep failing, WooCommerce disables a webhook after 5
-consecutive failed deliveries, so one bad order would cost the channel all its webhooks.
-The same delivery again finds its letter and is counted as a duplicate.
+A signed delivery that can never succeed is refused and stored nowhere: 400 for a body that
+is not JSON, 422 for one the model refuses (an order id that is ``null``, empty, an object
+or a float; a quantity of ``2.9``, ``true`` or ``1e30``), with the fields and what is wrong
+in the answer and the log, never their values (they carry the buyer's name and e-mail).
+The channel's retries are refused the same way. Nothing is lost by refusing: the order is
+still on the channel, and polling, which reads it through the same model, parks it in the
+dead-letter queue with the order as the channel sent it, for an operator to settle. An
+event the model reads but that makes no whole number of the channel's base units (a pack
+channel) is parked and answered 200 ``{..., "parked": [ids]}``, as polling would.
 
 Nothing else happens in the request: ingestion into Odoo reads the inbox on its own, so the
 channel gets its answer in milliseconds (Shopify gives up after 5 s and counts a failure).
@@ -30,7 +31,6 @@ channel gets its answer in milliseconds (Shopify gives up after 5 s and counts a
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,7 +45,7 @@ from starlette.routing import Route
 
 from inventory_pipelines.channels.base import ChannelOrder, WebhookError
 from inventory_pipelines.channels.factory import WEBHOOKS, WebhookKind
-from inventory_pipelines.ledger import inbox
+from inventory_pipelines.channels.payloads import PayloadError
 from inventory_pipelines.ledger.db import write_transaction
 from inventory_pipelines.ledger.schema import order_inbox
 from inventory_pipelines.orders.events import Intake, take_in
@@ -53,8 +53,6 @@ from inventory_pipelines.orders.events import Intake, take_in
 log = logging.getLogger(__name__)
 
 MAX_BODY = 5 * 1024 * 1024
-#: how much of an unreadable body its dead letter keeps
-BODY_EXCERPT = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ class ReceiverStats:
     stored: int = 0
     duplicates: int = 0
     rejected_signature: int = 0
-    malformed: int = 0
+    refused: int = 0  # signed deliveries that can never succeed (400, 422)
     parked: int = 0
     pings: int = 0
 
@@ -106,24 +104,6 @@ def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starle
                 "webhook",
                 delivery_id=delivery,
                 units_per_item=channel.units_per_item,
-            )
-
-    def park_body(name: str, body: bytes, delivery: str | None, reason: str) -> inbox.Parked:
-        digest = hashlib.sha256(body).hexdigest()
-        with engine.connect() as conn:
-            return inbox.park_unstored(
-                conn,
-                channel=name,
-                payload={
-                    "route": "webhook",
-                    "delivery_id": delivery,
-                    "body_bytes": len(body),
-                    "body_sha256": digest,
-                    "body": body[:BODY_EXCERPT].decode("utf-8", "replace"),
-                },
-                reason=reason,
-                correlation_id=f"{name}:webhook:{digest[:32]}",
-                identity=digest,
             )
 
     async def _read_at_most(request: Request, limit: int) -> bytes | None:
@@ -161,18 +141,12 @@ def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starle
         delivery = kind.delivery_id(headers)
         try:
             orders = kind.parse(headers, body)
-        except (WebhookError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            stats.malformed += 1
-            reason = str(exc) if isinstance(exc, WebhookError) else f"{type(exc).__name__}: {exc}"
-            log.warning("webhook for %s parked: %s", name, reason)
-            try:
-                parked = await run_in_threadpool(park_body, name, body, delivery, reason)
-            except sa.exc.SQLAlchemyError as error:
-                return unavailable(name, error)
-            stats.parked += parked.new
-            if not parked.new:  # parked before: this delivery is a duplicate of its letter
-                return JSONResponse({"stored": 0, "duplicates": 1})
-            return JSONResponse({"stored": 0, "duplicates": 0, "parked": [parked.dead_letter_id]})
+        except WebhookError as exc:
+            # refused, stored nowhere; the message names fields, never their values
+            stats.refused += 1
+            status = 422 if isinstance(exc, PayloadError) else 400
+            log.warning("webhook for %s refused (%s), delivery %s: %s", name, status, delivery, exc)
+            return JSONResponse({"error": str(exc)}, status)
         try:
             received = await run_in_threadpool(store, channel, orders, delivery)
         except sa.exc.SQLAlchemyError as exc:

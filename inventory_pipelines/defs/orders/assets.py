@@ -249,13 +249,18 @@ def _poll(
     if page is not None:
         with engine.connect() as conn:
             intake = take_in(
-                conn, channel.name, page.orders, "poll", units_per_item=channel.uom.units
+                conn,
+                channel.name,
+                page.orders,
+                "poll",
+                units_per_item=channel.uom.units,
+                unreadable=page.unreadable,
             )
             inbox.set_cursor(conn, channel.name, page.cursor)
             # every sale the last read-back showed is heard of now: drops before it are explained
             explained = fences.explain_drops_after_poll(conn, channel.name, polled_at)
         figures = {
-            "polled": len(page.orders),
+            "polled": len(page.orders) + len(page.unreadable),
             **intake.as_dict(),
             "cursor": page.cursor or "",
             "drops_explained": explained,
