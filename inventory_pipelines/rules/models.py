@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +42,115 @@ TABLE_ASSETS: dict[str, tuple[str, ...]] = {
         ("inventory", "quarantine"),
         ("inventory", "channel_allocation"),
     )
+}
+
+# The columns each table asset hands a model, with their DuckDB types: what `bind_models` checks
+# the SQL against when there is no data yet. They are the frames the assets write: the Odoo
+# snapshot (odoo/snapshot.py, odoo/moves.py and the columns the `stock_moves` asset joins on),
+# the location roles (inventory/locations.py), the canonical tables (inventory/canonical.py)
+# and the allocation (allocation/engine.py). test_model_binding.py keeps the two in step.
+_TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
+TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "products": {
+        "product_id": "BIGINT",
+        "sku": "VARCHAR",
+        "barcode": "VARCHAR",
+        "name": "VARCHAR",
+        "template_id": "BIGINT",
+        "uom_id": "BIGINT",
+        "uom": "VARCHAR",
+        "base_uom": "VARCHAR",
+        "factor": "DOUBLE",
+        "category": "VARCHAR",
+        "storable": "BOOLEAN",
+        "active": "BOOLEAN",
+        "write_date": _TIMESTAMP,
+    },
+    "locations": {
+        "location_id": "BIGINT",
+        "name": "VARCHAR",
+        "complete_name": "VARCHAR",
+        "usage": "VARCHAR",
+        "parent_id": "BIGINT",
+        "warehouse_id": "BIGINT",
+        "warehouse_code": "VARCHAR",
+        "active": "BOOLEAN",
+        "role": "VARCHAR",
+        "warehouse": "VARCHAR",
+        "role_problem": "VARCHAR",
+    },
+    "stock_quants": {
+        "quant_id": "BIGINT",
+        "product_id": "BIGINT",
+        "location_id": "BIGINT",
+        "lot_id": "BIGINT",
+        "quantity": "DOUBLE",
+        "reserved_quantity": "DOUBLE",
+        "write_date": _TIMESTAMP,
+    },
+    "stock_moves": {
+        "move_id": "BIGINT",
+        "product_id": "BIGINT",
+        "quantity": "DOUBLE",
+        "location_id": "BIGINT",
+        "location_dest_id": "BIGINT",
+        "state": "VARCHAR",
+        "date": _TIMESTAMP,
+        "sku": "VARCHAR",
+        "source_usage": "VARCHAR",
+        "destination_usage": "VARCHAR",
+    },
+    "canonical_inventory": {
+        "sku": "VARCHAR",
+        "warehouse": "VARCHAR",
+        "product_id": "BIGINT",
+        "on_hand": "DOUBLE",
+        "reserved": "DOUBLE",
+        "quality_hold": "DOUBLE",
+        "in_transit": "DOUBLE",
+        "available": "DOUBLE",
+        "uom": "VARCHAR",
+        "as_of": _TIMESTAMP,
+    },
+    "quarantine": {
+        "source": "VARCHAR",
+        "record_id": "BIGINT",
+        "product_id": "BIGINT",
+        "sku": "VARCHAR",
+        "location_id": "BIGINT",
+        "warehouse": "VARCHAR",
+        "quantity": "DOUBLE",
+        "reason": "VARCHAR",
+        "detail": "VARCHAR",
+        "as_of": _TIMESTAMP,
+    },
+    "channel_allocation": {
+        "channel": "VARCHAR",
+        "sku": "VARCHAR",
+        "pool": "DOUBLE",
+        "pending": "DOUBLE",
+        "net": "DOUBLE",
+        "allocated": "DOUBLE",
+        "buffered": "DOUBLE",
+        "ring_fenced": "BOOLEAN",
+        "fence_pool": "DOUBLE",
+        "fence_base": "DOUBLE",
+        "fence_sold": "DOUBLE",
+        "pool_rule": "VARCHAR",
+        "pending_rule": "VARCHAR",
+        "net_rule": "VARCHAR",
+        "allocated_rule": "VARCHAR",
+        "buffered_rule": "VARCHAR",
+        "thresholded_rule": "VARCHAR",
+        "suppressed_rule": "VARCHAR",
+        "publishable_rule": "VARCHAR",
+        "thresholded": "DOUBLE",
+        "suppressed": "DOUBLE",
+        "publishable": "BIGINT",
+        "channel_uom": "VARCHAR",
+        "channel_uom_units": "DOUBLE",
+        "publishable_units": "DOUBLE",
+    },
 }
 
 REF = re.compile(r"\{\{\s*ref\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*\)\s*\}\}")
@@ -305,3 +414,117 @@ def _topological(models: dict[str, SqlModel], issues: list[RuleIssue]) -> list[S
     for name in sorted(models):
         visit(name, [])
     return ordered
+
+
+def _relation(ref: str) -> str:
+    return f'"ref__{ref}"'
+
+
+_RELATION = re.compile(r'"?\bref__([A-Za-z0-9_]+)"?')
+_LINE = re.compile(r"^LINE (\d+):", re.MULTILINE)
+_CANDIDATES = re.compile(r"^Candidate bindings: (.+)$", re.MULTILINE)
+_MEANT_REF = re.compile(r'^Did you mean "ref__([A-Za-z0-9_]+)"', re.MULTILINE)
+
+
+def sql_issue(file: str, exc: Exception) -> RuleIssue:
+    """A DuckDB error from a model's SQL as one issue: the file, the line, the first line of
+    DuckDB's message (a relation named as it is written, `ref('x')`) and the fix."""
+    text = str(exc)
+    first = _RELATION.sub(r"ref('\1')", text.strip().splitlines()[0].strip() if text else "")
+    line = _LINE.search(text)
+    kind = type(exc).__name__
+    candidates = _CANDIDATES.search(text)
+    meant = _MEANT_REF.search(text)
+    if kind == "ParserException":
+        fix = "correct the SQL syntax"
+    elif kind == "CatalogException" and meant:
+        fix = f"write {{{{ ref('{meant[1]}') }}}}"
+    elif kind == "CatalogException":
+        fix = "read tables and other models with {{ ref('name') }}"
+    elif candidates:
+        known = _RELATION.sub(lambda m: m[1], candidates[1])
+        fix = f"use a column the model reads, e.g. {known}"
+    else:
+        fix = "cast to one type, or use a column of the type the expression needs"
+    return RuleIssue(file, f"line {line[1]}" if line else "", first, fix)
+
+
+def bind_models(
+    models: Sequence[SqlModel], tables: Mapping[str, Mapping[str, str]] = TABLE_COLUMNS
+) -> list[RuleIssue]:
+    """Parse and bind every model and its tests as DuckDB would run them, without any data.
+
+    `models` in dependency order (as `load_models` returns them); `tables`: the columns (DuckDB
+    types) of each table asset. Each table becomes an empty table of an in-memory DuckDB, each
+    model is `EXPLAIN`ed and then made a view its dependants read, so a syntax error, an
+    unknown table or column, or a type mismatch is found by `rules check`, not by a run. One
+    issue per broken model; a model reading a broken one is not checked (its error is that one).
+    """
+    import duckdb
+
+    issues: list[RuleIssue] = []
+    unbound: set[str] = set()
+    with duckdb.connect() as con:
+        for name, columns in tables.items():
+            typed = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
+            con.execute(f"CREATE TABLE {_relation(name)} ({typed})")
+        for model in models:
+            if unbound.intersection(model.refs):
+                unbound.add(model.name)
+                continue
+            file = f"models/{model.path.name}"
+            sql = model.render(_relation)
+            try:
+                statements = con.extract_statements(sql)
+                kinds = [s.type for s in statements]
+                if kinds == [duckdb.StatementType.MULTI]:  # a PIVOT on values of the data
+                    unbound.add(model.name)
+                    continue
+                if kinds != [duckdb.StatementType.SELECT]:
+                    found = (
+                        f"a {kinds[0].name} statement"
+                        if len(kinds) == 1
+                        else f"{len(kinds) or 'no'} statements"
+                    )
+                    issues.append(
+                        RuleIssue(
+                            file,
+                            "",
+                            f"a model is one SELECT statement, this file has {found}",
+                            "keep a single SELECT (or WITH ... SELECT) in the file",
+                        )
+                    )
+                    unbound.add(model.name)
+                    continue
+                # "EXPLAIN " adds no line: DuckDB's LINE numbers are the file's.
+                con.execute(f"EXPLAIN {sql}")
+                con.execute(f"CREATE VIEW {_relation(model.name)} AS {sql}")
+            except duckdb.Error as exc:
+                issues.append(sql_issue(file, exc))
+                unbound.add(model.name)
+                continue
+            for test in model.tests:
+                try:
+                    con.execute(f"EXPLAIN {test.failing_sql(_relation(model.name))}")
+                except duckdb.Error as exc:
+                    issues.append(
+                        RuleIssue(
+                            "models",
+                            f"{model.name}.tests.{test.name}",
+                            sql_issue(file, exc).message,
+                            f"test a column or expression models/{model.path.name} returns",
+                        )
+                    )
+    return issues
+
+
+def model_binding_issues(
+    root: Path | str, tables: Mapping[str, Mapping[str, str]] = TABLE_COLUMNS
+) -> list[RuleIssue]:
+    """What `bind_models` finds in the models of `root` (none when they do not load: then
+    `load_models` and `load_policy` report why)."""
+    try:
+        models = load_models(root, tables)
+    except RulesError:
+        return []
+    return bind_models(models, tables)

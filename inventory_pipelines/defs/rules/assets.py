@@ -7,7 +7,7 @@ import polars as pl
 from inventory_pipelines.defs.checks import preview
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN
 from inventory_pipelines.defs.shared import POLICY
-from inventory_pipelines.rules.models import TABLE_ASSETS, SqlModel, load_models
+from inventory_pipelines.rules.models import TABLE_ASSETS, SqlModel, load_models, sql_issue
 
 TABLES: dict[str, list[str]] = {name: list(key) for name, key in TABLE_ASSETS.items()}
 
@@ -41,7 +41,12 @@ def build_model_asset(model: SqlModel, tables: dict[str, list[str]]) -> dg.Asset
         with duckdb.connect() as con:
             for ref, frame in inputs.items():
                 con.register(f"ref__{ref}", frame)
-            result = con.sql(model.render(_relation)).pl()
+            sql = model.render(_relation)
+            try:  # parse and bind against the inputs first: fail as `rules check` says it
+                con.execute(f"EXPLAIN {sql}")
+            except duckdb.Error as exc:
+                raise dg.Failure(str(sql_issue(f"models/{model.path.name}", exc))) from exc
+            result = con.sql(sql).pl()
             con.register("model_result", result)
             yield dg.Output(
                 result,
