@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -15,21 +18,79 @@ from inventory_pipelines import settings
 
 
 class _Cli(click.Group):
-    """The command group: a broken rules folder or a sandbox that cannot start is one message
-    a person can act on (file, line and fix; the port in use), not a traceback."""
+    """The command group: an error is one line on stderr a person can act on, not a traceback.
+
+    A broken rules folder, a sandbox that cannot start or a ledger URL that cannot be used is
+    its own message (file, line and fix; the port in use; the URL without its password); any
+    other exception is its type and first line, URLs' credentials hidden. `--debug` prints
+    the traceback first (also of the error behind a command's own refusal).
+    """
 
     def invoke(self, ctx: click.Context) -> object:
-        from inventory_pipelines.rules import RulesError
-        from inventory_pipelines.sandbox.stack import StackError
-
+        debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
-        except (RulesError, StackError) as exc:
-            raise click.ClickException(str(exc)) from None
+        except (click.exceptions.Exit, click.Abort, EOFError):
+            raise
+        except click.ClickException as exc:
+            cause = exc.__cause__ or exc.__context__
+            if debug and cause is not None:
+                traceback.print_exception(cause, file=sys.stderr)
+            raise
+        except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                raise  # stdout closed by a pager or `head`: click leaves quietly
+            if debug:
+                traceback.print_exception(exc, file=sys.stderr)
+            raise click.ClickException(_error_line(exc, debug=debug)) from None
+
+
+def _error_line(exc: Exception, *, debug: bool) -> str:
+    """The one line an exception is told as: the message of the errors written for a person,
+    else the exception's type and first line, pointing at `--debug`."""
+    from inventory_pipelines.ledger import LedgerConfigError
+    from inventory_pipelines.rules import RulesError
+    from inventory_pipelines.sandbox.stack import StackError
+
+    if isinstance(exc, RulesError | StackError | LedgerConfigError):
+        return str(exc)
+    if debug:
+        return _one_line(exc)
+    return f"{_one_line(exc)} (run `inventory-sync --debug ...` for the traceback)"
+
+
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#@]+)@")
+_SECRET_PARAMETER = re.compile(
+    r"(?P<name>[\w.-]*(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|signature|auth)[\w.-]*)"
+    r"=(?P<value>[^&\s'\"]+)",
+    re.IGNORECASE,
+)
+
+
+def _redacted(text: str) -> str:
+    """`text` with the credentials a URL may carry hidden: its password (its user, if that
+    is all its userinfo: a token) and the values of query parameters named like a secret."""
+
+    def userinfo(match: re.Match[str]) -> str:
+        user, colon, _ = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user + ':***' if colon else '***'}@"
+
+    text = _URL_USERINFO.sub(userinfo, text)
+    return _SECRET_PARAMETER.sub(lambda m: f"{m['name']}=***", text)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected exception as one line: its type and the first line of its message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    message = _redacted(lines[0])[:500] if lines else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 @click.group(cls=_Cli)
-def main() -> None:
+@click.option(
+    "--debug", is_flag=True, help="Print the full traceback of an error (it is one line without)."
+)
+def main(debug: bool) -> None:
     """Keep inventory true across Odoo and every sales channel."""
     try:
         settings.environment()
@@ -48,13 +109,28 @@ def rules() -> None:
 @rules.command("check")
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def rules_check(directory: Path | None) -> None:
-    """Validate a rules folder as a CI step would; exit 1 listing every problem."""
-    from inventory_pipelines.rules import RulesError, load_policy
+    """Validate a rules folder as a CI step would: every file, and every SQL model parsed and
+    bound against the tables' columns; exit 1 listing every problem."""
+    from inventory_pipelines.rules import RulesError, default_rules_dir, load_policy
+    from inventory_pipelines.rules.models import model_binding_issues
 
+    if directory is not None and directory.is_file():
+        click.echo(
+            f"{directory} is a file: `rules check` takes the rules folder, "
+            f"e.g. inventory-sync rules check {directory.parent}",
+            err=True,
+        )
+        sys.exit(2)
+    root = directory if directory is not None else default_rules_dir()
     try:
-        policy = load_policy(directory)
+        policy = load_policy(root)
     except RulesError as exc:
-        click.echo(str(exc), err=True)
+        policy, issues = None, list(exc.issues)
+    else:
+        issues = []
+    issues += model_binding_issues(root)
+    if policy is None or issues:
+        click.echo(str(RulesError(issues)), err=True)
         sys.exit(1)
     click.echo(f"rules OK: {policy.root} (version {policy.version})")
 
@@ -109,6 +185,11 @@ def _explain_from_store(channel: str, sku: str):
 @click.option("--catalog", type=click.Path(path_type=Path), default=None, help="DuckDB catalog.")
 def sql(statement: str, fmt: str, catalog: Path | None) -> None:
     """Run one SQL statement on the DuckDB catalog of the data plane (read-only)."""
+    if not statement.strip():
+        raise click.ClickException(
+            "the SQL statement is empty: give one query, e.g. "
+            "inventory-sync sql 'SELECT * FROM information_schema.tables'"
+        )
     import duckdb
     import polars as pl
 
@@ -354,9 +435,11 @@ def _subject(view: dict) -> str:
     if view["kind"] == "publish":
         return f"{view['items']} update(s)"
     order = view["order"]
-    if order["external_id"]:
+    if order["external_id"] and order["event"]:
         return f"order {order['external_id']} {order['event']}"
-    return "unreadable webhook delivery"
+    if order["external_id"]:
+        return f"order {order['external_id']}, as the channel sent it (its model refuses it)"
+    return "an order the channel sent, unreadable (its model refuses it)"
 
 
 @dlq.command("list")
@@ -545,7 +628,6 @@ def webhooks_serve(port: int, host: str) -> None:
     """
     import uvicorn
 
-    from inventory_pipelines.ledger import create_engine, default_url, migrate
     from inventory_pipelines.orders.receiver import create_app
     from inventory_pipelines.orders.setup import webhook_channels
 
@@ -556,8 +638,7 @@ def webhooks_serve(port: int, host: str) -> None:
         )
     if not channels:
         raise click.ClickException("no channel has a webhook secret: nothing to receive")
-    migrate(default_url())
-    app = create_app(create_engine(default_url()), channels)
+    app = create_app(_ledger(), channels)
     for name in sorted(channels):
         click.echo(f"{name}: POST http://{host}:{port}/webhooks/{name}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -570,20 +651,25 @@ def sync(as_json: bool, only: tuple[str, ...]) -> None:
     """Run the whole graph once, in process, and publish to every channel (cron, smoke tests)."""
     from inventory_pipelines.defs.runner import run_sync
 
+    _ledger().dispose()  # a ledger that cannot be used is refused before Odoo is read
     try:
         summary = run_sync(channels=list(only) or None)
     except ValueError as exc:  # an unknown channel: said before anything runs
         raise click.UsageError(str(exc)) from exc
+    for figures in (summary, *summary["channels"].values()):
+        if figures.get("error"):
+            figures["error"] = _redacted(figures["error"])
     if as_json:
         click.echo(json.dumps(summary, default=str))
     else:
         for channel, figures in summary["channels"].items():
             shown = {k: v for k, v in figures.items() if v is not None and k != "error"}
             click.echo(f"{channel}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
-        if "error" in summary:
-            click.echo(f"failed: {summary['error']}")
     if not summary["success"]:
-        sys.exit(1)
+        # the table (or the JSON) on stdout, the error on stderr, where a person looks first
+        raise click.ClickException(
+            f"sync failed: {summary.get('error') or 'see the log above'}".replace("\n", " ")
+        )
 
 
 if __name__ == "__main__":

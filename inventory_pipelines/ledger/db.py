@@ -32,6 +32,7 @@ from inventory_pipelines.settings import data_dir
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10  # PostgreSQL, unless the URL sets connect_timeout
 _WRITE_OPTION = "ledger_write"
 # Any constant shared by every process migrating the same PostgreSQL database.
 _MIGRATION_LOCK_ID = 0x1ED6E7
@@ -42,7 +43,12 @@ def default_url() -> str:
     configured = os.environ.get("INVENTORY_LEDGER_URL")
     if configured:
         return normalize_url(configured)
-    return f"sqlite:///{data_dir().parent / 'ledger.sqlite'}"
+    return f"sqlite:///{default_sqlite_path()}"
+
+
+def default_sqlite_path() -> Path:
+    """The ledger's file when no URL is configured: beside the data plane, created on first use."""
+    return data_dir().parent / "ledger.sqlite"
 
 
 def normalize_url(url: str) -> str:
@@ -69,7 +75,8 @@ def create_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for the ledger at `url` (default: `default_url()`), configured per dialect.
 
     Raises `LedgerConfigError` for a URL that is not one, or names a database the ledger does
-    not run on (SQLite, PostgreSQL) or whose driver is not installed.
+    not run on (SQLite, PostgreSQL) or whose driver is not installed, or a SQLite file in a
+    folder that is not there (but for the default location, created on first use).
     """
     url = normalize_url(url or default_url())
     try:
@@ -86,6 +93,11 @@ def create_engine(url: str | None = None, **kwargs: Any) -> Engine:
             f"the ledger runs on SQLite or PostgreSQL, not {backend!r} ({shown_url(url)})"
         )
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in sa.make_url(url).query:
+        # a host that drops packets is an error in seconds, not a hang of the TCP timeout
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+        kwargs["connect_args"] = connect_args
     try:
         return sa.create_engine(url, **kwargs)
     except (sa.exc.NoSuchModuleError, ModuleNotFoundError) as exc:
@@ -93,9 +105,10 @@ def create_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
-    database = sa.make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    parsed = sa.make_url(url)
+    database = parsed.database
+    if database and database != ":memory:" and not parsed.query.get("uri"):
+        _sqlite_folder(Path(database))
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("timeout", BUSY_TIMEOUT_MS / 1000)
     engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
@@ -119,6 +132,42 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _sqlite_folder(database: Path) -> None:
+    """Make sure the folder of a SQLite ledger file is there.
+
+    The default location (`default_sqlite_path`, under `.data/`) is created on first use, as
+    a fresh checkout needs. Any other folder must exist already: a mistyped path in
+    INVENTORY_LEDGER_URL is refused, not taken for a new, empty ledger whose empty queues
+    would read as all clear.
+    """
+    folder = database.parent
+    if folder.is_dir():
+        return
+    default = database.resolve() == default_sqlite_path().resolve()
+    if folder.exists():
+        where = (
+            "INVENTORY_DATA_DIR (the ledger goes beside its folder), or set INVENTORY_LEDGER_URL"
+            if default
+            else "the ledger URL (INVENTORY_LEDGER_URL)"
+        )
+        raise LedgerConfigError(
+            f"the ledger's folder {folder} is a file, not a folder: correct {where}"
+        )
+    if not default:
+        raise LedgerConfigError(
+            f"the ledger's folder {folder} does not exist: correct the ledger URL "
+            f"(INVENTORY_LEDGER_URL), or create the folder (mkdir -p {folder}) to start a new "
+            "ledger there"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LedgerConfigError(
+            f"the ledger's folder {folder} cannot be created ({exc.strerror}): point "
+            "INVENTORY_DATA_DIR, or INVENTORY_LEDGER_URL, at a place this user can write"
+        ) from None
 
 
 def is_postgresql(conn: Connection) -> bool:

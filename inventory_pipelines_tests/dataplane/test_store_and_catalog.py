@@ -118,7 +118,7 @@ def test_sql_command_prints_the_result_and_reports_bad_sql(tmp_path, monkeypatch
         ("SELECT * FROM read_csv('{root}/secret.csv')", "Permission"),
         ("SELECT * FROM read_text('/etc/hostname')", "Permission"),
         ("SELECT 1; SELECT 2", "one SQL statement"),
-        ("", "one SQL statement"),
+        ("", "the SQL statement is empty"),
     ],
 )
 def test_the_analysts_sql_can_neither_write_nor_read_outside_the_tables(
