@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inventory_pipelines.rules import strict_yaml
+from inventory_pipelines.rules.automation import AutomationRules
 from inventory_pipelines.rules.channels import AllocationMode, ChannelRules
 from inventory_pipelines.rules.errors import RuleIssue, RulesError
 from inventory_pipelines.rules.mappings import MappingRules
@@ -34,6 +35,7 @@ RULE_FILES: dict[str, tuple[type[BaseModel], bool]] = {
     "suppressions.yml": (SuppressionRules, False),
     "mappings.yml": (MappingRules, False),
     "orders.yml": (OrderRules, False),
+    "automation.yml": (AutomationRules, False),
 }
 
 
@@ -50,6 +52,7 @@ class Policy:
     version: str  # a digest of every rule file and model
     file_digests: Mapping[str, str] = field(default_factory=dict)  # as read at load time
     orders: OrderRules = field(default_factory=OrderRules)
+    automation: AutomationRules = field(default_factory=AutomationRules)
 
     def version_of(self, *files: str) -> str:
         """A digest of only `files` (e.g. "warehouses.yml"): the code version of an asset
@@ -258,6 +261,7 @@ def load_policy(root: Path | str | None = None, *, now: datetime | None = None) 
         suppressions=parsed["suppressions.yml"],
         mappings=parsed["mappings.yml"],
         orders=parsed["orders.yml"],
+        automation=parsed["automation.yml"],
         version=rules_digest(root),
         file_digests={
             name: hashlib.sha256((root / name).read_bytes()).hexdigest()[:16]

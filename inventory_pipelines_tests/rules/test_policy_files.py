@@ -217,3 +217,19 @@ def test_a_key_given_twice_in_a_models_tests_file_is_refused(rules_dir):
         load_policy(rules_dir, now=NOW)
     (issue,) = [i for i in caught.value.issues if i.file == "models/twice.yml"]
     assert "duplicate key 'tests'" in issue.message and issue.key_path.startswith("line 4")
+
+
+def test_automation_settings_load_and_a_bad_cron_or_unknown_key_is_named(rules_dir):
+    automation = load_policy(rules_dir, now=NOW).automation
+    assert automation.schedules.batch.cron == "*/15 * * * *"
+    assert automation.change_sensor.fast_path.velocity_tiers == ("A",)
+    [bad] = problems(rules_dir, "automation.yml", "schedules:\n  batch: {cron: 'every 15'}\n")
+    assert bad.key_path == "schedules.batch.cron" and "cron expression of 5 fields" in bad.message
+    [typo] = problems(rules_dir, "automation.yml", "drift: {warn_sku: 3}\n")
+    assert typo.key_path == "drift.warn_sku" and "remove the key" in typo.fix
+
+
+def test_without_an_automation_file_the_defaults_apply(rules_dir):
+    (rules_dir / "automation.yml").unlink()
+    automation = load_policy(rules_dir, now=NOW).automation
+    assert automation.change_sensor.interval_s == 5 and automation.drift.error_percent == 2.0

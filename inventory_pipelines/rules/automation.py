@@ -1,0 +1,85 @@
+"""`automation.yml`: how the pipeline runs by itself.
+
+- ``change_sensor``: the Odoo change sensor's cadence, its ``write_date`` overlap window, and
+  which changed SKUs take the fast path now (the rest wait, marked dirty, for the batch):
+  a velocity tier of the ``sku_velocity`` model, stock at or under a threshold, or an order
+  heard of within a window.
+- ``push``: the Odoo webhook path (Odoo 17+ automation rules): how long to wait for Odoo's
+  transaction to commit before re-reading the quant.
+- ``schedules``: the tiered batch (dirty SKUs) and the full reconciliation, as cron
+  expressions in a time zone; each can be switched off here (``enabled: false``) or in the UI.
+- ``drift``: when the reconciliation's drift checks warn and when they fail as errors.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FastPath(_Strict):
+    """Which changed SKUs are critical: refreshed now rather than at the next batch."""
+
+    velocity_tiers: tuple[str, ...] = ("A",)
+    low_stock_at_or_below: int = Field(default=5, ge=0)
+    ordered_within_s: int = Field(default=900, ge=0)
+    max_skus_per_run: int = Field(default=500, ge=1)
+
+
+class ChangeSensor(_Strict):
+    """The Odoo change sensor."""
+
+    enabled: bool = True
+    interval_s: int = Field(default=5, ge=1)
+    overlap_s: int = Field(default=120, ge=0)
+    fast_path: FastPath = FastPath()
+
+
+class Push(_Strict):
+    """The Odoo push path (a webhook Odoo sends before its transaction commits)."""
+
+    enabled: bool = True
+    commit_wait_s: float = Field(default=0.5, ge=0, le=10)
+
+
+class Schedule(_Strict):
+    """A cron schedule."""
+
+    enabled: bool = True
+    cron: str = Field(min_length=1)
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a cron expression of 5 fields")
+        return value
+
+
+class Schedules(_Strict):
+    """The batch and the full reconciliation."""
+
+    batch: Schedule = Schedule(cron="*/15 * * * *")
+    reconciliation: Schedule = Schedule(cron="0 2 * * *")
+
+
+class DriftThresholds(_Strict):
+    """A channel's drift check warns above `warn_skus` drifting SKUs and fails as an error
+    above `error_skus` drifting SKUs or `error_percent` of its listings."""
+
+    warn_skus: int = Field(default=0, ge=0)
+    error_skus: int = Field(default=50, ge=0)
+    error_percent: float = Field(default=2.0, ge=0, le=100)
+
+
+class AutomationRules(_Strict):
+    """The whole file (every section optional, with the defaults above)."""
+
+    change_sensor: ChangeSensor = ChangeSensor()
+    push: Push = Push()
+    schedules: Schedules = Schedules()
+    drift: DriftThresholds = DriftThresholds()
