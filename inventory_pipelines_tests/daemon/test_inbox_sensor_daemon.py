@@ -1,7 +1,7 @@
 """The inbox sensor under the real Dagster daemon: an order in the inbox reaches Odoo.
 
 A throwaway Dagster instance (DAGSTER_HOME in a temp folder), `dagster-daemon run` on the
-project's workspace, the sensor switched on with the `dagster` CLI; an order is written to the
+project's workspace, the sensor on by default (as in `make run`); an order is written to the
 ledger's inbox and the test waits for the daemon's run to put it into the Odoo sandbox.
 """
 
@@ -48,14 +48,15 @@ def test_the_daemon_runs_ingestion_for_a_new_inbox_row(tmp_path: Path) -> None:
                 if r["sku"] and r["active"] and r["storable"] and (r["factor"] or 1) == 1
             )
         workspace = ["-w", str(REPO_ROOT / "workspace.yaml")]
-        started = subprocess.run(
-            [str(BIN / "dagster"), "sensor", "start", "orders_inbox_sensor", *workspace],
+        # the sensor is on by default: nothing to switch on, as in `make run`
+        listed = subprocess.run(
+            [str(BIN / "dagster"), "sensor", "list", "--running", *workspace],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,
             text=True,
         )
-        assert started.returncode == 0, (started.stdout + started.stderr)[-3000:]
+        assert "orders_inbox_sensor" in listed.stdout, (listed.stdout + listed.stderr)[-3000:]
         daemon = subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", *workspace],
             cwd=REPO_ROOT,

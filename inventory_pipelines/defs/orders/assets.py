@@ -380,7 +380,8 @@ refresh_ordered_skus = dg.define_asset_job(
     name="orders_inbox_sensor",
     jobs=[ingest_orders, refresh_ordered_skus],
     minimum_interval_seconds=15,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    # on wherever a daemon runs (`make run` included); switch it off in the UI (Automation)
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="New inbox rows: ingest them into Odoo, then refresh their SKUs on every channel.",
 )
 def orders_inbox_sensor(context: dg.SensorEvaluationContext, ledger: LedgerResource):

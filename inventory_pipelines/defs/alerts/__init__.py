@@ -1,0 +1,1 @@
+"""Run failures: recorded in the ledger and posted to the operators' chat."""
