@@ -9,11 +9,12 @@
 - ``schedules``: the tiered batch (dirty SKUs) and the full reconciliation, as cron
   expressions in a time zone; each can be switched off here (``enabled: false``) or in the UI.
 - ``drift``: when the reconciliation's drift checks warn and when they fail as errors.
+- ``freshness``: how old the channels' published state may get before the UI warns and fails.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -76,6 +77,21 @@ class DriftThresholds(_Strict):
     error_percent: float = Field(default=2.0, ge=0, le=100)
 
 
+class Freshness(_Strict):
+    """How old the published state of the channels may get before the UI warns, then fails
+    it (Dagster's freshness policy on `inventory/published_channel_state`): a few batch
+    intervals by default, so a stopped daemon or a stuck channel shows within the hour."""
+
+    published_warn_minutes: int = Field(default=30, ge=1)
+    published_fail_minutes: int = Field(default=60, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Freshness:
+        if self.published_fail_minutes < self.published_warn_minutes:
+            raise ValueError("published_fail_minutes is below published_warn_minutes")
+        return self
+
+
 class AutomationRules(_Strict):
     """The whole file (every section optional, with the defaults above)."""
 
@@ -83,3 +99,4 @@ class AutomationRules(_Strict):
     push: Push = Push()
     schedules: Schedules = Schedules()
     drift: DriftThresholds = DriftThresholds()
+    freshness: Freshness = Freshness()

@@ -8,7 +8,7 @@ section 7). A channel that cannot be read is left out of that run's publish, nev
 
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -262,6 +262,10 @@ class PublishConfig(dg.Config):
         "channel_stock": dg.AssetIn(key=CHANNEL_STOCK),
     },
     metadata={SCOPE_COLUMN: "sku", SORT_BY: ["listing_id"]},
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        warn_window=timedelta(minutes=POLICY.automation.freshness.published_warn_minutes),
+        fail_window=timedelta(minutes=POLICY.automation.freshness.published_fail_minutes),
+    ),
     description="What each listing's channel acknowledged: quantity, when, request id. "
     "Materializing it publishes the allocation of the run's channels in one round, planned "
     "against what each channel shows: only changed quantities, through the outbox, every "
