@@ -9,7 +9,8 @@ revision 0002 the order side (inbox unique on channel, external id and event; th
 order-to-Odoo mapping; the pending units the allocation subtracts; each channel's polling
 cursor); revision 0003 the fence epochs (since when ring-fenced channels' sales are counted
 against their own fences), the channel jobs (submissions a channel processes later, such as
-Amazon feeds, tracked until done) and the indexes of the per-SKU hold.
+Amazon feeds, tracked until done) and the indexes of the per-SKU hold; revision 0004 the dirty
+SKUs (changed in Odoo, waiting for the next batch refresh, each with its claim).
 
 No column may hold a credential: payloads, errors and audit before/after carry business
 values only (quantities, ids, messages). `audit.record` and `dlq.add` refuse keys that look
@@ -296,6 +297,23 @@ fence_epochs = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("signature", Text, nullable=False),
     Column("started_at", UtcDateTime, nullable=False),
+)
+
+dirty_skus = Table(
+    "dirty_skus",
+    metadata,
+    Column("sku", String(255), primary_key=True),
+    Column("reason", String(128), nullable=False),  # why it was first marked
+    Column("first_marked_at", UtcDateTime, nullable=False),
+    Column("last_marked_at", UtcDateTime, nullable=False),
+    # each mark counts one: a claim remembers the count, so a mark after it is never cleared
+    Column("marks", Integer, nullable=False, server_default="1"),
+    Column("claim", String(255), nullable=True),  # the batch run (its run key) holding it
+    Column("claimed_at", UtcDateTime, nullable=True),
+    Column("claimed_marks", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Index("ix_dirty_skus_claim", "claim"),
+    Index("ix_dirty_skus_first_marked_at", "first_marked_at"),
 )
 
 poll_cursors = Table(

@@ -59,14 +59,20 @@ def test_the_whole_definitions_load():
         "inventory/channel_allocation",
         "rules/sku_velocity",
     } <= keys
-    assert {job.name for job in loaded.jobs} == {
+    assert {job.name for job in loaded.jobs} >= {
         "refresh_inventory",
         "allocate_channels",
         "publish_channels",
         "ingest_orders",
         "refresh_ordered_skus",
+        "refresh_changed_skus",
     }
-    assert {sensor.name for sensor in loaded.sensors} == {"orders_inbox_sensor"}
+    assert {sensor.name for sensor in loaded.sensors} >= {
+        "orders_inbox_sensor",
+        "odoo_change_sensor",
+        "requeue_failed_refreshes",
+    }
+    assert {schedule.name for schedule in loaded.schedules} >= {"batch_sync"}
 
 
 def test_a_full_materialization_writes_every_table_and_passes_its_checks(odoo, tmp_path):

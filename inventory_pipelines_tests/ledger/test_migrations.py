@@ -22,7 +22,7 @@ def test_migrate_upgrades_an_empty_database_to_head(ledger_url: str) -> None:
     try:
         assert set(sa.inspect(engine).get_table_names()) >= TABLES | ORDER_TABLES
         with engine.connect() as conn:
-            assert current_revision(conn) == "0003"
+            assert current_revision(conn) == "0004"
     finally:
         engine.dispose()
 
@@ -33,7 +33,7 @@ def test_migrate_twice_is_a_no_op(ledger_url: str) -> None:
     engine = create_engine(ledger_url)
     try:
         with engine.connect() as conn:
-            assert current_revision(conn) == "0003"
+            assert current_revision(conn) == "0004"
     finally:
         engine.dispose()
 
