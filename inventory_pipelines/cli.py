@@ -325,22 +325,33 @@ def sandbox_up(port_base: int, skus: int, seed: int, odoo_version: str) -> None:
 @click.option("--skus", type=int, default=2000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--ui-port", type=int, default=3000, show_default=True)
-def dev(port_base: int, odoo_version: str, skus: int, seed: int, ui_port: int) -> None:
-    """Start the sandbox (Odoo and every channel), then `dagster dev` against it: `make run`."""
-    from inventory_pipelines.sandbox.stack import start_stack
+@click.option("--webhook-port", type=int, default=8088, show_default=True)
+def dev(
+    port_base: int, odoo_version: str, skus: int, seed: int, ui_port: int, webhook_port: int
+) -> None:
+    """Start the sandbox (Odoo and every channel), the webhook receiver, then `dagster dev`
+    against them (`make run`): the channels' order webhooks and Odoo's push (17+) are wired
+    to the receiver, and every sensor and schedule is on, so the loop closes by itself."""
+    from inventory_pipelines.sandbox.stack import StackError, start_stack
 
     stack = start_stack(
         _channel_kinds(), port_base=port_base, skus=skus, seed=seed, odoo_version=int(odoo_version)
     )
+    receiver = None
     try:
         settings.write_sandbox_env(_stack_env(stack))
         env = {**os.environ, **_stack_env(stack)}
         env.setdefault("INVENTORY_ENV", "local")
         env.setdefault("DAGSTER_HOME", str(settings.REPO_ROOT / ".dagster_home"))
+        env.setdefault("INVENTORY_DAGSTER_URL", f"http://127.0.0.1:{ui_port}")
         Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         click.echo(f"Odoo {odoo_version} sandbox with {skus} SKUs at {stack.odoo['url']}", err=True)
         for name, creds in stack.channels.items():
             click.echo(f"channel {name} ({creds['kind']}) at {creds['url']}", err=True)
+        try:
+            receiver = _start_receiver(stack, env, webhook_port, int(odoo_version))
+        except StackError as exc:
+            click.echo(f"webhooks: {exc}; polling and the change sensor still run", err=True)
         click.echo(f"Dagster UI at http://127.0.0.1:{ui_port}", err=True)
         dagster = subprocess.Popen(
             [
@@ -356,8 +367,105 @@ def dev(port_base: int, odoo_version: str, skus: int, seed: int, ui_port: int) -
             dagster.send_signal(signal.SIGINT)
             dagster.wait()
     finally:
+        if receiver is not None:
+            receiver.terminate()
+            receiver.wait(30)
         stack.stop()
         settings.clear_sandbox_env()
+
+
+def _start_receiver(stack, env: dict[str, str], port: int, odoo_version: int):
+    """`inventory-sync webhooks serve` on `port`, the Shopify and WooCommerce emulators
+    subscribed to it, and (Odoo 17+) the quant automation rule that pushes stock changes to
+    it, made through Odoo's ORM as the README shows; the receiver's process."""
+    import time
+
+    import httpx
+
+    from inventory_pipelines.sandbox.stack import StackError, _in_use
+    from inventory_pipelines.stream.setup import SANDBOX_ODOO_WEBHOOK_TOKEN
+
+    if _in_use(port):
+        raise StackError(f"port {port} is in use: choose another --webhook-port")
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("inventory-sync")), "webhooks", "serve",
+         "--port", str(port)],
+        env=env,
+        cwd=settings.REPO_ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.terminate()
+            raise StackError(f"the webhook receiver did not start on {base}")
+        time.sleep(0.2)
+    click.echo(f"webhook receiver at {base}", err=True)
+    for name, creds in stack.channels.items():
+        if creds["kind"] in ("shopify", "woocommerce"):
+            httpx.post(
+                f"{creds['url'].rstrip('/')}/sandbox/webhooks",
+                json={"url": f"{base}/webhooks/{name}"},
+                timeout=5,
+            ).raise_for_status()
+            click.echo(f"  {name} sends its order webhooks there", err=True)
+    if odoo_version >= 17 and not env.get("INVENTORY_ODOO_WEBHOOK_TOKEN"):
+        _odoo_push_rule(stack, f"{base}/odoo/{SANDBOX_ODOO_WEBHOOK_TOKEN}")
+        click.echo("  Odoo pushes quant changes there (automation rule on stock.quant)", err=True)
+    return process
+
+
+def _odoo_push_rule(stack, url: str) -> int:
+    """The README's automation rule, made in the sandbox's Odoo over its external API."""
+    from inventory_pipelines.odoo import OdooClient, OdooConfig
+
+    config = OdooConfig(
+        url=stack.odoo["url"],
+        db=stack.odoo["db"],
+        login=stack.odoo["login"],
+        secret=stack.odoo["api_key"],
+    )
+    with OdooClient(config) as client:
+        [model_id] = client.call("ir.model", "search", [[["model", "=", "stock.quant"]]])
+
+        def fields(*names: str) -> list[int]:
+            return client.call(
+                "ir.model.fields",
+                "search",
+                [[["model", "=", "stock.quant"], ["name", "in", list(names)]]],
+            )
+
+        return client.call(
+            "base.automation",
+            "create",
+            [
+                {
+                    "name": "Stock changed: tell the inventory sync",
+                    "model_id": model_id,
+                    "trigger": "on_create_or_write",
+                    "trigger_field_ids": [[6, 0, fields("quantity", "reserved_quantity")]],
+                    "filter_domain": "[('location_id.usage', 'in', ['internal', 'transit'])]",
+                    "action_server_ids": [
+                        [
+                            0,
+                            0,
+                            {
+                                "state": "webhook",
+                                "webhook_url": url,
+                                "webhook_field_ids": [
+                                    [6, 0, fields("quantity", "reserved_quantity", "product_id")]
+                                ],
+                            },
+                        ]
+                    ],
+                }
+            ],
+        )
 
 
 # --- dead letters ----------------------------------------------------------------------------
@@ -614,34 +722,56 @@ def dlq_replay(ids: tuple[int, ...], channel: str | None, actor: str) -> None:
 
 @main.group()
 def webhooks() -> None:
-    """Order webhooks from Shopify and WooCommerce into the ledger's inbox."""
+    """Webhooks: channel orders into the ledger's inbox, Odoo's stock changes into fast runs."""
 
 
 @webhooks.command("serve")
 @click.option("--port", type=int, default=8088, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 def webhooks_serve(port: int, host: str) -> None:
-    """Serve POST /webhooks/<channel> for every Shopify and WooCommerce channel of channels.yml.
+    """Serve POST /webhooks/<channel> for every Shopify and WooCommerce channel of channels.yml,
+    and POST /odoo/<token> for Odoo's automation rule on quants (Odoo 17+).
 
-    Each channel's secret comes from INVENTORY_CHANNEL_<NAME>_WEBHOOK_SECRET; in the local
-    environment the sandbox's documented defaults stand in for unset ones.
+    Each channel's secret comes from INVENTORY_CHANNEL_<NAME>_WEBHOOK_SECRET, the Odoo token
+    from INVENTORY_ODOO_WEBHOOK_TOKEN; in the local environment the sandbox's documented
+    defaults stand in for unset ones. Odoo hints become refresh_changed_skus runs, submitted
+    to the Dagster webserver at INVENTORY_DAGSTER_URL (default http://127.0.0.1:3000).
     """
     import uvicorn
 
     from inventory_pipelines.orders.receiver import create_app
     from inventory_pipelines.orders.setup import webhook_channels
+    from inventory_pipelines.stream.setup import SANDBOX_ODOO_WEBHOOK_TOKEN, PushConfigError
+    from inventory_pipelines.stream.setup import push_path as odoo_push_path
 
     channels, missing = webhook_channels()
     for name in missing:
         click.echo(
             f"{name}: no INVENTORY_CHANNEL_*_WEBHOOK_SECRET, its webhooks are refused", err=True
         )
-    if not channels:
-        raise click.ClickException("no channel has a webhook secret: nothing to receive")
+    try:
+        push, why = odoo_push_path()
+    except PushConfigError as exc:
+        raise click.ClickException(f"odoo push: {exc}") from None
+    if not channels and push is None:
+        raise click.ClickException(
+            f"nothing to receive: no channel has a webhook secret and the Odoo push is off ({why})"
+        )
     app = create_app(_ledger(), channels)
     for name in sorted(channels):
         click.echo(f"{name}: POST http://{host}:{port}/webhooks/{name}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    if push is None:
+        click.echo(f"odoo: no push route ({why})", err=True)
+    else:
+        app.router.routes.extend(push.routes())
+        shown = push.token if push.token == SANDBOX_ODOO_WEBHOOK_TOKEN else "<token>"
+        click.echo(f"odoo: POST http://{host}:{port}/odoo/{shown}", err=True)
+        push.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if push is not None:
+            push.stop()
 
 
 @main.command("sync")

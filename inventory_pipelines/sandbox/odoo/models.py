@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import domain as dom
+from .automation import Automation, describe_fields
 from .errors import (
     AccessDenied,
     AccessError,
@@ -156,6 +157,8 @@ class OdooState:
         #: rows the last id-ordered search examined (matched rows for other orders); tests use
         #: it to show that a keyset page costs O(page), not O(table)
         self.last_search_examined = 0
+        #: automation rules with a webhook action (17+) and their deliveries
+        self.automation = Automation(self)
         self._bootstrap()
 
     # -- clock and transactions ------------------------------------------------------------------
@@ -187,6 +190,7 @@ class OdooState:
         ``at`` backdates the stamp, like a long transaction that began earlier and commits
         now. Nested calls join the outer transaction.
         """
+        commit = None
         with self.lock:
             if self._tx_now is not None:
                 yield self
@@ -200,8 +204,15 @@ class OdooState:
             self._tx_now = stamp
             try:
                 yield self
+            except BaseException:
+                self.automation.rollback()
+                raise
+            else:
+                commit = self.automation.commit()
             finally:
                 self._tx_now = None
+        if commit is not None:
+            self.automation.committed(commit)
 
     def next_sequence(self, code: str) -> int:
         """The next number of a named sequence (sale orders, picking references)."""
@@ -251,6 +262,7 @@ class OdooState:
                         ),
                     },
                 )
+            describe_fields(self)
         self._passwords[ADMIN_UID] = self.password
         self._api_keys[self.api_key] = ADMIN_UID
 
@@ -405,7 +417,10 @@ class OdooState:
             row[pos["write_date"]] = row[pos["create_date"]]
         row[pos["create_uid"]] = row[pos["create_uid"]] or ADMIN_UID
         row[pos["write_uid"]] = row[pos["write_uid"]] or ADMIN_UID
-        return table.insert(row)
+        rid = table.insert(row)
+        if self.automation.watches(model):
+            self.automation.changed(model, row, None)
+        return rid
 
     def row(self, model: str, rid: int) -> list:
         """The stored row of a record; ``MissingError`` when it does not exist."""
@@ -882,6 +897,8 @@ class OdooState:
         for name, commands in x2many.items():
             self._apply_one2many(env, table.fields[name], rid, commands)
         rules.after_create(env.browse([rid]), row, vals)
+        if self.automation.watches(table.name):
+            self.automation.changed(table.name, row, None)
         return rid
 
     def write(self, env: Env, vals: dict[str, Any]) -> bool:
@@ -914,6 +931,8 @@ class OdooState:
                         and f.type not in (NUMERIC_TYPES | {"boolean"})
                     ):
                         raise self._mandatory_error(table, f)
+        watched = self.automation.watches(table.name)
+        before = [row[:] for row in rows] if watched else []
         for row in rows:
             for name, value in converted.items():
                 f = table.fields[name]
@@ -928,15 +947,21 @@ class OdooState:
         rules.after_write(env, rows, vals)
         for row in rows:
             table.refresh_display(row)
+        if watched:
+            for old, row in zip(before, rows, strict=True):
+                self.automation.changed(table.name, row, old)
         return True
 
     def touch(self, model: str, row: list, values: dict[str, Any], uid: int = ADMIN_UID) -> None:
         """An ORM write of stored values on one row, without hooks (rules use it)."""
         table = self.tables[model]
+        before = row[:] if self.automation.watches(model) else None
         for name, value in values.items():
             table.set_value(row, table.fields[name], value)
         table.set_value(row, table.fields["write_date"], self.now())
         row[table.pos["write_uid"]] = uid
+        if before is not None:
+            self.automation.changed(model, row, before)
 
     def unlink(self, env: Env) -> bool:
         """Delete ``env.ids`` and the one2many children declared ``ondelete='cascade'``."""
@@ -956,6 +981,7 @@ class OdooState:
                         self.unlink(env.for_model(other.name, children))
         for rid in env.ids:
             table.delete(rid)
+        self.automation.forget(table.name)
         return True
 
     def _apply_one2many(self, env: Env, f: Field, parent_id: int, commands: Any) -> None:

@@ -13,7 +13,8 @@ error exactly as Odoo's controllers do:
 - ``/json/2/<model>/<method>`` and ``/doc-bearer/<model>.json`` (19 only): bearer API key,
   named arguments, bare JSON results, errors as HTTP statuses with
   ``{name, message, arguments, context, debug}``.
-- ``/sandbox/...``: JSON control endpoints for tests (faults, counter, stock, reset).
+- ``/sandbox/...``: JSON control endpoints for tests (faults, counter, stock, reset, the
+  webhook deliveries of automation rules and their commit delay).
 """
 
 from __future__ import annotations
@@ -442,6 +443,14 @@ async def control(request: Request, backend: Backend) -> Response:
         if action == "stock/delete_quant":
             state.delete_quant_silently(int(body["quant_id"]))
             return _ok({"quant_id": body["quant_id"]})
+        if action == "webhooks":
+            # the rules themselves are made through the ORM (base.automation), as in Odoo
+            if request.method == "POST":
+                return _ok(state.automation.configure(**body))
+            return _ok(state.automation.snapshot())
+        if action == "webhooks/reset":
+            state.automation.reset_log()
+            return _ok(state.automation.snapshot())
         if action == "clock":
             state.set_clock(body.get("now"), float(body.get("offset_seconds", 0.0)))
             return _ok({"now": state.now()})

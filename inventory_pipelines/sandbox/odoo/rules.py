@@ -114,6 +114,10 @@ def before_create(env: Env, vals: dict[str, Any]) -> dict[str, Any]:
         )
     elif model == "stock.quant":
         vals.setdefault("in_date", state.now())
+    elif model == "ir.actions.server":
+        from .automation import before_create as action_defaults
+
+        vals = action_defaults(env, vals)
     elif model == "uom.uom" and not profile.uom_categories:
         ref = vals.get("relative_uom_id")
         base = state.get("uom.uom", int(ref), "factor") if ref else 1.0

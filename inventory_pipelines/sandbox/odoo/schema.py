@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .automation import declare_models
 from .orm import Field, Table
 from .versions import VersionProfile
 
@@ -378,6 +379,9 @@ def build_schema(
         ),
         Field(
             "stock_quant_ids", "one2many", "Quants", relation="stock.quant", inverse="product_id"
+        ),
+        Field(
+            "stock_move_ids", "one2many", "Stock Moves", relation="stock.move", inverse="product_id"
         ),
     ]
     for name, label in (
@@ -942,6 +946,8 @@ def build_schema(
         ],
         rec_name=None,
     )
+
+    declare_models(table, profile)
 
     for t in tables.values():
         for f in t.fields.values():

@@ -38,6 +38,9 @@ class VersionProfile:
     sale_line_uom_field: str
     #: ``name_get`` exists up to 16.
     has_name_get: bool
+    #: when a webhook server action (17+) sends its POST: inside the transaction, before the
+    #: commit (17, 18), after the commit (19), or never (16 has no webhook action)
+    webhook_timing: str | None = None
 
     @property
     def server_version(self) -> str:
@@ -97,6 +100,7 @@ PROFILES: dict[int, VersionProfile] = {
         qty_warehouse_key="warehouse" if major <= 17 else "warehouse_id",
         sale_line_uom_field="product_uom" if major <= 18 else "product_uom_id",
         has_name_get=major <= 16,
+        webhook_timing=None if major <= 16 else "precommit" if major <= 18 else "postcommit",
     )
     for major in SUPPORTED_VERSIONS
 }
