@@ -28,6 +28,8 @@ IDENTITY_PROBLEMS = ["inventory", "identity_problems"]
 PUBLISHED = ["inventory", "published_channel_state"]
 CHANNEL_ORDERS = ["orders", "channel_orders"]
 ODOO_ORDER_SYNC = ["orders", "odoo_order_sync"]
+DRIFT = ["reconciliation", "drift"]
+DRIFT_HISTORY = ["reconciliation", "drift_history"]
 
 # -- channels ----------------------------------------------------------------------------------
 channel_partitions = dg.StaticPartitionsDefinition(POLICY.channels.names())

@@ -11,7 +11,10 @@ values. Modules:
 - `dlq`: the dead-letter queue and its replay;
 - `audit`: who changed what, when, before and after;
 - `inbox`: channel order events stored once, claimed for ingestion, the order-to-Odoo
-  mapping and the pending units the allocation subtracts.
+  mapping and the pending units the allocation subtracts;
+- `dirty`: the SKUs that changed in Odoo and wait for the batch, claimed by a run and cleared
+  once it succeeded;
+- `reconciliation`: the drift a run saw and what its publish corrected, in the audit log.
 
 No table holds a credential: payloads, errors and audit snapshots carry business values only.
 """

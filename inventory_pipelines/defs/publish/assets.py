@@ -21,6 +21,7 @@ from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
     CHANNEL_STOCK,
     CHANNELS_IN_ONE_RUN,
+    DRIFT,
     IDENTITY_PROBLEMS,
     POLICY,
     PRODUCT_IDENTITY,
@@ -37,7 +38,7 @@ from inventory_pipelines.inventory.identity import (
     map_listings,
     sellable_skus,
 )
-from inventory_pipelines.ledger import dlq, fences, outbox
+from inventory_pipelines.ledger import dlq, fences, outbox, reconciliation
 from inventory_pipelines.ledger.schema import published_state
 from inventory_pipelines.publishing.publisher import (
     ChannelPlan,
@@ -256,6 +257,9 @@ class PublishConfig(dg.Config):
     backfill_policy=CHANNELS_IN_ONE_RUN,
     pool=PUBLISHING_POOL,
     kinds={"polars", "parquet"},
+    # after the drift where a run measures it (the reconciliation), so its corrections are
+    # audited with their causes; a run that does not select it publishes without it
+    deps=[dg.AssetKey(DRIFT)],
     ins={
         "channel_allocation": dg.AssetIn(key=CHANNEL_ALLOCATION),
         "product_identity": dg.AssetIn(key=PRODUCT_IDENTITY),
@@ -317,6 +321,8 @@ def published_channel_state(
             engine, plans, f"{context.run.run_id}", increases=config.increases
         )
         with engine.connect() as conn:
+            # what this run's drift (if it measured one) saw and this round corrected
+            corrected = reconciliation.record_corrections(conn, f"{context.run.run_id}")
             frame = _published_frame(conn, chosen, sku_scope)
             stuck = {
                 name: problem
@@ -327,6 +333,7 @@ def published_channel_state(
     metadata = {
         **summed(figures, TOTALS),
         "channels": dg.MetadataValue.json(figures),
+        "drift_corrected": sum(n for causes in corrected.values() for n in causes.values()),
         "allocation_to_ack_s": round((datetime.now(UTC) - started).total_seconds(), 3),
     }
     if stuck:

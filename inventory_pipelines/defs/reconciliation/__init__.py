@@ -1,0 +1,2 @@
+"""Reconciliation: `reconciliation/drift` per channel, its checks, the drift history per day,
+the `reconcile_all` job and its nightly schedule."""
