@@ -2,12 +2,18 @@
 
 import dagster as dg
 
-from inventory_pipelines.defs.shared import BATCH_PRIORITY, CHANNEL_ALLOCATION, CHANNEL_ORDERS
+from inventory_pipelines.defs.shared import (
+    BATCH_PRIORITY,
+    CHANNEL_ALLOCATION,
+    CHANNEL_ORDERS,
+    STEPS_IN_ONE_PROCESS,
+)
 
 BATCH_TAGS = {"dagster/priority": str(BATCH_PRIORITY)}
 
 refresh_inventory = dg.define_asset_job(
     "refresh_inventory",
+    executor_def=STEPS_IN_ONE_PROCESS,
     selection=dg.AssetSelection.groups("odoo", "inventory", "rules")
     - dg.AssetSelection.assets(CHANNEL_ALLOCATION),
     tags=BATCH_TAGS,
@@ -16,6 +22,7 @@ refresh_inventory = dg.define_asset_job(
 
 allocate_channels = dg.define_asset_job(
     "allocate_channels",
+    executor_def=STEPS_IN_ONE_PROCESS,
     selection=dg.AssetSelection.assets(CHANNEL_ALLOCATION),
     tags=BATCH_TAGS,
     description="Apply the rules to canonical inventory for the chosen channels (partitions).",
@@ -23,6 +30,7 @@ allocate_channels = dg.define_asset_job(
 
 publish_channels = dg.define_asset_job(
     "publish_channels",
+    executor_def=STEPS_IN_ONE_PROCESS,
     selection=dg.AssetSelection.groups("channels")
     | dg.AssetSelection.assets(CHANNEL_ALLOCATION, CHANNEL_ORDERS),
     tags=BATCH_TAGS,

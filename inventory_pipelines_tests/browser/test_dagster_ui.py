@@ -65,8 +65,8 @@ CHROMIUM_FLAGS = (
 )
 BIN = Path(sys.executable).parent
 FAILING_CHANNEL = "pos"
-#: setup and failing runs execute in the run's own process (no subprocess per step): ~15 s each
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+#: every job runs its steps in the run's own process (defs/shared.py: STEPS_IN_ONE_PROCESS)
+NO_CONFIG: dict = {}
 #: what the asset graph must show (node names; each is unique in this project)
 ASSETS = (
     "products",  # odoo/products
@@ -410,7 +410,7 @@ def test_the_ui_shows_the_graph_a_red_channel_partition_and_its_re_execution_tur
     screens = Screens(browser, tmp_path / "screenshots")
     try:
         # the snapshot the channel assets allocate from (not the subject: launched over GraphQL)
-        setup = ui.graphql.submit_job_execution("refresh_inventory", run_config=IN_PROCESS)
+        setup = ui.graphql.submit_job_execution("refresh_inventory", run_config=NO_CONFIG)
 
         # (a) the asset graph, while the setup run goes
         shown = _asset_graph(browser, ui)
@@ -426,7 +426,7 @@ def test_the_ui_shows_the_graph_a_red_channel_partition_and_its_re_execution_tur
         )
         assert faults.json()["outage"] == "503", faults.text
         failed = ui.graphql.submit_job_execution(
-            "publish_channels", run_config=IN_PROCESS, tags={"dagster/partition": FAILING_CHANNEL}
+            "publish_channels", run_config=NO_CONFIG, tags={"dagster/partition": FAILING_CHANNEL}
         )
         assert _run_to_end(ui, failed, 120) == "FAILURE", "the run with the channel down passed"
 

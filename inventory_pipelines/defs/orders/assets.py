@@ -45,6 +45,7 @@ from inventory_pipelines.defs.shared import (
     ODOO_ORDER_SYNC,
     POLICY,
     PUBLISHED,
+    STEPS_IN_ONE_PROCESS,
     channel_partitions,
     channel_range_tags,
     channels_of,
@@ -362,6 +363,7 @@ def odoo_order_sync(
 
 ingest_orders = dg.define_asset_job(
     "ingest_orders",
+    executor_def=STEPS_IN_ONE_PROCESS,
     selection=dg.AssetSelection.assets(ODOO_ORDER_SYNC),
     tags={"dagster/priority": str(FAST_PATH_PRIORITY)},
     description="Take the chosen channels' inboxes into Odoo.",
@@ -369,6 +371,7 @@ ingest_orders = dg.define_asset_job(
 
 refresh_ordered_skus = dg.define_asset_job(
     "refresh_ordered_skus",
+    executor_def=STEPS_IN_ONE_PROCESS,
     selection=dg.AssetSelection.assets(CHANNEL_ALLOCATION, PUBLISHED),
     tags={"dagster/priority": str(FAST_PATH_PRIORITY)},
     description="Re-allocate and publish a SKU subset on every channel in one run (the fast "

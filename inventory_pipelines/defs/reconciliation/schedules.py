@@ -12,7 +12,12 @@ switched either way in the UI).
 
 import dagster as dg
 
-from inventory_pipelines.defs.shared import BATCH_PRIORITY, POLICY, channel_range_tags
+from inventory_pipelines.defs.shared import (
+    BATCH_PRIORITY,
+    POLICY,
+    STEPS_IN_ONE_PROCESS,
+    channel_range_tags,
+)
 from inventory_pipelines.rules.automation import Schedule
 
 #: every asset group of the code location: the whole graph
@@ -21,6 +26,7 @@ TRIGGER = {"inventory/trigger": "nightly_reconciliation"}
 
 reconcile_all = dg.define_asset_job(
     "reconcile_all",
+    executor_def=STEPS_IN_ONE_PROCESS,
     selection=dg.AssetSelection.groups(*RECONCILIATION_GROUPS),
     tags={"dagster/priority": str(BATCH_PRIORITY)},
     description="The full reconciliation: rebuild everything from the Odoo snapshot, read every "

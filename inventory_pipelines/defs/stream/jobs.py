@@ -21,6 +21,7 @@ from inventory_pipelines.defs.shared import (
     PUBLISHED,
     QUARANTINE,
     SKU_VELOCITY,
+    STEPS_IN_ONE_PROCESS,
     STOCK_QUANTS,
 )
 
@@ -36,6 +37,7 @@ DIRTY_CLAIM_TAG = "inventory/dirty_claim"
 
 refresh_changed_skus = dg.define_asset_job(
     "refresh_changed_skus",
+    executor_def=STEPS_IN_ONE_PROCESS,
     selection=CHANGED_SKUS_SELECTION,
     tags={"dagster/priority": str(FAST_PATH_PRIORITY)},
     description="Re-read a SKU subset from Odoo and take it to every channel in one run (the "
