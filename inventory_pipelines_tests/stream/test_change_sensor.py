@@ -350,8 +350,8 @@ def test_an_odoo_that_is_down_fails_the_evaluation_and_is_not_flooded(stream) ->
 
 
 def test_a_rules_change_since_the_last_allocation_refreshes_every_sku_once() -> None:
-    from inventory_pipelines.defs.stream.sensors import ALLOCATION_VERSION, rules_change_requests
     from inventory_pipelines.definitions import defs
+    from inventory_pipelines.defs.stream.sensors import ALLOCATION_VERSION, rules_change_requests
 
     key = dg.AssetKey(["inventory", "channel_allocation"])
     with dg.instance_for_test() as instance:
