@@ -61,6 +61,17 @@ class ChannelPlan:
     targets: dict[str, tuple[str, int]]
     shown: Mapping[str, int] = field(default_factory=dict)
     shown_at: datetime | None = None
+    #: base units in one channel unit (a pack channel's `uom.units`): quantities here are in
+    #: channel units, the ledger's sales and drops in base units
+    units_per_item: float = 1.0
+
+    def to_channel_units(self, base_units: int) -> int:
+        """Base units as whole channel units (the channel sells whole ones)."""
+        return round(base_units / self.units_per_item)
+
+    def to_base_units(self, channel_units: int) -> int:
+        """Channel units as base units."""
+        return round(channel_units * self.units_per_item)
 
 
 @dataclass
@@ -163,11 +174,12 @@ def _not_explained_by_sales(
     for listing, sku in skus.items():
         at = acknowledged[listing][1]
         since[sku] = min(at, since.get(sku, at))
-    sold = fences.sold_after(conn, plan.channel, since)
+    sold = fences.sold_after(conn, plan.channel, since)  # base units
     return {
         listing: (before, shown)
         for listing, (before, shown) in edits.items()
-        if listing not in skus or shown != before - sold.get(skus[listing], 0)
+        if listing not in skus
+        or shown != before - plan.to_channel_units(sold.get(skus[listing], 0))
     }
 
 
@@ -427,13 +439,14 @@ def _replan_stale(
         item = sent[result.listing_id]
         if item.expected is not None and item.expected > result.quantity:
             # the channel sold these units (or lost them) since we believed it: until orders
-            # explain them, the allocation counts them as this channel's sales
+            # explain them, the allocation counts them as this channel's sales (base units,
+            # as the orders' pending units are)
             drops.append(
                 {
                     "channel": plan.channel,
                     "sku": item.sku,
                     "listing_id": item.listing_id,
-                    "units": item.expected - result.quantity,
+                    "units": plan.to_base_units(item.expected - result.quantity),
                     "correlation_id": round_id,
                 }
             )

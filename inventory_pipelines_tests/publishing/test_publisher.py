@@ -191,3 +191,45 @@ def test_a_decreases_only_pass_holds_every_increase_for_the_next_round(ledger, p
             assert after_first[listing] == target
     publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "pass-2")
     assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
+
+
+def test_a_pack_channels_stale_drop_and_its_sales_are_counted_in_base_units(
+    ledger, portal, connector
+):
+    """A channel that counts packs of 6. A till sale of 3 packs that a stale compare reveals
+    is 18 base units the allocation must hold (drops are weighed against the orders' pending
+    units, base units); and a read-back 2 packs below our acknowledgement, with an order of 12
+    base units since, is those sales, not a channel-side edit."""
+    from inventory_pipelines.ledger import fences, inbox
+
+    def order(external_id: str, sku: str, units: int) -> inbox.InboxEvent:
+        return inbox.InboxEvent(
+            "pos", external_id, "created", "created", "poll", {"lines": []}, pending={sku: units}
+        )
+
+    targets = targets_for(portal)
+    publish_round(
+        ledger,
+        [ChannelPlan("pos", connector, dict(targets), shown(portal), units_per_item=6)],
+        "r1",
+    )
+    listing, (sku, quantity) = next((k, v) for k, v in targets.items() if v[1] >= 10)
+    portal.state.sell(listing, 3)
+    raised = {**targets, listing: (sku, quantity + 5)}
+    publish_round(ledger, [ChannelPlan("pos", connector, raised, units_per_item=6)], "r2")
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    with ledger.connect() as conn:
+        assert fences.unexplained_drops(conn, epoch) == {("pos", sku): 18}
+        inbox.receive(conn, [order("till-1", sku, 18)])  # the order of those 3 packs
+        assert fences.unexplained_drops(conn, epoch) == {}
+
+    other, (other_sku, _) = next((k, v) for k, v in targets.items() if v[1] >= 10 and v[0] != sku)
+    portal.state.sell(other, 2)  # 2 packs of another SKU at the till, after our acknowledgement
+    with ledger.connect() as conn:
+        inbox.receive(conn, [order("till-2", other_sku, 12)])  # ... their order: 12 base units
+    read_back = {other: portal.state.listings[other].quantity}
+    plan = ChannelPlan(
+        "pos", connector, raised, read_back, shown_at=datetime.now(UTC), units_per_item=6
+    )
+    summary = publish_round(ledger, [plan], "r3")["pos"]
+    assert summary.channel_edits == 0

@@ -315,6 +315,7 @@ def published_channel_state(
                         if quantity is not None
                     },
                     stock["read_at"].min() if stock.height else None,
+                    units_per_item=float(channel.uom.units),
                 )
             )
         summaries = publish_round(
