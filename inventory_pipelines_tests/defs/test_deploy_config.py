@@ -32,3 +32,20 @@ def test_only_the_publishing_step_is_limited_and_no_partitioned_run_is():
         if graph.get(key).pools
     }
     assert pools == {"inventory/published_channel_state": {PUBLISHING_POOL}}
+
+
+def test_batch_runs_leave_run_slots_for_the_fast_path():
+    from inventory_pipelines.definitions import defs
+    from inventory_pipelines.defs.shared import BATCH_PRIORITY, FAST_PATH_PRIORITY
+
+    config = yaml.safe_load(DEPLOY.read_text())["run_coordinator"]["config"]
+    [batch] = [x for x in config["tag_concurrency_limits"] if x["key"] == "dagster/priority"]
+    assert batch["value"] == str(BATCH_PRIORITY)
+    assert batch["limit"] < config["max_concurrent_runs"]
+    jobs = {j.name: j for j in defs().resolve_all_job_defs()}
+    batch_jobs = {"refresh_inventory", "allocate_channels", "publish_channels", "reconcile_all"}
+    fast_jobs = {"refresh_changed_skus", "refresh_ordered_skus", "ingest_orders"}
+    for name in batch_jobs:
+        assert jobs[name].tags["dagster/priority"] == str(BATCH_PRIORITY), name
+    for name in fast_jobs:
+        assert jobs[name].tags["dagster/priority"] == str(FAST_PATH_PRIORITY), name
