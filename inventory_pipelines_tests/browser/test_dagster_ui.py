@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,7 +46,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from inventory_pipelines.ledger import migrate
-from inventory_pipelines.rules import load_policy
+from inventory_pipelines.rules import default_rules_dir, load_policy
 from inventory_pipelines.sandbox.stack import Stack, start_stack
 from inventory_pipelines.settings import REPO_ROOT
 
@@ -191,6 +192,16 @@ def ui(tmp_path: Path) -> Iterator[Ui]:
     channels = [(c.name, c.kind.value) for c in load_policy().channels.channels]
     stack = start_stack(channels, skus=40, seed=11)
     log = tmp_path / "dagster-dev.log"
+    # the shipped rules with every sensor and schedule off: this test launches its own runs,
+    # and the change sensor's bootstrap run would otherwise materialize the partitions it
+    # watches (the running-by-itself paths have their own tests)
+    rules = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), rules)
+    (rules / "automation.yml").write_text(
+        "change_sensor: {enabled: false}\npush: {enabled: false}\n"
+        "schedules:\n  batch: {enabled: false, cron: '*/15 * * * *'}\n"
+        "  reconciliation: {enabled: false, cron: '0 2 * * *'}\n"
+    )
     try:
         port = _free_port()
         env = {
@@ -200,6 +211,7 @@ def ui(tmp_path: Path) -> Iterator[Ui]:
             "INVENTORY_ENV": "local",
             "INVENTORY_LEDGER_URL": ledger_url,
             "INVENTORY_DATA_DIR": str(tmp_path / "tables"),
+            "INVENTORY_RULES_DIR": str(rules),
         }
         with log.open("wb") as sink:
             dagster = subprocess.Popen(
