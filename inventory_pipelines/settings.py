@@ -10,6 +10,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 ENVIRONMENTS = ("local", "staging", "prod")
+#: the hosts the `local` environment may talk to: everything else is off the machine
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def environment() -> str:

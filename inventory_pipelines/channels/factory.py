@@ -23,6 +23,7 @@ from inventory_pipelines.channels.base import (
     ChannelSpec,
     WebhookKind,
 )
+from inventory_pipelines.settings import LOOPBACK_HOSTS
 
 __all__ = [
     "KINDS",
@@ -36,7 +37,6 @@ __all__ = [
     "webhook_secret_from_env",
 ]
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 #: every kind of channel, by its name in `channels.yml`
 KINDS: dict[str, ChannelSpec] = {

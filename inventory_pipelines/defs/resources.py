@@ -19,8 +19,8 @@ from inventory_pipelines.defs.shared import POLICY
 from inventory_pipelines.ledger import create_engine, default_url, migrate
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.rules import Policy, load_policy
+from inventory_pipelines.settings import LOOPBACK_HOSTS
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Ledger URLs this process has migrated: a run migrates once, not at every asset.
 _MIGRATED: set[str] = set()
 

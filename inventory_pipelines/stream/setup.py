@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute
 from inventory_pipelines import settings
 from inventory_pipelines.odoo import OdooClient, OdooConfig, OdooError
 from inventory_pipelines.rules import Policy
+from inventory_pipelines.settings import LOOPBACK_HOSTS
 from inventory_pipelines.stream.coalescer import HintCoalescer
 from inventory_pipelines.stream.quants import OdooQuantReader
 from inventory_pipelines.stream.receiver import PushStats, push_routes
@@ -41,7 +42,6 @@ MIN_TOKEN_LENGTH = 16
 DAGSTER_URL_ENV = "INVENTORY_DAGSTER_URL"
 DAGSTER_LOCATION_ENV = "INVENTORY_DAGSTER_LOCATION"
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class PushConfigError(ValueError):
