@@ -159,7 +159,9 @@ def test_a_stock_change_reaches_every_channel_through_the_fast_run_as_a_full_ref
     started = odoo_change_sensor(
         dg.build_sensor_context(instance=instance, resources=sensor_resources)
     )
-    odoo.state.set_clock(start + timedelta(seconds=10))
+    # Odoo's clock at the wall clock's (after the first publish): the change's write_date
+    changed_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0) + timedelta(seconds=1)
+    odoo.state.set_clock(max(start + timedelta(seconds=10), changed_at))
     odoo.state.move_stock(SKU, "MAIN/Stock", 60)  # a receipt: back in stock
     result = odoo_change_sensor(
         dg.build_sensor_context(
@@ -183,6 +185,14 @@ def test_a_stock_change_reaches_every_channel_through_the_fast_run_as_a_full_ref
     targets = dict(allocation.select("channel", "publishable").iter_rows())
     assert after == targets  # every channel shows what the allocation says now
     assert after != before and any(q for q in after.values())
+    # the change-to-acknowledgement latency of the updates that carried the change
+    [fast_published] = [
+        m for m in fast.get_asset_materialization_events() if m.asset_key == dg.AssetKey(PUBLISHED)
+    ][:1]
+    latency = {k: v.value for k, v in fast_published.materialization.metadata.items()}
+    changed_listings = sum(1 for name in CHANNELS if after[name] != before[name])
+    assert latency["change_to_ack_count"] >= changed_listings >= 1
+    assert 0 <= latency["change_to_ack_p50_s"] <= latency["change_to_ack_p95_s"] < 120
 
     # a full refresh gives the same rows for the SKU and has nothing left to send anywhere
     full = materialize(resources, tags=range_tags(CHANNELS))
@@ -194,4 +204,5 @@ def test_a_stock_change_reaches_every_channel_through_the_fast_run_as_a_full_ref
     )  # one per channel partition, each with every channel's figures
     figures = published.materialization.metadata["channels"].value
     assert {name: figures[name]["sent"] for name in CHANNELS} == dict.fromkeys(CHANNELS, 0)
+    assert published.materialization.metadata["change_to_ack_count"].value == 0  # nothing sent
     assert shown(SKU, listings) == after

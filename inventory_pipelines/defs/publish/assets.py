@@ -6,6 +6,7 @@ at once, so zero-outs and decreases of all channels go before any increase (DESI
 section 7). A channel that cannot be read is left out of that run's publish, never the others.
 """
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,8 @@ import dagster as dg
 import polars as pl
 import sqlalchemy as sa
 
+from inventory_pipelines import settings
+from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.defs.checks import preview
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
 from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, RulesResource
@@ -28,6 +31,7 @@ from inventory_pipelines.defs.shared import (
     PRODUCTS,
     PUBLISHED,
     PUBLISHING_POOL,
+    STOCK_QUANTS,
     channel_partitions,
     channels_of,
     summed,
@@ -38,7 +42,8 @@ from inventory_pipelines.inventory.identity import (
     map_listings,
     sellable_skus,
 )
-from inventory_pipelines.ledger import dlq, fences, outbox, reconciliation
+from inventory_pipelines.ledger import dlq, fences, outbox, reconciliation, state
+from inventory_pipelines.ledger.schema import outbox as outbox_table
 from inventory_pipelines.ledger.schema import published_state
 from inventory_pipelines.publishing.publisher import (
     ChannelPlan,
@@ -296,6 +301,12 @@ def published_channel_state(
     publishing = [c for c in chosen if c not in unreadable]
     started = datetime.now(UTC)
     with ledger.engine() as engine, ExitStack() as stack:
+        with engine.connect() as conn:
+            acknowledged_before = {
+                (name, listing): at
+                for name in publishing
+                for listing, (_, at) in state.acknowledged_with_time(conn, name).items()
+            }
         plans = []
         for name in publishing:
             channel = rules.policy().channels.get(name)
@@ -324,6 +335,7 @@ def published_channel_state(
         with engine.connect() as conn:
             # what this run's drift (if it measured one) saw and this round corrected
             corrected = reconciliation.record_corrections(conn, f"{context.run.run_id}")
+            latency = change_to_ack(conn, f"{context.run.run_id}", acknowledged_before)
             frame = _published_frame(conn, chosen, sku_scope)
             stuck = {
                 name: problem
@@ -335,6 +347,7 @@ def published_channel_state(
         **summed(figures, TOTALS),
         "channels": dg.MetadataValue.json(figures),
         "drift_corrected": sum(n for causes in corrected.values() for n in causes.values()),
+        **latency,
         "allocation_to_ack_s": round((datetime.now(UTC) - started).total_seconds(), 3),
     }
     if stuck:
@@ -343,6 +356,62 @@ def published_channel_state(
             metadata=metadata,
         )
     return dg.Output(frame, metadata=metadata)
+
+
+def change_to_ack(
+    conn: sa.Connection,
+    round_id: str,
+    acknowledged_before: Mapping[tuple[str, str], datetime],
+    store: TableStore | None = None,
+) -> dict[str, float | int | None]:
+    """Seconds from a stock change in Odoo to the channel's acknowledgement of the quantity
+    that carries it, over this round's acknowledged updates (re-plans included): p50, p95 and
+    how many. The change is the latest `write_date` of the SKU's quants in `odoo/stock_quants`;
+    an update counts only when that change came after the listing's previous acknowledgement
+    (the update carries it: a share or a buffer that changed carries no stock change)."""
+    rows = conn.execute(
+        sa.select(outbox_table.c.channel, outbox_table.c.listing_id, outbox_table.c.sku,
+                  outbox_table.c.acknowledged_at)
+        .where(
+            sa.or_(outbox_table.c.round_id == round_id,
+                   outbox_table.c.round_id.like(f"{round_id}:%")),
+            outbox_table.c.status == "acknowledged",
+        )
+    ).all()  # fmt: skip
+    figures: dict[str, float | int | None] = {
+        "change_to_ack_p50_s": None,
+        "change_to_ack_p95_s": None,
+        "change_to_ack_count": 0,
+    }
+    skus = sorted({sku for _, _, sku, _ in rows if sku})
+    store = store or TableStore(settings.data_dir())
+    if not skus or not store.exists(STOCK_QUANTS):
+        return figures
+    quants = store.read(STOCK_QUANTS, skus=skus)
+    if quants.is_empty() or "write_date" not in quants.columns:
+        return figures
+    changed = dict(quants.group_by("sku").agg(pl.col("write_date").max()).drop_nulls().iter_rows())
+    seconds = []
+    for channel, listing, sku, acked in rows:
+        at = changed.get(sku)
+        if at is None or acked is None:
+            continue
+        at, acked = _utc(at), _utc(acked)
+        previous = acknowledged_before.get((channel, listing))
+        if (previous is None or at > _utc(previous)) and acked >= at:
+            seconds.append((acked - at).total_seconds())
+    if seconds:
+        ordered = sorted(seconds)
+        figures.update(
+            change_to_ack_p50_s=round(ordered[len(ordered) // 2], 3),
+            change_to_ack_p95_s=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 3),
+            change_to_ack_count=len(ordered),
+        )
+    return figures
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _published_frame(conn: sa.Connection, chosen: list[str], sku_scope: SkuScope) -> pl.DataFrame:
