@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ TOKEN = "T000/B000/chat-token-that-must-not-leak"
 @dg.op
 def read_back() -> None:
     raise RuntimeError(
-        "shopify unavailable at https://admin:hunter2@shop.example/graphql\nsecond line"
+        "shopify unavailable at https://admin:hun@ter2@shop.example/graphql?api_key=k3y-s3cret"
+        "\nsecond line"
     )
 
 
@@ -104,6 +106,7 @@ def entries(ledger: LedgerResource, run_id: str) -> list[audit.AuditEntry]:
 def test_a_failed_run_is_recorded_once_and_posted_without_secrets(
     chat: Chat, ledger: LedgerResource, monkeypatch, caplog
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx logs each request's URL at INFO
     monkeypatch.setenv(ALERT_URL_ENV, chat.url)
     monkeypatch.setenv(DAGSTER_URL_ENV, "http://127.0.0.1:3000")
     with dg.instance_for_test() as instance:
@@ -118,7 +121,7 @@ def test_a_failed_run_is_recorded_once_and_posted_without_secrets(
     assert entry.after["channels"] == ["shopify", "b2b"]
     [step] = entry.after["failed_steps"]
     assert step["step"] == "read_back"
-    assert "shopify unavailable at https://***@shop.example/graphql" in step["error"]
+    assert "shopify unavailable at https://***@shop.example/graphql?api_key=***" in step["error"]
     assert "second line" not in step["error"]
 
     [message] = chat.received
@@ -126,8 +129,10 @@ def test_a_failed_run_is_recorded_once_and_posted_without_secrets(
     assert "run of `publish_like` (channels shopify..b2b) failed" in text
     assert "`read_back`: RuntimeError: shopify unavailable" in text
     assert f"http://127.0.0.1:3000/runs/{run_id}" in text
+    assert "HTTP Request: POST $INVENTORY_ALERT_WEBHOOK_URL" in caplog.text  # httpx's line
     everything = f"{text} {entry.after} {caplog.text}"
-    assert "hunter2" not in everything and TOKEN not in everything
+    for secret in ("hun@ter2", "ter2", "k3y-s3cret", TOKEN):
+        assert secret not in everything, secret
 
 
 def test_a_chat_that_fails_costs_an_audit_row_never_the_record(ledger, monkeypatch) -> None:

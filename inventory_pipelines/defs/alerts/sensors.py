@@ -12,6 +12,7 @@ A chat that does not answer costs an `alert.failed` audit row, never the record.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Any
@@ -30,16 +31,43 @@ from inventory_pipelines.ledger.schema import audit_log
 ALERT_URL_ENV = "INVENTORY_ALERT_WEBHOOK_URL"
 DAGSTER_URL_ENV = "INVENTORY_DAGSTER_URL"
 ALERT_TIMEOUT_S = 5.0
-_URL_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@]+@")
+_URL_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#]+@")
+
+
+class _HideAlertUrl(logging.Filter):
+    """httpx logs every request's URL at INFO: the chat webhook's carries its token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        url = os.environ.get(ALERT_URL_ENV, "").strip()
+        if url and isinstance(record.args, tuple):
+            record.args = tuple(
+                str(arg).replace(url, f"${ALERT_URL_ENV}") if url in str(arg) else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_HideAlertUrl())
 
 
 class AlertError(RuntimeError):
     """The alert could not be posted (the message says why, without the URL)."""
 
 
+_SECRET_PARAMETER = re.compile(
+    r"(?P<name>[\w.-]*(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|signature|auth)[\w.-]*)"
+    r"=(?P<value>[^&\s'\"]+)",
+    re.IGNORECASE,
+)
+
+
 def _first_line(text: str | None, limit: int = 300) -> str:
+    """The first line of an error, URL credentials and secret-named parameters hidden."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return _URL_CREDENTIALS.sub(r"\1***@", lines[0])[:limit] if lines else ""
+    if not lines:
+        return ""
+    line = _URL_CREDENTIALS.sub(r"\1***@", lines[0])
+    return _SECRET_PARAMETER.sub(lambda m: f"{m['name']}=***", line)[:limit]
 
 
 def failure_summary(context: dg.RunFailureSensorContext) -> dict[str, Any]:
