@@ -349,28 +349,51 @@ def test_an_odoo_that_is_down_fails_the_evaluation_and_is_not_flooded(stream) ->
     assert stream.odoo.request_count == 5
 
 
-def test_a_rules_change_since_the_last_allocation_refreshes_every_sku_once() -> None:
+def test_a_rules_change_since_the_last_allocation_refreshes_every_sku() -> None:
+    from datetime import UTC, datetime, timedelta
+
     from inventory_pipelines.definitions import defs
     from inventory_pipelines.defs.stream.sensors import ALLOCATION_VERSION, rules_change_requests
 
     key = dg.AssetKey(["inventory", "channel_allocation"])
+
+    def allocated(version: str) -> None:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(key, partition="pos", tags={"dagster/code_version": version})
+        )
+
     with dg.instance_for_test() as instance:
         assert rules_change_requests(instance) == []  # never allocated: the bootstrap's
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                key, partition="pos", tags={"dagster/code_version": ALLOCATION_VERSION}
-            )
-        )
+        allocated(ALLOCATION_VERSION)
         assert rules_change_requests(instance) == []  # allocated with these rules
         # a warehouse set offline in warehouses.yml: the location reloads with a new version
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                key, partition="pos", tags={"dagster/code_version": "rules-0ld"}
-            )
-        )
-        [request] = rules_change_requests(instance)
+        allocated("rules-0ld")
+        now = datetime.now(UTC)
+        [request] = rules_change_requests(instance, now)
+        assert [r.run_key for r in rules_change_requests(instance, now)] == [request.run_key]
+        # a re-route that failed is asked for again the next hour
+        [retry] = rules_change_requests(instance, now + timedelta(hours=1))
+        assert retry.run_key != request.run_key
+        # the re-route ran; then the rules went back and forth: each change re-routes again
+        allocated(ALLOCATION_VERSION)
+        assert rules_change_requests(instance, now) == []
+        allocated("rules-0ld")
+        [again] = rules_change_requests(instance, now)
+        assert again.run_key not in (request.run_key, retry.run_key)
+        # same rules, but a time-boxed suppression begins after the last allocation
+        allocated(ALLOCATION_VERSION)
+        window = POLICY.suppressions.suppressions[0]
+        before, during = window.start - timedelta(hours=1), window.start + timedelta(hours=1)
+        later = rules_change_requests(instance, during)
+        if datetime.now(UTC) < window.start:  # allocated before the window: it begins now
+            [begins] = later
+            assert begins.tags["inventory/rules_changed"].endswith(ALLOCATION_VERSION)
+        else:  # allocated inside the window: it still holds, nothing to re-route
+            assert later == []
+            assert rules_change_requests(instance, window.until + timedelta(hours=1))  # ends
+        assert before < during
     assert request.job_name == "refresh_changed_skus"
-    assert request.run_key == f"rules:{ALLOCATION_VERSION}"  # once per rules version
+    assert request.run_key.startswith(f"rules:{ALLOCATION_VERSION}:")
     assert request.tags["dagster/priority"] == str(FAST_PATH_PRIORITY)
     assert request.tags["inventory/rules_changed"] == f"rules-0ld -> {ALLOCATION_VERSION}"
     assert request.tags["dagster/asset_partition_range_start"] == POLICY.channels.names()[0]

@@ -137,13 +137,34 @@ def fast_run_requests(
     return requests
 
 
-def bootstrap_requests(store: TableStore, now: datetime) -> list[dg.RunRequest]:
+def _in_flight(instance: dg.DagsterInstance, tags: dict[str, str]) -> bool:
+    """Whether a run with `tags` is queued, starting or running."""
+    runs = instance.get_run_records(
+        dg.RunsFilter(
+            tags=tags,
+            statuses=[
+                dg.DagsterRunStatus.QUEUED,
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
+        ),
+        limit=1,
+    )
+    return bool(runs)
+
+
+def bootstrap_requests(
+    store: TableStore, now: datetime, instance: dg.DagsterInstance | None = None
+) -> list[dg.RunRequest]:
     """Before the first full refresh, or once the data plane lost a table a SKU refresh needs
     (a new machine, a restored backup), one `reconcile_all` run over every channel, at most
     one an hour (its run key): the loop closes on a fresh `make run` without anyone clicking,
     and converges again from a lost data plane."""
     if not missing_refresh_inputs(store):
         return []
+    if instance is not None and _in_flight(instance, {"inventory/bootstrap": "true"}):
+        return []  # one at a time: the next is asked for once this one ended
     return [
         dg.RunRequest(
             run_key=f"bootstrap:{now:%Y-%m-%dT%H}",
@@ -162,22 +183,42 @@ def bootstrap_requests(store: TableStore, now: datetime) -> list[dg.RunRequest]:
 ALLOCATION_VERSION = f"rules-{POLICY.version_of(*ALLOCATION_RULES)}"
 
 
-def rules_change_requests(instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+def _active_suppressions(at: datetime) -> str:
+    """Which suppression windows of the rules cover `at` (their indices), as text."""
+    active = [i for i, w in enumerate(POLICY.suppressions.suppressions) if w.active_at(at)]
+    return "-".join(map(str, active)) or "none"
+
+
+def rules_change_requests(
+    instance: dg.DagsterInstance, now: datetime | None = None
+) -> list[dg.RunRequest]:
     """When the rules the allocation applies changed since its last materialization (a
     warehouse set offline or on hold, a share, a buffer, a suppression: the code location was
-    reloaded with them), one `refresh_changed_skus` run over every SKU and every channel at
-    fast-path priority, once per rules version (its run key): availability is re-routed on
-    every channel now, not at the next full run."""
+    reloaded with them), or a time-boxed suppression began or ended since then: one
+    `refresh_changed_skus` run over every SKU and every channel at fast-path priority, one at
+    a time, asked for again the next hour if it failed. Availability is re-routed on every
+    channel now, not at the next full run."""
     event = instance.get_latest_materialization_event(dg.AssetKey(CHANNEL_ALLOCATION))
     materialization = event.asset_materialization if event is not None else None
     if materialization is None:
         return []  # never allocated: the bootstrap's
+    now = now or datetime.now(UTC)
     seen = (materialization.tags or {}).get("dagster/code_version")
+    allocated_at = datetime.fromtimestamp(event.timestamp, UTC)
+    windows = _active_suppressions(now)
+    if windows != _active_suppressions(allocated_at):
+        # a time-boxed suppression began or ended since the last allocation: same rules,
+        # another answer
+        seen = f"{seen}+suppressions"
     if seen is None or seen == ALLOCATION_VERSION:
         return []
+    if _in_flight(instance, {"inventory/rules_changed": f"{seen} -> {ALLOCATION_VERSION}"}):
+        return []
+    # the key names the allocation it supersedes (rules that go back and forth re-route each
+    # time) and the hour (a re-route that failed is asked for again the next hour)
     return [
         dg.RunRequest(
-            run_key=f"rules:{ALLOCATION_VERSION}",
+            run_key=f"rules:{ALLOCATION_VERSION}:{windows}:{event.timestamp:.3f}:{now:%Y-%m-%dT%H}",
             job_name=refresh_changed_skus.name,
             run_config={"resources": {"sku_scope": {"config": {"skus": None}}}},
             tags={
@@ -219,7 +260,10 @@ def odoo_change_sensor(
     """Read the changes since the cursor, route them, return the fast runs and the cursor
     (and the full run that bootstraps the tables, while they are missing)."""
     store = TableStore(settings.data_dir())
-    extra = bootstrap_requests(store, datetime.now(UTC)) or rules_change_requests(context.instance)
+    now = datetime.now(UTC)
+    extra = bootstrap_requests(store, now, context.instance) or rules_change_requests(
+        context.instance, now
+    )
     return _with(extra, _evaluate(context, odoo, ledger, store))
 
 
@@ -290,7 +334,27 @@ def _evaluate(
 )
 def requeue_failed_refreshes(context: dg.RunFailureSensorContext, ledger: LedgerResource) -> None:
     """Mark the failed run's SKUs dirty (a batch run's own claim is released by the batch)."""
-    run = context.dagster_run
+    _requeue(context, context.dagster_run, ledger, "failed")
+
+
+@dg.run_status_sensor(
+    name="requeue_canceled_refreshes",
+    run_status=dg.DagsterRunStatus.CANCELED,
+    monitored_jobs=[refresh_changed_skus],
+    default_status=dg.DefaultSensorStatus.RUNNING
+    if SENSOR.enabled
+    else dg.DefaultSensorStatus.STOPPED,
+    description="A fast refresh of changed SKUs that was canceled (by an operator, or by run "
+    "monitoring) marks its SKUs dirty, so the next batch takes them.",
+)
+def requeue_canceled_refreshes(context: dg.RunStatusSensorContext, ledger: LedgerResource) -> None:
+    """As `requeue_failed_refreshes`, for a canceled run."""
+    _requeue(context, context.dagster_run, ledger, "canceled")
+
+
+def _requeue(context, run, ledger: LedgerResource, ended: str) -> None:
+    """The SKUs of a fast refresh that ended without success, marked dirty for the batch (a
+    run over every SKU, a rules re-route, is asked for again by the sensor instead)."""
     if DIRTY_CLAIM_TAG in (run.tags or {}):
         return
     skus = (
@@ -299,11 +363,13 @@ def requeue_failed_refreshes(context: dg.RunFailureSensorContext, ledger: Ledger
     if not skus:
         return
     with ledger.engine() as engine, engine.connect() as conn:
-        dirty.mark(conn, dict.fromkeys(skus, f"fast refresh failed (run {run.run_id[:8]})"))
+        dirty.mark(conn, dict.fromkeys(skus, f"fast refresh {ended} (run {run.run_id[:8]})"))
     context.log.info(f"run {run.run_id}: {len(skus)} SKU(s) marked dirty for the next batch")
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """The Odoo change sensor and the requeue of failed fast refreshes."""
-    return dg.Definitions(sensors=[odoo_change_sensor, requeue_failed_refreshes])
+    """The Odoo change sensor and the requeue of failed and canceled fast refreshes."""
+    return dg.Definitions(
+        sensors=[odoo_change_sensor, requeue_failed_refreshes, requeue_canceled_refreshes]
+    )
