@@ -451,8 +451,10 @@ class WooCommerceConnector(HTTPCounters, ChannelConnector):
     def _order_events(resource: Any) -> list[ChannelOrder]:
         """A polled order's events: every paid order a ``created`` event, and a
         ``cancelled`` or ``returned`` one when its status says so. An unpaid order is not
-        read: it comes again when it changes."""
-        if isinstance(resource, Mapping) and resource.get("status") in _UNPAID:
+        read: it comes again when it changes. A status that is not a string (a list, an
+        object: unhashable) is no unpaid status: the model reads it as none."""
+        status = resource.get("status") if isinstance(resource, Mapping) else None
+        if isinstance(status, str) and status in _UNPAID:
             return []
         order = read_order(resource)
         events = [order_event(order, "created")]

@@ -63,6 +63,19 @@ def ensure_no_secrets(value: Any, where: str = "payload") -> None:
             ensure_no_secrets(item, where)
 
 
+def masked(value: Any) -> Any:
+    """A copy of the JSON `value` without the entries whose key names a credential, at any
+    depth; the rest kept as it is. `ensure_no_secrets` refuses such a key whatever its value
+    (even ``"***"``), so the entry goes, not just its value: what is left it accepts."""
+    if isinstance(value, Mapping):
+        return {
+            key: masked(item) for key, item in value.items() if not _SECRET_KEY.search(str(key))
+        }
+    if isinstance(value, list | tuple):
+        return [masked(item) for item in value]
+    return value
+
+
 def record(
     conn: Connection,
     *,

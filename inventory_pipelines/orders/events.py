@@ -4,11 +4,11 @@ Both intake routes (the poller, the webhook receiver) read a channel's payloads 
 channel's typed models (`channels.payloads`) and call `take_in`. What a model refuses (an
 order id that is not one, a fraction of a unit, a quantity no shelf holds) never becomes an
 event: the receiver answers 4xx and stores nothing; the poller hands it over as an
-`UnreadableOrder`, parked in the dead-letter queue with the order as the channel sent it.
-Events that can be processed are stored in the inbox; one that cannot (`problems`: a
-channel quantity that makes no whole number of base units, or more than `MAX_QUANTITY`) is
-parked with its reason, and the others go on. One bad record never stops a channel's
-intake: the poller's cursor moves past it.
+`UnreadableOrder`, parked in the dead-letter queue with the order as the channel sent it
+(credentials masked). Events that can be processed are stored in the inbox; one that cannot
+(`problems`: a channel quantity that makes no whole number of base units, or more than
+`MAX_QUANTITY`) is parked with its reason, and the others go on. One bad record never stops
+a channel's intake: the poller's cursor moves past it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from inventory_pipelines.channels.base import ChannelOrder, UnreadableOrder
-from inventory_pipelines.ledger import inbox
+from inventory_pipelines.ledger import audit, inbox
 from inventory_pipelines.ledger.db import write_transaction
 from inventory_pipelines.ledger.inbox import InboxEvent
 
@@ -141,13 +141,25 @@ def take_in(
 def _park_unreadable(
     conn: Connection, channel: str, order: UnreadableOrder, route: str
 ) -> inbox.Parked:
-    """An order the channel's model refuses, parked as the channel sent it. The same order
-    read again unchanged (a re-poll within the overlap window) is a duplicate of its letter."""
+    """An order the channel's model refuses, parked as the channel sent it but masked: every
+    entry whose key names a credential (``payment_token``, ``api_key``...), at any depth, is
+    left out (`audit.masked`), so a dead letter never holds a credential and a raw order
+    carrying one cannot fail the intake (the dead-letter queue refuses such keys, and with
+    them the whole page); the rest of the order is kept as sent. Its identity (only a hash of
+    it is stored) is the order as sent: the same order read again unchanged (a re-poll within
+    the overlap window) is a duplicate of its letter.
+
+    (`inbox.park_event`, for events the model read, parks our own `ChannelOrder.as_payload()`,
+    whose keys are fixed and name no credential: it needs no mask.)"""
     name = order.external_id or f"{route}:unidentified"
     return inbox.park_unstored(
         conn,
         channel=channel,
-        payload={"route": route, "external_id": order.external_id, "order": order.payload},
+        payload={
+            "route": route,
+            "external_id": order.external_id,
+            "order": audit.masked(order.payload),
+        },
         reason=f"the channel's order cannot be read: {order.reason}",
         correlation_id=f"{channel}:{name}",
         identity=order.payload,

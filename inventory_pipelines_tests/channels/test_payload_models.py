@@ -19,8 +19,8 @@ from inventory_pipelines.channels.payloads import (
     read,
 )
 from inventory_pipelines.channels.shopify import graphql_order_events, order_event, refund_event
+from inventory_pipelines.channels.woocommerce import WooCommerceConnector, read_order
 from inventory_pipelines.channels.woocommerce import order_event as woo_event
-from inventory_pipelines.channels.woocommerce import read_order
 from inventory_pipelines.ledger import inbox
 from inventory_pipelines.sandbox.amazon import AmazonSandbox
 
@@ -239,3 +239,17 @@ def test_amazon_polling_hands_over_the_orders_its_models_refuse_and_reads_the_re
     # the dead letter keeps the order as the channel sent it
     assert orjson.loads(orjson.dumps(unreadable[absurd["AmazonOrderId"]].payload))
     assert page.cursor is not None  # the cursor moves past all three
+
+
+@pytest.mark.parametrize("status", [["pending"], {"name": "pending"}])
+def test_a_woo_status_of_a_list_or_object_is_read_as_none_never_a_crash(status: Any) -> None:
+    """`status in _UNPAID` raised TypeError (unhashable) and failed the whole poll."""
+    [event] = WooCommerceConnector._order_events({**woo_order(), "status": status})
+    assert (event.external_id, event.kind, event.lines[0].quantity) == ("4010", "created", 2)
+    # with a line the model refuses, the order is handed over as unreadable (PayloadError)
+    bad = {**woo_order(), "status": status}
+    bad["line_items"] = [{**bad["line_items"][0], "quantity": 2.5}]
+    with pytest.raises(PayloadError, match=r"line_items\.0\.quantity"):
+        WooCommerceConnector._order_events(bad)
+    for unpaid in ("pending", "failed", "checkout-draft"):
+        assert WooCommerceConnector._order_events({**woo_order(), "status": unpaid}) == []
