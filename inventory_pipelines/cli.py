@@ -383,7 +383,6 @@ def _start_receiver(stack, env: dict[str, str], port: int, odoo_version: int):
     import httpx
 
     from inventory_pipelines.sandbox.stack import StackError, _in_use
-    from inventory_pipelines.stream.setup import SANDBOX_ODOO_WEBHOOK_TOKEN
 
     if _in_use(port):
         raise StackError(f"port {port} is in use: choose another --webhook-port")
@@ -406,6 +405,22 @@ def _start_receiver(stack, env: dict[str, str], port: int, odoo_version: int):
             raise StackError(f"the webhook receiver did not start on {base}")
         time.sleep(0.2)
     click.echo(f"webhook receiver at {base}", err=True)
+    try:
+        _wire_receiver(stack, env, base, odoo_version)
+    except Exception as exc:
+        process.terminate()
+        process.wait(30)
+        raise StackError(f"the webhook receiver could not be wired: {exc}") from exc
+    return process
+
+
+def _wire_receiver(stack, env: dict[str, str], base: str, odoo_version: int) -> None:
+    """Subscribe the channel emulators to the receiver at `base` and (Odoo 17+) make the
+    quant automation rule that pushes stock changes to it."""
+    import httpx
+
+    from inventory_pipelines.stream.setup import SANDBOX_ODOO_WEBHOOK_TOKEN
+
     for name, creds in stack.channels.items():
         if creds["kind"] in ("shopify", "woocommerce"):
             httpx.post(
@@ -417,7 +432,6 @@ def _start_receiver(stack, env: dict[str, str], port: int, odoo_version: int):
     if odoo_version >= 17 and not env.get("INVENTORY_ODOO_WEBHOOK_TOKEN"):
         _odoo_push_rule(stack, f"{base}/odoo/{SANDBOX_ODOO_WEBHOOK_TOKEN}")
         click.echo("  Odoo pushes quant changes there (automation rule on stock.quant)", err=True)
-    return process
 
 
 def _odoo_push_rule(stack, url: str) -> int:

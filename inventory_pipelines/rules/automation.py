@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -46,6 +49,33 @@ class Push(_Strict):
     commit_wait_s: float = Field(default=0.5, ge=0, le=10)
 
 
+#: cron's five fields: name and range (day of week 0-7, both 0 and 7 Sunday)
+_CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 7),
+)
+_CRON_PART = re.compile(r"^(\*|\d+(?:-\d+)?)(?:/(\d+))?$")
+
+
+def _cron_field_problem(field: str, low: int, high: int) -> str | None:
+    """Why one cron field is not one (None: it is): lists, ranges, steps, numbers in range.
+    A schedule that does not parse would stop the code location from loading at all."""
+    for part in field.split(","):
+        match = _CRON_PART.match(part)
+        if not match:
+            return "is not numbers, ranges, steps or *"
+        if match.group(2) is not None and int(match.group(2)) < 1:
+            return "has a step below 1"
+        if match.group(1) != "*":
+            bounds = [int(x) for x in match.group(1).split("-")]
+            if any(not low <= b <= high for b in bounds) or bounds != sorted(bounds):
+                return f"is outside {low}-{high}"
+    return None
+
+
 class Schedule(_Strict):
     """A cron schedule."""
 
@@ -56,8 +86,22 @@ class Schedule(_Strict):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
+        fields = value.split()
+        if len(fields) != 5:
             raise ValueError(f"{value!r} is not a cron expression of 5 fields")
+        for field, (name, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+            problem = _cron_field_problem(field, low, high)
+            if problem:
+                raise ValueError(f"{value!r}: the {name} field {field!r} {problem}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. UTC, Europe/Paris)") from None
         return value
 
 

@@ -233,3 +233,17 @@ def test_without_an_automation_file_the_defaults_apply(rules_dir):
     (rules_dir / "automation.yml").unlink()
     automation = load_policy(rules_dir, now=NOW).automation
     assert automation.change_sensor.interval_s == 5 and automation.drift.error_percent == 2.0
+
+
+@pytest.mark.parametrize(
+    ("schedule", "said"),
+    [
+        ("{cron: '0 25 * * *'}", "the hour field '25' is outside 0-23"),
+        ("{cron: '*/0 * * * *'}", "has a step below 1"),
+        ("{cron: '0 2 * * *', timezone: Europe/Pariss}", "is not a time zone"),
+    ],
+)
+def test_a_schedule_dagster_could_not_load_is_refused_by_the_rules(rules_dir, schedule, said):
+    # either would stop the whole code location from loading, every sensor and schedule with it
+    [bad] = problems(rules_dir, "automation.yml", f"schedules:\n  batch: {schedule}\n")
+    assert bad.key_path.startswith("schedules.batch") and said in bad.message
