@@ -106,10 +106,12 @@ class Schedule(_Strict):
 
 
 class Schedules(_Strict):
-    """The batch and the full reconciliation."""
+    """The batch, the full reconciliation and the orders' poll."""
 
     batch: Schedule = Schedule(cron="*/15 * * * *")
     reconciliation: Schedule = Schedule(cron="0 2 * * *")
+    #: the channels' orders polled (the net under webhooks: a delivery refused or lost)
+    orders_poll: Schedule = Schedule(cron="*/5 * * * *")
 
 
 class DriftThresholds(_Strict):

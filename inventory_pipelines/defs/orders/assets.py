@@ -379,6 +379,41 @@ refresh_ordered_skus = dg.define_asset_job(
 )
 
 
+poll_orders = dg.define_asset_job(
+    "poll_orders",
+    selection=dg.AssetSelection.assets(CHANNEL_ORDERS),
+    executor_def=STEPS_IN_ONE_PROCESS,
+    tags={"dagster/priority": str(FAST_PATH_PRIORITY)},
+    description="Poll the chosen channels' orders into the inbox (the net under the webhooks); "
+    "the inbox sensor takes what is new into Odoo and onto every channel.",
+)
+
+_POLL = POLICY.automation.schedules.orders_poll
+
+
+@dg.schedule(
+    name="poll_channel_orders",
+    job=poll_orders,
+    cron_schedule=_POLL.cron,
+    execution_timezone=_POLL.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING
+    if _POLL.enabled
+    else dg.DefaultScheduleStatus.STOPPED,
+    description="Every channel's orders polled (automation.yml: schedules.orders_poll): an "
+    "order whose webhook was refused, lost or never sent reaches the inbox all the same.",
+)
+def poll_channel_orders(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """One run over every channel, keyed by its scheduled time."""
+    when = context.scheduled_execution_time
+    return dg.RunRequest(
+        run_key=f"poll_orders:{when.isoformat()}" if when else None,
+        tags={
+            "inventory/trigger": "poll_channel_orders",
+            **channel_range_tags(POLICY.channels.names()),
+        },
+    )
+
+
 @dg.sensor(
     name="orders_inbox_sensor",
     jobs=[ingest_orders, refresh_ordered_skus],
@@ -428,6 +463,7 @@ def defs() -> dg.Definitions:
     """The order assets, their jobs and the inbox sensor."""
     return dg.Definitions(
         assets=[channel_orders, odoo_order_sync],
-        jobs=[ingest_orders, refresh_ordered_skus],
+        jobs=[ingest_orders, refresh_ordered_skus, poll_orders],
         sensors=[orders_inbox_sensor],
+        schedules=[poll_channel_orders],
     )
