@@ -24,9 +24,11 @@ def test_every_channels_orders_are_polled_on_the_rules_schedule_in_one_run() -> 
     ]
     assert job.tags["dagster/priority"] == str(FAST_PATH_PRIORITY)
     when = datetime(2026, 12, 1, 10, 5, tzinfo=UTC)
-    with dg.instance_for_test() as instance:
-        with dg.build_schedule_context(instance=instance, scheduled_execution_time=when) as ctx:
-            request = schedule.evaluate_tick(ctx).run_requests[0]
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(instance=instance, scheduled_execution_time=when) as ctx,
+    ):
+        request = schedule.evaluate_tick(ctx).run_requests[0]
     assert request.run_key == f"poll_orders:{when.isoformat()}"
     channels = POLICY.channels.names()
     assert request.tags["dagster/asset_partition_range_start"] == channels[0]
