@@ -319,6 +319,16 @@ def sandbox_up(port_base: int, skus: int, seed: int, odoo_version: str) -> None:
         settings.clear_sandbox_env()
 
 
+#: `dev` writes this to a Dagster home that has no dagster.yaml (`.dagster_home/` by default)
+DEV_INSTANCE_YAML = """\
+# Written by `inventory-sync dev` (make run) because there was none; edit it freely.
+# The queued run coordinator hands queued runs to the launcher every second instead of every
+# 5 s (Dagster's default): a fast-path run waits at most 1 s in the queue, not 5 s.
+run_queue:
+  dequeue_interval_seconds: 1
+"""
+
+
 @main.command("dev")
 @click.option("--port-base", type=int, default=8069, show_default=True)
 @click.option("--odoo-version", type=click.Choice(["16", "17", "18", "19"]), default="17")
@@ -345,6 +355,9 @@ def dev(
         env.setdefault("DAGSTER_HOME", str(settings.REPO_ROOT / ".dagster_home"))
         env.setdefault("INVENTORY_DAGSTER_URL", f"http://127.0.0.1:{ui_port}")
         Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        instance_yaml = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
+        if not instance_yaml.exists():
+            instance_yaml.write_text(DEV_INSTANCE_YAML)
         click.echo(f"Odoo {odoo_version} sandbox with {skus} SKUs at {stack.odoo['url']}", err=True)
         for name, creds in stack.channels.items():
             click.echo(f"channel {name} ({creds['kind']}) at {creds['url']}", err=True)
@@ -748,8 +761,9 @@ def webhooks_serve(port: int, host: str) -> None:
 
     Each channel's secret comes from INVENTORY_CHANNEL_<NAME>_WEBHOOK_SECRET, the Odoo token
     from INVENTORY_ODOO_WEBHOOK_TOKEN; in the local environment the sandbox's documented
-    defaults stand in for unset ones. Odoo hints become refresh_changed_skus runs, submitted
-    to the Dagster webserver at INVENTORY_DAGSTER_URL (default http://127.0.0.1:3000).
+    defaults stand in for unset ones. Odoo hints become refresh_changed_skus runs of the
+    instance at DAGSTER_HOME, executed here (automation.yml `push.runs_in: receiver`), or
+    submitted to the Dagster webserver at INVENTORY_DAGSTER_URL (`runs_in: instance`).
     """
     import uvicorn
 
@@ -764,7 +778,7 @@ def webhooks_serve(port: int, host: str) -> None:
             f"{name}: no INVENTORY_CHANNEL_*_WEBHOOK_SECRET, its webhooks are refused", err=True
         )
     try:
-        push, why = odoo_push_path()
+        push, why = odoo_push_path(submitter=_push_executor())
     except PushConfigError as exc:
         raise click.ClickException(f"odoo push: {exc}") from None
     if not channels and push is None:
@@ -788,16 +802,50 @@ def webhooks_serve(port: int, host: str) -> None:
             push.stop()
 
 
+def _push_executor():
+    """With `push.runs_in: receiver` (automation.yml), the executor that runs the push's fast
+    runs in this process; None hands them to the webserver."""
+    from inventory_pipelines.rules import load_policy
+
+    push = load_policy().automation.push
+    if not push.enabled or push.runs_in != "receiver":
+        return None
+    if not os.environ.get("DAGSTER_HOME"):
+        click.echo(
+            "odoo push: DAGSTER_HOME is not set, so fast runs go to the webserver at "
+            "INVENTORY_DAGSTER_URL instead of running here (push.runs_in: receiver)",
+            err=True,
+        )
+        return None
+    from inventory_pipelines.defs.stream.in_process import (
+        ReceiverRunsUnsafeError,
+        receiver_executor,
+    )
+    from inventory_pipelines.stream.runs import FAST_JOB
+
+    try:
+        executor = receiver_executor(FAST_JOB)
+    except ReceiverRunsUnsafeError as exc:
+        raise click.ClickException(f"odoo push: {exc}") from None
+    click.echo(
+        f"odoo push: fast runs execute here, as runs of {os.environ['DAGSTER_HOME']}", err=True
+    )
+    return executor
+
+
 @main.command("sync")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, per channel figures.")
 @click.option("--channel", "only", multiple=True, help="Only these channels (default: all).")
 def sync(as_json: bool, only: tuple[str, ...]) -> None:
     """Run the whole graph once, in process, and publish to every channel (cron, smoke tests)."""
+    from inventory_pipelines.cli_ops import sync_progress
     from inventory_pipelines.defs.runner import run_sync
 
     _ledger().dispose()  # a ledger that cannot be used is refused before Odoo is read
-    try:
-        summary = run_sync(channels=list(only) or None)
+    debug = bool(click.get_current_context().find_root().params.get("debug"))
+    try:  # Dagster's log only with --debug; on a terminal, the run's progress instead
+        with sync_progress(debug=debug) as progress:
+            summary = run_sync(channels=list(only) or None, on_progress=progress, quiet=not debug)
     except ValueError as exc:  # an unknown channel: said before anything runs
         raise click.UsageError(str(exc)) from exc
     for figures in (summary, *summary["channels"].values()):

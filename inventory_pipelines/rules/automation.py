@@ -5,7 +5,7 @@
   a velocity tier of the ``sku_velocity`` model, stock at or under a threshold, or an order
   heard of within a window.
 - ``push``: the Odoo webhook path (Odoo 17+ automation rules): how long to wait for Odoo's
-  transaction to commit before re-reading the quant.
+  transaction to commit before re-reading the quant, and where its fast runs execute.
 - ``schedules``: the tiered batch (dirty SKUs) and the full reconciliation, as cron
   expressions in a time zone; each can be switched off here (``enabled: false``) or in the UI.
 - ``drift``: when the reconciliation's drift checks warn and when they fail as errors.
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -47,6 +48,10 @@ class Push(_Strict):
 
     enabled: bool = True
     commit_wait_s: float = Field(default=0.5, ge=0, le=10)
+    #: where a push's fast run executes: in the receiver's process, as a run of the instance
+    #: (no queue, no process to start: `defs/stream/in_process.py`), or handed to the
+    #: webserver's run coordinator like a run launched from the UI
+    runs_in: Literal["receiver", "instance"] = "receiver"
 
 
 #: cron's five fields: name and range (day of week 0-7, both 0 and 7 Sunday)

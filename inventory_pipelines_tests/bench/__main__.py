@@ -22,6 +22,8 @@ BENCHMARKS = {
     "odoo_snapshot": "inventory_pipelines_tests.bench.bench_odoo_snapshot",
     "publish": "inventory_pipelines_tests.bench.bench_publish",
     "orders": "inventory_pipelines_tests.bench.bench_orders",
+    "stream_latency": "inventory_pipelines_tests.bench.bench_stream_latency",
+    "reconciliation": "inventory_pipelines_tests.bench.bench_reconciliation",
 }
 
 

@@ -21,7 +21,11 @@ from inventory_pipelines.defs.shared import (
     SKU_VELOCITY,
     STOCK_QUANTS,
 )
-from inventory_pipelines.defs.stream.sensors import fast_run_requests, odoo_change_sensor
+from inventory_pipelines.defs.stream.sensors import (
+    fast_run_requests,
+    minimum_interval_s,
+    odoo_change_sensor,
+)
 from inventory_pipelines.ledger import create_engine, dirty, inbox
 from inventory_pipelines.odoo import OdooUnavailableError
 from inventory_pipelines.odoo.changes import ChangeCursor
@@ -319,7 +323,10 @@ def test_more_critical_skus_than_a_run_takes_go_into_several_runs_with_their_own
 def test_the_sensor_runs_by_default_at_the_cadence_of_automation_yml() -> None:
     assert POLICY.automation.change_sensor.enabled  # the shipped rules switch it on
     assert odoo_change_sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert odoo_change_sensor.minimum_interval_seconds == POLICY.automation.change_sensor.interval_s
+    interval = POLICY.automation.change_sensor.interval_s
+    # a little under the interval, so that Dagster's 5 s daemon loop never skips a tick
+    assert odoo_change_sensor.minimum_interval_seconds == minimum_interval_s(interval)
+    assert interval - 5 < odoo_change_sensor.minimum_interval_seconds < interval
 
 
 def test_an_odoo_that_is_down_fails_the_evaluation_and_is_not_flooded(stream) -> None:

@@ -30,7 +30,11 @@ def test_serve_answers_odoo_with_the_sandbox_token_and_reads_the_quant_back(
     port, dagster_port = _free_port(), _free_port()  # nothing listens on the second
     with OdooSandbox(version=17, skus=40, seed=5) as odoo:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("INVENTORY_")},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith("INVENTORY_") and k != "DAGSTER_HOME"
+            },
             "INVENTORY_ENV": "local",
             "INVENTORY_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
             "INVENTORY_DATA_DIR": str(tmp_path / "tables"),
@@ -87,3 +91,5 @@ def test_serve_answers_odoo_with_the_sandbox_token_and_reads_the_quant_back(
     assert "odoo push refused: bad or missing token" in said
     assert "not-the-token-at-all" not in said
     assert "the fast run for 1 SKU(s) was not submitted" in said
+    # without an instance to run in, the receiver hands fast runs to the webserver, and says so
+    assert "DAGSTER_HOME is not set, so fast runs go to the webserver" in said
