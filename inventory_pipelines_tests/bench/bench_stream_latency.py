@@ -39,7 +39,9 @@ telemetry is off (`DAGSTER_DISABLE_TELEMETRY`).
 For each change the run that delivered is broken down from its Dagster events: `detect_s`
 (change -> run enqueued: the sensor's tick, or the push's commit wait, read-back and submit),
 `queue_s` (enqueued -> the launcher's RUN_STARTING), `launch_s` (-> RUN_START: a new process
-that imports Dagster and loads the code location), `to_first_step_s`, `steps_s` (first step
+that imports Dagster and loads the code location; for a run the receiver executes itself, which
+is neither queued nor launched, detect ends when the run is created and launch_s is its plan),
+`to_first_step_s`, `steps_s` (first step
 start -> publish step end, and each step), and `after_publish_s` (channels showing it, relative
 to the publish step's end: negative, the step ends after its acknowledgements are written).
 Medians and 95th percentiles of each are reported, with the change sensor's tick intervals as
@@ -250,6 +252,9 @@ class Runs:
 
         marks: dict[str, float] = {}
         steps: dict[str, list[float | None]] = {}
+        record = self.instance.get_run_record_by_id(run_id)
+        if record is not None and record.create_timestamp is not None:
+            marks["created"] = record.create_timestamp.timestamp()
         names = {
             T.RUN_ENQUEUED: "enqueued",
             T.RUN_DEQUEUED: "dequeued",
@@ -532,7 +537,8 @@ def _breakdown(record: dict[str, Any], t0: float, visible: float) -> dict[str, f
         return None
     run = next(r for r in record["runs"] if r["run_id"] == delivered["run_id"])
     marks, steps = run["marks"], run["steps"]
-    created = marks.get("enqueued") or marks.get("starting")
+    # a run executed in the receiver is neither enqueued nor launched: created, then started
+    created = marks.get("enqueued") or marks.get("starting") or marks.get("created")
     # the queue hands the run to the launcher: RUN_DEQUEUED where Dagster records it, else
     # RUN_STARTING (the launcher's first event)
     dequeued = marks.get("dequeued") or marks.get("starting") or created
