@@ -363,6 +363,8 @@ def dev(
             click.echo(f"channel {name} ({creds['kind']}) at {creds['url']}", err=True)
         try:
             receiver = _start_receiver(stack, env, webhook_port, int(odoo_version))
+            # the change sensor hands its critical SKUs to the receiver's warm runs
+            env.setdefault("INVENTORY_RECEIVER_URL", f"http://127.0.0.1:{webhook_port}")
         except StackError as exc:
             click.echo(f"webhooks: {exc}; polling and the change sensor still run", err=True)
         click.echo(f"Dagster UI at http://127.0.0.1:{ui_port}", err=True)
@@ -777,10 +779,13 @@ def webhooks_serve(port: int, host: str) -> None:
         click.echo(
             f"{name}: no INVENTORY_CHANNEL_*_WEBHOOK_SECRET, its webhooks are refused", err=True
         )
+    executor = _push_executor()
     try:
-        push, why = odoo_push_path(submitter=_push_executor())
+        push, why = odoo_push_path(submitter=executor)
     except PushConfigError as exc:
         raise click.ClickException(f"odoo push: {exc}") from None
+    if push is not None and executor is not None:
+        push.coalescer.takes_skus = True  # the change sensor may hand its SKUs over
     if not channels and push is None:
         raise click.ClickException(
             f"nothing to receive: no channel has a webhook secret and the Odoo push is off ({why})"

@@ -19,7 +19,12 @@ background thread, never in the request:
    ``product_id``): the run reads Odoo for itself when it starts, so at worst it refreshes a
    SKU that did not change. A quant that never became readable and whose product is unknown
    (deleted, or never committed) is left to the change sensor, and logged.
-4. **Submit.** One run per batch, of at most ``max_skus_per_run`` SKUs (``automation.yml``:
+4. **SKUs handed over.** The change sensor, when this receiver executes runs itself, hands
+   its critical SKUs over (``offer_skus``) instead of queueing runs: they were read after
+   Odoo's commit already, so they go into the next batch at once, with the hints due by then
+   (a change both the push and the sensor saw becomes one run), and none is ever left over:
+   more than ``max_skus_per_run`` become several runs.
+5. **Submit.** One run per batch, of at most ``max_skus_per_run`` SKUs (``automation.yml``:
    ``change_sensor.fast_path.max_skus_per_run``, the sensor's own cap); more SKUs at once is
    a mass change (an import, a big receipt) that the change sensor routes to the batch, so
    the rest is left to it. A run that cannot be submitted (the webserver down, a refused
@@ -38,7 +43,7 @@ from dataclasses import dataclass
 
 from inventory_pipelines.stream.hints import QuantHint
 from inventory_pipelines.stream.quants import QuantReader, QuantSeen
-from inventory_pipelines.stream.runs import FastRun, RunSubmitter
+from inventory_pipelines.stream.runs import TRIGGER, FastRun, RunSubmitter
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +111,9 @@ class HintCoalescer:
         self._clock = clock
         self._cond = threading.Condition()
         self._waiting: dict[int, _Waiting] = {}
+        self._handed: dict[str, str] = {}  # SKU -> the trigger that handed it over
+        #: whether the receiver takes SKUs handed over (it executes the runs itself)
+        self.takes_skus = False
         self._busy = False
         self._stopping = False
         self._overflowing = False
@@ -140,7 +148,7 @@ class HintCoalescer:
         """Wait until every hint offered so far is settled (tests, shutdown)."""
         deadline = self._clock() + timeout
         with self._cond:
-            while self._waiting or self._busy:
+            while self._waiting or self._handed or self._busy:
                 left = deadline - self._clock()
                 if left <= 0:
                     return False
@@ -169,6 +177,14 @@ class HintCoalescer:
             self._waiting[hint.quant_id] = _Waiting(hint, now, now + self.commit_wait_s)
             self._cond.notify_all()
 
+    def offer_skus(self, skus: Sequence[str], trigger: str) -> None:
+        """Queue SKUs whose change was read after Odoo's commit already (the change sensor's
+        critical SKUs): they go into the next batch at once."""
+        with self._cond:
+            for sku in skus:
+                self._handed.setdefault(sku, trigger)
+            self._cond.notify_all()
+
     def waiting(self) -> int:
         """How many quants wait to be read back."""
         with self._cond:
@@ -178,11 +194,12 @@ class HintCoalescer:
 
     def _loop(self) -> None:
         while True:
-            batch = self._next_batch()
-            if batch is None:
+            taken = self._next_batch()
+            if taken is None:
                 return
+            batch, handed = taken
             try:
-                self._settle(batch)
+                self._settle(batch, handed)
             except Exception:  # never let one batch stop the path; the sensor has them anyway
                 log.exception("odoo push: a batch of %d hint(s) failed", len(batch))
                 self.stats.left_to_sensor += len(batch)
@@ -191,38 +208,45 @@ class HintCoalescer:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _next_batch(self) -> dict[int, _Waiting] | None:
-        """Block until a batch closes: ``window_s`` after the earliest due hint."""
+    def _next_batch(self) -> tuple[dict[int, _Waiting], dict[str, str]] | None:
+        """Block until a batch closes: ``window_s`` after the earliest due hint, or at once
+        for SKUs handed over."""
         with self._cond:
             while True:
                 if self._stopping:
                     return None
-                if not self._waiting:
+                if not self._waiting and not self._handed:
                     self._cond.wait()
                     continue
-                closes = min(w.due for w in self._waiting.values()) + self.window_s
-                left = closes - self._clock()
-                if left > 0:
-                    self._cond.wait(left)
-                    continue
+                if not self._handed:
+                    closes = min(w.due for w in self._waiting.values()) + self.window_s
+                    left = closes - self._clock()
+                    if left > 0:
+                        self._cond.wait(left)
+                        continue
                 now = self._clock()
                 batch = {q: w for q, w in self._waiting.items() if w.due <= now}
                 for quant_id in batch:
                     del self._waiting[quant_id]
+                handed, self._handed = self._handed, {}
                 self._overflowing = False
                 self._busy = True
-                return batch
+                return batch, handed
 
-    def _settle(self, batch: dict[int, _Waiting]) -> None:
+    def _settle(self, batch: dict[int, _Waiting], handed: dict[str, str] | None = None) -> None:
+        handed = handed or {}
         self.stats.batches += 1
-        try:
-            seen = self.reader.quants(batch)
-        except Exception as exc:
-            self.stats.read_failures += 1
-            log.warning(
-                "odoo push: %d quant(s) could not be read back (%s)", len(batch), _one_line(exc)
-            )
-            seen = None
+        seen = None
+        if batch:
+            try:
+                seen = self.reader.quants(batch)
+            except Exception as exc:
+                self.stats.read_failures += 1
+                log.warning(
+                    "odoo push: %d quant(s) could not be read back (%s)",
+                    len(batch),
+                    _one_line(exc),
+                )
         self.stats.reads += len(batch)
         ready: set[str] = set()
         again: list[_Waiting] = []
@@ -242,7 +266,14 @@ class HintCoalescer:
                 unconfirmed.append((waiting, quant))
         ready |= self._take_unconfirmed(unconfirmed)
         self._retry(again)
-        if ready:
+        if handed:
+            # SKUs handed over are never left over: as many runs as they need
+            triggers = sorted({*handed.values(), *([TRIGGER] if ready else [])})
+            skus = sorted(ready | handed.keys())
+            for start in range(0, len(skus), self.max_skus_per_run):
+                part = skus[start : start + self.max_skus_per_run]
+                self._submit(part, len(batch), trigger="+".join(triggers))
+        elif ready:
             self._submit(sorted(ready), len(batch))
 
     def _take_unconfirmed(self, quants: list[tuple[_Waiting, QuantSeen | None]]) -> set[str]:
@@ -283,7 +314,7 @@ class HintCoalescer:
                 self._waiting[waiting.hint.quant_id] = waiting
             self._cond.notify_all()
 
-    def _submit(self, skus: list[str], hints: int) -> None:
+    def _submit(self, skus: list[str], hints: int, trigger: str = TRIGGER) -> None:
         part, rest = tuple(skus[: self.max_skus_per_run]), skus[self.max_skus_per_run :]
         if rest:
             self.stats.overflow += len(rest)
@@ -293,7 +324,7 @@ class HintCoalescer:
                 len(rest),
             )
         try:
-            run_id = self.submitter.submit(FastRun(part, self.channels))
+            run_id = self.submitter.submit(FastRun(part, self.channels, trigger=trigger))
         except Exception as exc:
             self.stats.submit_failures += 1
             log.warning(

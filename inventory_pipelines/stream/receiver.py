@@ -13,6 +13,11 @@ constant time. Then:
   nothing is read from Odoo in the request. On 17 and 18 Odoo waits for this answer inside
   the transaction that saved the quant (up to its 1 s timeout), so reading the quant back here
   would only see the old row, and would hold Odoo's save up.
+
+``POST /odoo/<token>/skus`` (``{"skus": [...], "trigger": "odoo_change_sensor"}``) is the
+change sensor handing its critical SKUs over to a receiver that executes fast runs itself
+(``push.runs_in: receiver``): 202 and they go into the next run at once; 503 from a receiver
+that hands its runs to the webserver (the sensor then requests the runs itself).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import dataclass
+from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -31,6 +38,7 @@ from inventory_pipelines.stream.hints import HintError, parse_hint
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+MAX_SKUS_BODY = 4 * 1024 * 1024
 PATH = "/odoo"
 
 
@@ -41,6 +49,18 @@ class PushStats:
     accepted: int = 0
     rejected_token: int = 0
     refused: int = 0  # not a quant hint (400, 413, 422)
+    handed: int = 0  # SKUs the change sensor handed over
+
+
+class HandedSkus(BaseModel):
+    """The change sensor's critical SKUs, handed over to the receiver's next run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skus: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=20_000
+    )
+    trigger: str = Field(pattern=r"^[a-z][a-z_]{0,49}$")
 
 
 def push_routes(
@@ -72,7 +92,30 @@ def push_routes(
         counters.accepted += 1
         return JSONResponse({"accepted": parsed.quant_id}, 202)
 
+    async def handed(request: Request) -> JSONResponse:
+        given = request.path_params.get("token", "").encode()
+        if not hmac.compare_digest(given, expected):
+            counters.rejected_token += 1
+            log.warning("odoo push refused SKUs handed over: bad or missing token")
+            return JSONResponse({"error": "unknown token"}, 401)
+        if not coalescer.takes_skus:
+            return JSONResponse({"error": "this receiver hands its runs to the webserver"}, 503)
+        body = await _read_at_most(request, MAX_SKUS_BODY)
+        if body is None:
+            counters.refused += 1
+            return JSONResponse({"error": f"body larger than {MAX_SKUS_BODY} bytes"}, 413)
+        try:
+            given_skus = HandedSkus.model_validate_json(body)
+        except ValidationError as exc:
+            counters.refused += 1
+            where = "; ".join(".".join(map(str, e["loc"])) or "body" for e in exc.errors()[:3])
+            return JSONResponse({"error": f"not a list of SKUs with a trigger: {where}"}, 422)
+        coalescer.offer_skus(given_skus.skus, given_skus.trigger)
+        counters.handed += len(given_skus.skus)
+        return JSONResponse({"accepted": len(given_skus.skus)}, 202)
+
     return [
+        Route(f"{PATH}/{{token}}/skus", handed, methods=["POST"]),
         Route(PATH, hint, methods=["POST"]),
         Route(f"{PATH}/", hint, methods=["POST"]),
         Route(f"{PATH}/{{token}}", hint, methods=["POST"]),

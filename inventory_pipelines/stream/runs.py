@@ -28,6 +28,8 @@ class FastRun:
     skus: tuple[str, ...]
     channels: tuple[str, ...]
     job_name: str = FAST_JOB
+    #: what saw the change: Odoo's push, or the change sensor handing its critical SKUs over
+    trigger: str = TRIGGER
 
     def __post_init__(self) -> None:
         if not self.skus:
@@ -42,10 +44,10 @@ class FastRun:
 
     @property
     def tags(self) -> dict[str, str]:
-        """Fast path, triggered by the push, over every channel partition at once."""
+        """Fast path, over every channel partition at once."""
         return {
             "inventory/fast_path": "true",
-            "inventory/trigger": TRIGGER,
+            "inventory/trigger": self.trigger,
             "dagster/asset_partition_range_start": self.channels[0],
             "dagster/asset_partition_range_end": self.channels[-1],
         }

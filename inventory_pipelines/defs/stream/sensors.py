@@ -55,6 +55,7 @@ from inventory_pipelines.defs.stream.routing import read_known, route
 from inventory_pipelines.ledger import dirty
 from inventory_pipelines.odoo import OdooAuthenticationError, OdooClient
 from inventory_pipelines.odoo.changes import ChangeCursor, Changes, read_changes
+from inventory_pipelines.stream.handoff import hand_over
 
 SENSOR = POLICY.automation.change_sensor
 #: records read per leg (quants, moves, products, templates) per evaluation at most; more is
@@ -322,12 +323,14 @@ def _evaluate(
             for sku, reason in list(routed.critical.items())[room:]
         }
         dirty.mark(conn, {**routed.dirty, **overflow}, now=now)
-    requests = fast_run_requests(fast, changes.window, new_cursor)
+    # a receiver that executes fast runs itself starts them seconds sooner than the run queue
+    why_not = hand_over(sorted(fast), "odoo_change_sensor") if fast else "no critical SKU"
+    requests = [] if why_not is None else fast_run_requests(fast, changes.window, new_cursor)
+    where = "handed to the receiver" if why_not is None else f"in {len(requests)} fast run(s)"
     summary = (
         f"{len(changed)} SKU(s) changed in Odoo ({changes.window[0]} .. {changes.window[1]}, "
         f"{changes.calls} call(s){', more to read' if changes.truncated else ''}): "
-        f"{len(fast)} critical in {len(requests)} fast run(s), "
-        f"{len(routed.dirty) + len(overflow)} marked dirty"
+        f"{len(fast)} critical {where}, {len(routed.dirty) + len(overflow)} marked dirty"
     )
     context.log.info(summary)
     if not requests:
