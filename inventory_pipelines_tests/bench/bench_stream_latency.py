@@ -23,9 +23,13 @@ showed what the channel's own API shows.
 Two configurations, each a stack of its own:
 
 - **sensor**: no Odoo automation rule (`INVENTORY_ODOO_WEBHOOK_TOKEN` is set, so `dev` makes
-  none, and `push.enabled: false`), and a copy of the rules whose `automation.yml` routes every
-  changed SKU to the fast path (`low_stock_at_or_below` above any stock): what is measured is
-  the change sensor's `refresh_changed_skus` run.
+  none), and a copy of the rules whose `automation.yml` routes every changed SKU to the fast
+  path (`low_stock_at_or_below` above any stock): what is measured is the change sensor's
+  `refresh_changed_skus` run, handed to the receiver as under `make run`
+  (`INVENTORY_RECEIVER_URL`, `push.runs_in: receiver`).
+- **sensor-queue** (not run by default): the same without the receiver's push path
+  (`push.enabled: false`), so the sensor requests its runs from the run queue, each launched
+  in a new process: what the handover saves.
 - **push**: the shipped rules, the automation rule `dev` creates: Odoo posts each saved quant to
   the receiver, which submits a `refresh_changed_skus` run. The sensor still runs (with the
   shipped routing, these SKUs are not critical: it marks them dirty for the batch); the latency
@@ -117,14 +121,16 @@ def _log(message: str) -> None:
     print(f"[latency {datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def sensor_rules(folder: Path) -> Path:
-    """A copy of the shipped rules where every changed SKU is critical and push is off."""
+def sensor_rules(folder: Path, *, receiver: bool) -> Path:
+    """A copy of the shipped rules where every changed SKU is critical; with `receiver` false,
+    the receiver has no push path, so the sensor cannot hand its SKUs over and queues runs."""
     rules = folder / "rules"
     shutil.copytree(REPO_ROOT / "dbt_like_rules", rules)
     path = rules / "automation.yml"
     automation = yaml.safe_load(path.read_text())
     automation["change_sensor"]["fast_path"]["low_stock_at_or_below"] = 1_000_000_000
-    automation["push"] = {**(automation.get("push") or {}), "enabled": False}
+    if not receiver:
+        automation["push"] = {**(automation.get("push") or {}), "enabled": False}
     path.write_text(yaml.safe_dump(automation, sort_keys=False))
     return rules
 
@@ -176,8 +182,8 @@ def start_stack(folder: Path, path: str, skus: int, dagster_yaml: str | None) ->
             "INVENTORY_DATA_DIR": str(tables),
         }
     )
-    if path == "sensor":
-        env["INVENTORY_RULES_DIR"] = str(sensor_rules(folder))
+    if path in ("sensor", "sensor-queue"):
+        env["INVENTORY_RULES_DIR"] = str(sensor_rules(folder, receiver=path == "sensor"))
         env["INVENTORY_ODOO_WEBHOOK_TOKEN"] = secrets.token_hex(24)  # dev makes no Odoo rule
     channels = len(_channels())
     base = _free_block(channels + 1)
@@ -742,7 +748,11 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "bench_peak_rss_mib": round(peak_rss_mib(), 1),
     }
-    names = {"sensor": ("change_to_channel", "< 10"), "push": ("push_to_channel", "< 5")}
+    names = {
+        "sensor": ("change_to_channel", "< 10"),
+        "sensor-queue": ("change_to_channel_queued", None),
+        "push": ("push_to_channel", "< 5"),
+    }
     for path, result in results.items():
         prefix, target = names[path]
         summary = summarize(path, result, args.latency_timeout)
@@ -751,7 +761,7 @@ def main() -> None:
             summary["p50"], "s", n=summary["n"], path=path, **common
         )
         figures[f"{prefix}_latency_p95_s"] = figure(
-            summary["p95"], "s", target, path=path, **details, **common
+            summary["p95"], "s", target or "", path=path, **details, **common
         )
     emit(figures)
 
