@@ -19,7 +19,7 @@ def test_the_instance_config_validates_against_dagsters_schema():
 
 def test_only_the_publishing_step_is_limited_and_no_partitioned_run_is():
     config = yaml.safe_load(DEPLOY.read_text())
-    limits = config["run_coordinator"]["config"].get("tag_concurrency_limits") or []
+    limits = config["concurrency"]["runs"].get("tag_concurrency_limits") or []
     assert not [x for x in limits if x["key"] == "dagster/partition"]
     assert config["concurrency"]["pools"]["default_limit"] == 1
 
@@ -38,7 +38,7 @@ def test_batch_runs_leave_run_slots_for_the_fast_path():
     from inventory_pipelines.definitions import defs
     from inventory_pipelines.defs.shared import BATCH_PRIORITY, FAST_PATH_PRIORITY
 
-    config = yaml.safe_load(DEPLOY.read_text())["run_coordinator"]["config"]
+    config = yaml.safe_load(DEPLOY.read_text())["concurrency"]["runs"]
     [batch] = [x for x in config["tag_concurrency_limits"] if x["key"] == "dagster/priority"]
     assert batch["value"] == str(BATCH_PRIORITY)
     assert batch["limit"] < config["max_concurrent_runs"]
