@@ -11,14 +11,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from inventory_pipelines.channels.shopify import ShopifyConnector
 from inventory_pipelines.channels.woocommerce import WooCommerceConnector
-from inventory_pipelines.ledger import create_engine, inbox, migrate
+from inventory_pipelines.ledger import create_engine, inbox
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
 from inventory_pipelines.orders.events import inbox_event
@@ -43,9 +42,9 @@ def test_the_sandbox_secrets_are_the_ones_the_receiver_expects_locally() -> None
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[dict]:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    migrate(url)
+def stack(migrated_ledger_url: str) -> Iterator[dict]:
+    """The receiver on a ledger (on SQLite and on PostgreSQL), Odoo, Shopify and WooCommerce."""
+    url = migrated_ledger_url
     engine = create_engine(url)
     channels = {
         "shopify": WebhookChannel("shopify", "shopify", SANDBOX_WEBHOOK_SECRETS["shopify"]),

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from inventory_pipelines.channels.base import ChannelOrder, OrderLine
-from inventory_pipelines.ledger import create_engine, dlq, inbox, migrate
+from inventory_pipelines.ledger import create_engine, dlq, inbox
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
 from inventory_pipelines.orders.events import inbox_event
@@ -21,12 +21,20 @@ from inventory_pipelines.orders.ingest import Ingestor, channel_setups, client_o
 from inventory_pipelines.rules import load_policy
 from inventory_pipelines.rules.orders import AfterFulfilment, Customer, CustomerMatch
 from inventory_pipelines.sandbox.odoo import OdooSandbox
+from inventory_pipelines_tests.pg import LEDGER_BACKENDS, migrated_ledger, url_of
 
 POLICY = load_policy()
 
 
+@pytest.fixture(scope="module", params=LEDGER_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The ledger's database: every test runs on SQLite and on PostgreSQL, each with its own
+    Odoo (the tests' order ids repeat across backends, as they do across Odoo versions)."""
+    return request.param
+
+
 @pytest.fixture(scope="module", params=[17, 19])
-def odoo(request) -> Iterator[OdooSandbox]:
+def odoo(request, backend: str) -> Iterator[OdooSandbox]:
     with OdooSandbox(version=request.param, skus=80, seed=11, port=0) as sandbox:
         yield sandbox
 
@@ -49,12 +57,12 @@ def products(odoo: OdooSandbox) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    migrate(url)
-    engine = create_engine(url)
-    yield engine
-    engine.dispose()
+def ledger(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated ledger on `backend`."""
+    with migrated_ledger(request, backend, tmp_path) as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def free_qty(odoo: OdooSandbox, product_id: int) -> float:
@@ -111,7 +119,7 @@ def test_each_order_delivered_three_times_concurrently_by_both_routes_is_one_sal
         order(f"9{n:03d}", [(skus[n % len(skus)], 1), (skus[(n + 7) % len(skus)], 2)])
         for n in range(40)
     ]
-    url = str(ledger.url)
+    url = url_of(ledger)
     stop = threading.Event()
     errors: list[BaseException] = []
     start = threading.Barrier(6)

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from inventory_pipelines.channels.factory import sandbox_env
 from inventory_pipelines.cli import main
 from inventory_pipelines.defs.orders.assets import channel_orders, odoo_order_sync
-from inventory_pipelines.ledger import audit, create_engine, dlq, inbox, migrate
+from inventory_pipelines.ledger import audit, create_engine, dlq, inbox
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
 from inventory_pipelines.orders.ingest import Ingestor, channel_setups
@@ -42,10 +42,12 @@ ABSURD = 2**63
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """Odoo and WooCommerce emulators, a ledger, and the resources of the order assets."""
-    ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    migrate(ledger_url)
+def env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migrated_ledger_url: str
+) -> Iterator[dict[str, Any]]:
+    """Odoo and WooCommerce emulators, a ledger (on SQLite and on PostgreSQL), and the
+    resources of the order assets."""
+    ledger_url = migrated_ledger_url
     monkeypatch.setenv("INVENTORY_LEDGER_URL", ledger_url)
     with (
         OdooSandbox(version=17, skus=120, seed=8, port=0) as odoo,

@@ -1,4 +1,4 @@
-"""A ledger and the generic channel sandbox for publishing tests."""
+"""A ledger (on SQLite and on PostgreSQL) and the generic channel sandbox for publishing tests."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import random
 import pytest
 
 from inventory_pipelines.channels.generic import GenericChannelConnector
-from inventory_pipelines.ledger import create_engine, migrate
+from inventory_pipelines.ledger import create_engine
 from inventory_pipelines.sandbox.generic import GenericChannelSandbox
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    migrate(url)
-    engine = create_engine(url)
+def ledger(migrated_ledger_url):
+    """An engine on a migrated ledger: every publishing test runs on SQLite and on PostgreSQL."""
+    engine = create_engine(migrated_ledger_url)
     yield engine
     engine.dispose()
 

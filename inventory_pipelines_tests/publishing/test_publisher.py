@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from inventory_pipelines.ledger import dlq, outbox
 from inventory_pipelines.publishing.publisher import ChannelPlan, publish_round
+from inventory_pipelines_tests.pg import url_of
 from inventory_pipelines_tests.publishing.conftest import shown, targets_for
 
 
@@ -109,7 +110,7 @@ def _crash(ledger, portal, targets) -> list:
     proc = subprocess.run(
         [
             sys.executable, "-c", CRASHING_PUBLISHER, portal.url, portal.secret,
-            str(ledger.url), json.dumps(targets), json.dumps(shown(portal)),
+            url_of(ledger), json.dumps(targets), json.dumps(shown(portal)),
         ],
         env={**os.environ},
         capture_output=True,
