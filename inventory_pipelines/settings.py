@@ -27,9 +27,36 @@ def data_dir() -> Path:
     return Path(os.environ.get("INVENTORY_DATA_DIR", REPO_ROOT / ".data" / "tables"))
 
 
-def catalog_path() -> Path:
-    """`$INVENTORY_CATALOG`: the analysts' DuckDB catalog (default beside the data plane)."""
+def data_uri() -> str:
+    """`$INVENTORY_DATA_URI`: where the Parquet data plane lives, a local folder or an object
+    storage prefix (`s3://bucket/prefix`); default the folder `data_dir()`.
+
+    On `s3://`, the endpoint is `object_store_endpoint()` and the credentials and region come
+    from the standard AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    `AWS_SESSION_TOKEN`, `AWS_REGION` or `AWS_DEFAULT_REGION`), or from the machine's role
+    (instance profile, EKS web identity) where none is set.
+    """
+    return os.environ.get("INVENTORY_DATA_URI") or str(data_dir())
+
+
+def object_store_endpoint() -> str | None:
+    """`$AWS_ENDPOINT_URL_S3`, else `$AWS_ENDPOINT_URL` (else `$AWS_ENDPOINT`, the name the
+    object_store library also reads): an S3-compatible endpoint (MinIO, moto, another cloud's
+    S3 API); unset means AWS itself. In the `local` environment it must be a loopback URL
+    (anything else is refused), so a laptop never writes to a real bucket."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+def catalog_path() -> Path | str:
+    """`$INVENTORY_CATALOG`: the analysts' DuckDB catalog, a file (default beside the data
+    plane's local folder) or an object storage key (`s3://bucket/warehouse.duckdb`) it is
+    uploaded to after each rebuild."""
     configured = os.environ.get("INVENTORY_CATALOG")
+    if configured and "://" in configured:
+        return configured
     return Path(configured) if configured else data_dir().parent / "warehouse.duckdb"
 
 

@@ -1,6 +1,20 @@
-"""The data plane: table assets as Parquet files, and the DuckDB catalog analysts query."""
+"""The data plane: table assets as Parquet files (in a local folder or on object storage), and
+the DuckDB catalog analysts query."""
 
-from inventory_pipelines.dataplane.catalog import QueryRefused, query, rebuild_catalog
-from inventory_pipelines.dataplane.store import TableStore
+from inventory_pipelines.dataplane.catalog import (
+    QueryRefused,
+    query,
+    rebuild_catalog,
+    refresh_catalog,
+)
+from inventory_pipelines.dataplane.store import ObjectTableStore, TableStore, WriteConflict
 
-__all__ = ["QueryRefused", "TableStore", "query", "rebuild_catalog"]
+__all__ = [
+    "ObjectTableStore",
+    "QueryRefused",
+    "TableStore",
+    "WriteConflict",
+    "query",
+    "rebuild_catalog",
+    "refresh_catalog",
+]

@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from inventory_pipelines.dataplane import TableStore, rebuild_catalog
+from inventory_pipelines.dataplane import TableStore, refresh_catalog
 
 # Definition metadata keys an asset sets to tell the IO manager how its table is keyed.
 SCOPE_COLUMN = "inventory/scope_column"  # the column a SKU subset filters on ("sku")
@@ -27,7 +27,8 @@ class SkuScope(dg.ConfigurableResource):
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
-    """Stores each table asset as Parquet under `base_dir`, atomically, and keeps the catalog.
+    """Stores each table asset as Parquet under `base_dir` (a folder or `s3://bucket/prefix`),
+    atomically, and keeps the catalog.
 
     In a partial refresh, a SKU-keyed table is upserted: the subset's rows are replaced and the
     rest kept; inputs are read for the subset only.
@@ -77,13 +78,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 context.asset_key.path, frame, partition, replace_skus=replace, sort_by=sort_by
             )
             rows += written.height
-        rebuild_catalog(store, self.catalog_path)
+        refresh_catalog(store, self.catalog_path)
         first = next(iter(parts))
         context.add_output_metadata(
             {
                 "dagster/row_count": rows,
                 "rows_written_this_run": obj.height,
-                "path": dg.MetadataValue.path(str(store.path(context.asset_key.path, first))),
+                "path": dg.MetadataValue.path(store.uri(context.asset_key.path, first)),
                 "partial_refresh_skus": len(self.sku_scope.skus or []),
             }
         )

@@ -11,9 +11,7 @@ drift, not a day without a measurement.
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import date, datetime
 
 import polars as pl
@@ -24,19 +22,6 @@ from inventory_pipelines.reconciliation.drift import DRIFT_SCHEMA
 HISTORY_KEY = ("reconciliation", "drift_history")
 HISTORY_SCHEMA = {"day": pl.Date, "run_id": pl.Utf8, **DRIFT_SCHEMA}
 HISTORY_ORDER = ["observed_at", "run_id", "channel", "cause", "sku", "listing_id"]
-
-
-@contextmanager
-def _locked(store: TableStore) -> Iterator[None]:
-    """One writer at a time on the history (two runs on the same day must not lose rows)."""
-    folder = store.path(HISTORY_KEY, "lock").parent
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def history_rows(drift: pl.DataFrame, run_id: str) -> pl.DataFrame:
@@ -63,17 +48,21 @@ def append(
     chosen = sorted(set(channels))
     days = sorted({now.date(), *rows["day"].to_list()})
     written: dict[date, int] = {}
-    with _locked(store):
-        for day in days:
-            partition = day.isoformat()
-            fresh = rows.filter(pl.col("day") == day)
-            if store.exists(HISTORY_KEY, partition):
-                kept = store.read(HISTORY_KEY, partition).filter(
+    for day in days:
+        fresh = rows.filter(pl.col("day") == day)
+
+        def merged(current: pl.LazyFrame | None, fresh: pl.DataFrame = fresh) -> pl.DataFrame:
+            if current is not None:
+                kept = current.filter(
                     ~((pl.col("run_id") == run_id) & pl.col("channel").is_in(chosen))
-                )
+                ).collect()
                 fresh = pl.concat([kept.cast(HISTORY_SCHEMA), fresh], how="vertical_relaxed")
-            store.write(HISTORY_KEY, fresh, partition, sort_by=HISTORY_ORDER)
-            written[day] = rows.filter(pl.col("day") == day).height
+            return fresh.sort(HISTORY_ORDER, nulls_last=True)
+
+        # read, merge and write with no other writer of the day in between (the store's lock,
+        # or its conditional write on object storage): two runs of a day lose no rows
+        store.update(HISTORY_KEY, merged, day.isoformat())
+        written[day] = fresh.height
     return written
 
 

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from inventory_pipelines.cli import main
-from inventory_pipelines.dataplane import TableStore, query, rebuild_catalog
+from inventory_pipelines.dataplane import TableStore, query, rebuild_catalog, refresh_catalog
+from inventory_pipelines.dataplane.catalog import views_root
 
 KEY = ("inventory", "canonical_inventory")
 
@@ -65,7 +66,7 @@ def test_the_catalog_has_a_view_per_table_and_partitions_read_as_one(tmp_path):
     assert rebuild_catalog(store, catalog) == [
         "inventory.canonical_inventory",
         "inventory.channel_allocation",
-    ]
+    ]  # and no analytics view: that canonical inventory lacks the columns it reads
     got = query(catalog, "SELECT channel FROM inventory.channel_allocation ORDER BY 1")
     assert got["channel"].to_list() == ["amz", "shop"]
 
@@ -75,7 +76,9 @@ def test_an_open_analyst_connection_does_not_block_a_rebuild(tmp_path):
     store.write(KEY, frame(["A"], [1]))
     catalog = tmp_path / "warehouse.duckdb"
     rebuild_catalog(store, catalog)
-    analyst = duckdb.connect(str(catalog), read_only=True)
+    analyst = duckdb.connect(
+        str(catalog), read_only=True, config={"file_search_path": str(views_root(catalog))}
+    )
     try:
         store.write(("odoo", "products"), pl.DataFrame({"sku": ["A"]}))
         done = threading.Event()
@@ -141,3 +144,32 @@ def test_the_analysts_sql_can_neither_write_nor_read_outside_the_tables(
         main, ["sql", "SELECT count(*) AS n FROM inventory.canonical_inventory"]
     )
     assert ok.exit_code == 0 and "1" in ok.output
+
+
+def test_a_table_rewritten_in_place_needs_no_new_catalog_a_new_table_does(tmp_path):
+    store = TableStore(tmp_path / "tables")
+    catalog = tmp_path / "warehouse.duckdb"
+    store.write(KEY, frame(["A"], [1]))
+    assert refresh_catalog(store, catalog)  # none yet
+    store.write(KEY, frame(["A", "B"], [1, 2]))
+    assert not refresh_catalog(store, catalog)  # the view reads the file by name
+    assert query(catalog, f"SELECT count(*) AS n FROM {'.'.join(KEY)}")["n"].item() == 2
+    store.write(
+        ("inventory", "channel_allocation"),
+        frame(["A"], [1]).with_columns(channel=pl.lit("shop")),
+        "shop",
+    )
+    assert refresh_catalog(store, catalog)  # a new table: a new view
+    assert query(catalog, "SELECT channel FROM inventory.channel_allocation")[
+        "channel"
+    ].to_list() == ["shop"]
+    store.write(
+        ("inventory", "channel_allocation"),
+        frame(["B"], [1]).with_columns(channel=pl.lit("amz")),
+        "amz",
+    )
+    assert not refresh_catalog(store, catalog)  # a new partition: the view's glob finds it
+    got = query(catalog, "SELECT channel FROM inventory.channel_allocation ORDER BY 1")
+    assert got["channel"].to_list() == ["amz", "shop"]
+    catalog.unlink()
+    assert refresh_catalog(store, catalog)  # lost: made again

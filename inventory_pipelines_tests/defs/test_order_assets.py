@@ -4,6 +4,7 @@ import dagster as dg
 import pytest
 
 from inventory_pipelines.channels.factory import sandbox_env
+from inventory_pipelines.dataplane import query
 from inventory_pipelines.defs.orders.assets import (
     channel_orders,
     odoo_order_sync,
@@ -227,3 +228,30 @@ def test_the_sensor_asks_for_ingestion_then_one_refresh_of_the_ordered_skus_ever
         )
         assert isinstance(orders_inbox_sensor(context), dg.SkipReason)
     engine.dispose()
+
+
+def test_a_parked_order_reaches_the_analysts_catalog_and_its_settling_too(setup, tmp_path) -> None:
+    _, _, resources, ledger_url = setup
+    migrate(ledger_url)
+    engine = create_engine(ledger_url)
+    unknown = {"sku": "SKU-999999", "quantity": 1}
+    with engine.connect() as conn:
+        inbox.receive(
+            conn,
+            [
+                inbox.InboxEvent(
+                    "shopify", "997", "created", "created", "webhook", {"lines": [unknown]}
+                )
+            ],
+        )
+    open_letters = (
+        "SELECT open, discarded FROM analytics.dead_letters_by_channel WHERE kind = 'order'"
+    )
+    assert materialize([odoo_order_sync], resources).success
+    assert query(tmp_path / "warehouse.duckdb", open_letters).rows() == [(1, 0)]
+    with engine.connect() as conn:
+        [letter] = dlq.list_open(conn, "shopify")
+        dlq.discard(conn, letter.id, actor="test", reason="a test order")
+    engine.dispose()
+    assert materialize([odoo_order_sync], resources).success
+    assert query(tmp_path / "warehouse.duckdb", open_letters).rows() == [(0, 1)]

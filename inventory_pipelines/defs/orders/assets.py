@@ -29,7 +29,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from inventory_pipelines.defs.io_manager import SORT_BY
+from inventory_pipelines.dataplane import TableStore
+from inventory_pipelines.dataplane.dead_letters import export_dead_letters
+from inventory_pipelines.defs.io_manager import SORT_BY, ParquetIOManager
 from inventory_pipelines.defs.resources import (
     ChannelsResource,
     LedgerResource,
@@ -211,6 +213,7 @@ def channel_orders(
     channels: ChannelsResource,
     ledger: LedgerResource,
     rules: RulesResource,
+    io_manager: dg.ResourceParam[ParquetIOManager],
 ):
     """Poll the run's channels' orders since their cursors into the inbox (parking what cannot
     be processed); show their inboxes."""
@@ -220,6 +223,8 @@ def channel_orders(
             channel = rules.policy().channels.get(name)
             frame, figures[name], parked[name] = _poll(context, engine, channels, channel)
             frames.append(frame)
+        with engine.connect() as conn:
+            export_dead_letters(TableStore(io_manager.base_dir), conn)  # for the analysts
     total = summed(figures, _COUNTED)
     yield dg.Output(
         pl.concat(frames, how="vertical_relaxed"),
@@ -305,6 +310,7 @@ def odoo_order_sync(
     odoo: OdooResource,
     ledger: LedgerResource,
     rules: RulesResource,
+    io_manager: dg.ResourceParam[ParquetIOManager],
 ):
     """Ingest the run's channels' waiting inbox rows into Odoo; show the order-to-Odoo mapping."""
     chosen = channels_of(context)
@@ -327,6 +333,8 @@ def odoo_order_sync(
                 "open_order_dead_letters": len(parked[channel]),
                 "waiting": left,
             }
+        with engine.connect() as conn:
+            export_dead_letters(TableStore(io_manager.base_dir), conn)  # for the analysts
     metadata = {**summed(figures), "channels": dg.MetadataValue.json(figures)}
     if errors:
         # Odoo is unavailable: fail before any output; the rows wait in the inbox

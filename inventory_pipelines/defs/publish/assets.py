@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from inventory_pipelines import settings
 from inventory_pipelines.dataplane import TableStore
+from inventory_pipelines.dataplane.dead_letters import export_dead_letters
 from inventory_pipelines.defs.checks import preview
-from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
+from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, ParquetIOManager, SkuScope
 from inventory_pipelines.defs.resources import ChannelsResource, LedgerResource, RulesResource
 from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
@@ -287,6 +288,7 @@ def published_channel_state(
     ledger: LedgerResource,
     rules: RulesResource,
     sku_scope: SkuScope,
+    io_manager: dg.ResourceParam[ParquetIOManager],
     channel_allocation: pl.DataFrame,
     product_identity: pl.DataFrame,
     channel_stock: pl.DataFrame,
@@ -342,6 +344,7 @@ def published_channel_state(
                 for name in chosen
                 if (problem := _stuck(conn, name, summaries.get(name), unreadable.get(name)))
             }
+            export_dead_letters(TableStore(io_manager.base_dir), conn)  # for the analysts
     figures = {name: summary.as_dict() for name, summary in summaries.items()}
     metadata = {
         **summed(figures, TOTALS),
@@ -384,7 +387,7 @@ def change_to_ack(
         "change_to_ack_count": 0,
     }
     skus = sorted({sku for _, _, sku, _ in rows if sku})
-    store = store or TableStore(settings.data_dir())
+    store = store or TableStore(settings.data_uri())
     if not skus or not store.exists(STOCK_QUANTS):
         return figures
     quants = store.read(STOCK_QUANTS, skus=skus)

@@ -287,7 +287,7 @@ def drift_asset(
                         "rows_added": rows,
                         "run_id": context.run.run_id,
                         "path": dg.MetadataValue.path(
-                            str(store.path(drift_history.HISTORY_KEY, day.isoformat()))
+                            store.uri(drift_history.HISTORY_KEY, day.isoformat())
                         ),
                     },
                 )

@@ -123,7 +123,7 @@ def _read(store: TableStore, key: Sequence[str], take: Callable[[pl.LazyFrame], 
     if not store.exists(key):
         return None
     try:
-        taken = take(pl.scan_parquet(store.path(key)))
+        taken = take(store.scan(key))
         return taken.collect() if isinstance(taken, pl.LazyFrame) else taken
     except (OSError, pl.exceptions.PolarsError):
         return None

@@ -104,7 +104,7 @@ def batch_sync(context: dg.ScheduleEvaluationContext, ledger: LedgerResource):
     scheduled = context.scheduled_execution_time or datetime.now(UTC)
     tokens = batch_tokens(scheduled)
     requests, claimed = [], 0
-    missing = missing_refresh_inputs(TableStore(settings.data_dir()))
+    missing = missing_refresh_inputs(TableStore(settings.data_uri()))
     with ledger.engine() as engine, engine.connect() as conn:
         settled = settle_claims(context.instance, conn, keep=set(tokens))
         if missing:

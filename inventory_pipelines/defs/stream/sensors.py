@@ -272,7 +272,7 @@ def odoo_change_sensor(
 ):
     """Read the changes since the cursor, route them, return the fast runs and the cursor
     (and the full run that bootstraps the tables, while they are missing)."""
-    store = TableStore(settings.data_dir())
+    store = TableStore(settings.data_uri())
     now = datetime.now(UTC)
     extra = bootstrap_requests(store, now, context.instance) or rules_change_requests(
         context.instance, now
