@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -252,14 +253,24 @@ def _no_ping(headers: Mapping[str, str], body: bytes) -> bool:
     return False
 
 
+def _no_stamp(headers: Mapping[str, str], body: bytes) -> datetime | None:
+    return None
+
+
 @dataclass(frozen=True)
 class WebhookKind:
-    """How one kind of channel signs and shapes its order webhooks."""
+    """How one kind of channel signs and shapes its order webhooks.
+
+    ``sent_at`` is when the delivery's event happened, read from what the signature covers
+    (a header outside it may only make a delivery older, never younger): the receiver
+    refuses a delivery older than its replay window. None when the channel stamps nothing.
+    """
 
     verify: Callable[[str, Mapping[str, str], bytes], bool]  # (secret, headers, body)
     parse: Callable[[Mapping[str, str], bytes], list[ChannelOrder]]
     delivery_id: Callable[[Mapping[str, str]], str | None]
     is_ping: Callable[[Mapping[str, str], bytes], bool] = _no_ping
+    sent_at: Callable[[Mapping[str, str], bytes], datetime | None] = _no_stamp
 
 
 @dataclass(frozen=True)

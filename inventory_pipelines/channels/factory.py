@@ -23,6 +23,7 @@ from inventory_pipelines.channels.base import (
     ChannelSpec,
     WebhookKind,
 )
+from inventory_pipelines.local_keys import refusal, sandbox_key_variable
 from inventory_pipelines.settings import LOOPBACK_HOSTS
 
 __all__ = [
@@ -71,11 +72,14 @@ def connector_from_env(
     env: Mapping[str, str] | None = None,
     *,
     loopback_only: bool = False,
+    refuse_sandbox_keys: str | None = None,
 ) -> ChannelConnector:
     """The connector of `channel`, configured from `env` (the process environment by default).
 
     `loopback_only` (the local environment) refuses any URL that is not on this machine, so a
-    laptop never publishes to a real shop by accident.
+    laptop never publishes to a real shop by accident; `refuse_sandbox_keys` (the name of the
+    staging or prod environment) refuses a setting that holds one of the sandbox's documented
+    keys, naming the variable.
     """
     env = os.environ if env is None else env
     spec = _spec(channel, kind)
@@ -90,6 +94,10 @@ def connector_from_env(
         raise ChannelConfigError(
             f"channel {channel!r} ({kind}) is not configured: set {', '.join(missing)}"
         )
+    if refuse_sandbox_keys:
+        public = sandbox_key_variable({prefix + field: v for field, v in settings.items()})
+        if public is not None:
+            raise ChannelConfigError(f"channel {channel!r}: {refusal(public, refuse_sandbox_keys)}")
     connector = spec.connect(settings)
     if loopback_only:
         remote = sorted(

@@ -67,7 +67,7 @@ from inventory_pipelines.channels.payloads import (
     read,
     require_units,
 )
-from inventory_pipelines.channels.signing import header, verify_base64_hmac
+from inventory_pipelines.channels.signing import header, instant, verify_base64_hmac
 
 DEFAULT_API_VERSION = "2026-04"
 MAX_BATCH = 250
@@ -789,6 +789,30 @@ def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:
     return header(headers, "x-shopify-webhook-id")
 
 
+#: the field of each topic's resource that stamps its event, inside what the HMAC covers
+_EVENT_STAMP = {
+    "orders/create": "created_at",
+    "orders/cancelled": "cancelled_at",
+    "refunds/create": "created_at",
+}
+
+
+def webhook_sent_at(headers: Mapping[str, str], body: bytes) -> datetime | None:
+    """When the delivery's event happened: the older of the event's own stamp in the signed
+    body and ``X-Shopify-Triggered-At``. Shopify retries with the original body and trigger
+    time, so neither gets younger on a retry; the header is outside the HMAC, so it may make
+    a delivery older but a forged one cannot make a replay look fresh."""
+    stamps = [instant(header(headers, "x-shopify-triggered-at"))]
+    field = _EVENT_STAMP.get(header(headers, "x-shopify-topic") or "")
+    if field is not None:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            resource = orjson.loads(body)
+            if isinstance(resource, dict):
+                stamps.append(instant(resource.get(field)))
+    known = [stamp for stamp in stamps if stamp is not None]
+    return min(known) if known else None
+
+
 # -- configuration --------------------------------------------------------------------------------
 
 
@@ -816,5 +840,7 @@ SPEC = ChannelSpec(
     required=("URL", "ACCESS_TOKEN"),
     connect=from_settings,
     sandbox_settings=sandbox_settings,
-    webhooks=WebhookKind(verify_webhook, parse_webhook, webhook_delivery_id),
+    webhooks=WebhookKind(
+        verify_webhook, parse_webhook, webhook_delivery_id, sent_at=webhook_sent_at
+    ),
 )

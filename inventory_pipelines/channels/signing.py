@@ -1,4 +1,5 @@
-"""Webhook signatures the channels share: a case-insensitive header, a base64 HMAC-SHA256."""
+"""Webhook signatures the channels share: a case-insensitive header, a base64 HMAC-SHA256,
+and the instants a delivery is stamped with (for the receiver's replay window)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["header", "verify_base64_hmac"]
+__all__ = ["header", "instant", "verify_base64_hmac"]
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -25,3 +28,15 @@ def verify_base64_hmac(secret: str, body: bytes, sent: str | None) -> bool:
         return False
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return hmac.compare_digest(base64.b64encode(digest).decode(), sent.strip())
+
+
+def instant(value: Any) -> datetime | None:
+    """An ISO 8601 time as an aware UTC datetime (one without an offset is taken as UTC, as
+    WooCommerce's ``*_gmt`` fields are); None for anything else."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -19,8 +19,9 @@ covers that window (DESIGN.md section 7).
 Authentication: ``basic`` (HTTP Basic, for HTTPS stores), ``query`` (``consumer_key`` and
 ``consumer_secret`` query parameters, for servers that strip the Authorization header) or
 ``oauth`` (OAuth 1.0a one-legged HMAC-SHA256 query signing, what WooCommerce requires over
-plain HTTP). With ``query``, the secret travels in the URL: httpx logs URLs at INFO level,
-so this module masks ``consumer_secret`` in what the ``httpx`` logger writes.
+plain HTTP). With ``query`` the key and secret travel in the URL, with ``oauth`` the key:
+httpx logs URLs at INFO level, so this module masks ``consumer_key``, ``consumer_secret`` and
+``oauth_consumer_key`` in what the ``httpx`` logger writes.
 
 Retries, throttling and the secret are the shared ones of
 :mod:`~inventory_pipelines.channels.http`, paced by a :class:`~.pacing.Pacer`. Configuration
@@ -72,7 +73,7 @@ from .http import (
     redact_query_parameters,
 )
 from .payloads import PayloadError, WooBilling, WooOrder, read, require_units
-from .signing import header, verify_base64_hmac
+from .signing import header, instant, verify_base64_hmac
 
 __all__ = ["BATCH_LIMIT", "SPEC", "WooCommerceConnector", "oauth_sign"]
 
@@ -87,7 +88,7 @@ AuthMode = Literal["basic", "oauth", "query"]
 DEFAULT_BARCODE_META_KEYS = ("_barcode", "barcode", "_ean", "ean", "_gtin", "gtin", "_gtin13")
 
 
-redact_query_parameters("consumer_secret")
+redact_query_parameters("consumer_key", "consumer_secret", "oauth_consumer_key")
 
 
 def _rawurlencode(value: str) -> str:
@@ -576,6 +577,19 @@ def webhook_delivery_id(headers: Mapping[str, str]) -> str | None:
     return header(headers, "x-wc-webhook-delivery-id")
 
 
+def webhook_sent_at(headers: Mapping[str, str], body: bytes) -> datetime | None:
+    """When the delivered order was last modified (``date_modified_gmt``, else
+    ``date_created_gmt``), from the signed body: WooCommerce sends no timestamp header and
+    builds the body when it delivers, so this is the freshest instant the signature covers."""
+    try:
+        resource = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(resource, dict):
+        return None
+    return instant(resource.get("date_modified_gmt")) or instant(resource.get("date_created_gmt"))
+
+
 # -- configuration --------------------------------------------------------------------------------
 
 
@@ -606,5 +620,7 @@ SPEC = ChannelSpec(
     required=("URL", "CONSUMER_KEY", "CONSUMER_SECRET"),
     connect=from_settings,
     sandbox_settings=sandbox_settings,
-    webhooks=WebhookKind(verify_webhook, parse_webhook, webhook_delivery_id, is_ping),
+    webhooks=WebhookKind(
+        verify_webhook, parse_webhook, webhook_delivery_id, is_ping, webhook_sent_at
+    ),
 )

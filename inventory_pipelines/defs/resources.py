@@ -17,12 +17,16 @@ from inventory_pipelines.channels.factory import connector_from_env
 from inventory_pipelines.defs.io_manager import ParquetIOManager, SkuScope
 from inventory_pipelines.defs.shared import POLICY
 from inventory_pipelines.ledger import create_engine, default_url, migrate
+from inventory_pipelines.local_keys import refusal, sandbox_key_variable
 from inventory_pipelines.odoo import OdooClient, OdooConfig
+from inventory_pipelines.odoo.access import OdooRightsError, check_rights
 from inventory_pipelines.rules import Policy, load_policy
 from inventory_pipelines.settings import LOOPBACK_HOSTS
 
 # Ledger URLs this process has migrated: a run migrates once, not at every asset.
 _MIGRATED: set[str] = set()
+# Odoo users (url, db, login) whose rights this process has checked: once per run worker.
+_RIGHTS_CHECKED: set[tuple[str, str, str]] = set()
 
 
 class OdooResource(dg.ConfigurableResource):
@@ -43,13 +47,36 @@ class OdooResource(dg.ConfigurableResource):
     environment: str = "local"
 
     def client(self) -> OdooClient:
-        """A new client; close it (or use it as a context manager) when done."""
+        """A new client; close it (or use it as a context manager) when done.
+
+        Outside `local`, the first client of a process for an Odoo user checks that user's
+        rights (`odoo.access`): a missing one fails here, named, before anything is read.
+        """
         host = urlparse(self.url).hostname or ""
         if self.environment == "local" and host not in LOOPBACK_HOSTS:
             raise dg.Failure(
                 f"the local environment only talks to the sandbox on loopback, not {host!r}; "
                 "set INVENTORY_ENV=staging or prod to use a real Odoo"
             )
+        if self.environment != "local" and sandbox_key_variable({"ODOO_API_KEY": self.api_key}):
+            raise dg.Failure(refusal("ODOO_API_KEY", self.environment))
+        client = self.unchecked_client()
+        key = (self.url, self.db, self.login)
+        if self.environment != "local" and key not in _RIGHTS_CHECKED:
+            try:
+                check_rights(client)
+            except OdooRightsError as exc:
+                client.close()
+                raise dg.Failure(str(exc)) from None
+            except BaseException:
+                client.close()
+                raise
+            _RIGHTS_CHECKED.add(key)
+        return client
+
+    def unchecked_client(self) -> OdooClient:
+        """A new client without the start-up checks (`inventory-sync odoo check` makes them
+        itself, to list every right)."""
         return OdooClient(
             OdooConfig(
                 url=self.url,
@@ -124,7 +151,13 @@ class ChannelsResource(dg.ConfigurableResource):
         """A new connector for `channel`; close it when done."""
         local = self.environment == "local"
         env = settings.local_env() if local else None
-        return connector_from_env(channel, kind, env, loopback_only=local)
+        return connector_from_env(
+            channel,
+            kind,
+            env,
+            loopback_only=local,
+            refuse_sandbox_keys=None if local else self.environment,
+        )
 
 
 def build_resources(environment: str | None = None) -> dict[str, object]:
@@ -166,7 +199,7 @@ def build_resources(environment: str | None = None) -> dict[str, object]:
         "odoo": odoo,
         "sku_scope": sku_scope,
         "io_manager": ParquetIOManager(
-            base_dir=str(settings.data_dir()),
+            base_dir=settings.data_uri(),
             catalog_path=str(settings.catalog_path()),
             sku_scope=sku_scope,
         ),

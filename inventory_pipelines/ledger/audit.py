@@ -51,9 +51,24 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: the keys that name the other entry of a name/value pair: WooCommerce's ``meta_data``
+#: (``{"key": "api_key", "value": ...}``), Shopify's ``note_attributes`` (``{"name", "value"}``)
+_PAIR_NAMES = ("key", "name")
+
+
+def _names_a_credential(pair: Mapping[Any, Any]) -> bool:
+    """Whether `pair` is a name/value pair whose name is a credential's."""
+    return "value" in pair and any(
+        isinstance(pair.get(name), str) and _SECRET_KEY.search(pair[name]) for name in _PAIR_NAMES
+    )
+
+
 def ensure_no_secrets(value: Any, where: str = "payload") -> None:
-    """Raise `SecretInPayloadError` if any mapping key inside `value` names a credential."""
+    """Raise `SecretInPayloadError` if any mapping key inside `value` names a credential, or a
+    name/value pair (`{"key": "api_key", "value": ...}`) holds one."""
     if isinstance(value, Mapping):
+        if _names_a_credential(value):
+            raise SecretInPayloadError(f"{where}: a name/value pair holds a credential")
         for key, item in value.items():
             if _SECRET_KEY.search(str(key)):
                 raise SecretInPayloadError(f"{where}: key {key!r} looks like a credential")
@@ -64,12 +79,17 @@ def ensure_no_secrets(value: Any, where: str = "payload") -> None:
 
 
 def masked(value: Any) -> Any:
-    """A copy of the JSON `value` without the entries whose key names a credential, at any
-    depth; the rest kept as it is. `ensure_no_secrets` refuses such a key whatever its value
-    (even ``"***"``), so the entry goes, not just its value: what is left it accepts."""
+    """A copy of the JSON `value` without the entries whose key names a credential, and
+    without the value of a name/value pair whose name does (`{"key": "api_key", "value":
+    ...}` keeps its key), at any depth; the rest kept as it is. `ensure_no_secrets` refuses
+    such a key whatever its value (even ``"***"``), so the entry goes, not just its value:
+    what is left it accepts."""
     if isinstance(value, Mapping):
+        pair = _names_a_credential(value)
         return {
-            key: masked(item) for key, item in value.items() if not _SECRET_KEY.search(str(key))
+            key: masked(item)
+            for key, item in value.items()
+            if not _SECRET_KEY.search(str(key)) and not (pair and key == "value")
         }
     if isinstance(value, list | tuple):
         return [masked(item) for item in value]

@@ -86,6 +86,9 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
     "name_search": ("name", "domain", "operator", "limit"),
     "default_get": ("fields_list",),
     "context_get": (),
+    "check_access_rights": ("operation", "raise_exception"),
+    "has_access": ("ids", "operation"),
+    "check_access": ("ids", "operation"),
 }
 
 

@@ -8,9 +8,12 @@
    and stores nothing (the store refuses a webhook whose ping fails);
 3. the signature is checked against the channel's webhook secret, in constant time: a bad
    or missing one is answered 401 and nothing is stored or parsed;
-4. the body is read through the channel's typed model of its topic's event
+4. a delivery whose event is older than the channel's replay window (``orders.yml``,
+   ``webhooks.replay_window_s``), by the instant its signed body carries, is answered 400
+   and stored nowhere (a redelivery inside the window is a duplicate for the inbox);
+5. the body is read through the channel's typed model of its topic's event
    (`channels.payloads`; 200 with nothing stored for topics that carry no order event);
-5. the events go to the inbox in one transaction: stored once, duplicates counted and
+6. the events go to the inbox in one transaction: stored once, duplicates counted and
    dropped; the answer is 200 ``{"stored", "duplicates"}``. If the ledger cannot be
    written, 503: the channel delivers again later, so nothing is lost.
 
@@ -32,8 +35,9 @@ channel gets its answer in milliseconds (Shopify gives up after 5 s and counts a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -63,9 +67,15 @@ class WebhookChannel:
     kind: str  # shopify, woocommerce
     secret: str
     units_per_item: float = 1.0  # base units in one channel unit (the channel's UoM)
+    #: seconds a delivery's signed event may be old; None: no window (`webhook_channels`
+    #: always sets the channel's own from orders.yml)
+    replay_window_s: float | None = None
 
     def __repr__(self) -> str:
-        return f"WebhookChannel(name={self.name!r}, kind={self.kind!r}, secret='***')"
+        return (
+            f"WebhookChannel(name={self.name!r}, kind={self.kind!r}, secret='***', "
+            f"replay_window_s={self.replay_window_s!r})"
+        )
 
     @property
     def webhook(self) -> WebhookKind:
@@ -81,13 +91,20 @@ class ReceiverStats:
     stored: int = 0
     duplicates: int = 0
     rejected_signature: int = 0
+    stale: int = 0  # signed deliveries older than the replay window (400)
     refused: int = 0  # signed deliveries that can never succeed (400, 422)
     parked: int = 0
     pings: int = 0
 
 
-def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starlette:
-    """The receiver's ASGI app over the ledger at `engine`, for `channels` (name -> channel)."""
+def create_app(
+    engine: Engine,
+    channels: Mapping[str, WebhookChannel],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Starlette:
+    """The receiver's ASGI app over the ledger at `engine`, for `channels` (name -> channel);
+    `clock` is the time a delivery's age is measured against."""
     for channel in channels.values():
         if channel.kind not in WEBHOOKS:
             raise ValueError(f"channel {channel.name!r}: {channel.kind} sends no webhooks")
@@ -139,6 +156,12 @@ def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starle
             log.warning("webhook for %s refused: bad or missing signature", name)
             return JSONResponse({"error": "invalid signature"}, 401)
         delivery = kind.delivery_id(headers)
+        if channel.replay_window_s is not None:
+            stale = _stale(channel, kind.sent_at(headers, body), clock())
+            if stale is not None:
+                stats.stale += 1
+                log.warning("webhook for %s refused (400), delivery %s: %s", name, delivery, stale)
+                return JSONResponse({"error": stale}, 400)
         try:
             orders = kind.parse(headers, body)
         except WebhookError as exc:
@@ -192,3 +215,19 @@ def create_app(engine: Engine, channels: Mapping[str, WebhookChannel]) -> Starle
     )
     app.state.stats = stats
     return app
+
+
+def _stale(channel: WebhookChannel, sent: datetime | None, now: datetime) -> str | None:
+    """Why a delivery is outside the channel's replay window, or None when it is inside (or
+    carries no signed instant: the inbox's unique key is then the only guard)."""
+    window = channel.replay_window_s
+    if window is None or sent is None:
+        return None
+    age = (now - sent).total_seconds()
+    if age <= window:
+        return None
+    return (
+        f"stale delivery: its event is of {sent.isoformat()}, {age:.0f} s ago, outside the "
+        f"{window:g} s replay window of {channel.name} (orders.yml webhooks.replay_window_s); "
+        "the order comes in by polling"
+    )

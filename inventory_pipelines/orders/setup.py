@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from inventory_pipelines import settings
-from inventory_pipelines.channels.factory import WEBHOOKS, webhook_secret_from_env
+from inventory_pipelines.channels.factory import (
+    WEBHOOKS,
+    ChannelConfigError,
+    env_prefix,
+    webhook_secret_from_env,
+)
+from inventory_pipelines.local_keys import refusal, sandbox_key_variable
 from inventory_pipelines.orders.receiver import WebhookChannel
 
 #: The sandbox emulators sign their webhooks with these (local environment only; documented
@@ -19,11 +25,16 @@ SANDBOX_WEBHOOK_SECRETS = {
 def webhook_channels(
     env: Mapping[str, str] | None = None, policy=None
 ) -> tuple[dict[str, WebhookChannel], list[str]]:
-    """The channels whose webhooks are accepted, and those left out for want of a secret."""
+    """The channels whose webhooks are accepted, and those left out for want of a secret.
+
+    Outside `local`, a secret that is one of the sandbox's documented keys is refused
+    (`ChannelConfigError`, naming the variable).
+    """
     from inventory_pipelines.rules import load_policy
 
     policy = policy or load_policy()
-    local = settings.environment() == "local"
+    environment = settings.environment()
+    local = environment == "local"
     env = env if env is not None else (settings.local_env() if local else None)
     channels: dict[str, WebhookChannel] = {}
     missing: list[str] = []
@@ -37,7 +48,14 @@ def webhook_channels(
         if secret is None:
             missing.append(channel.name)
             continue
+        variable = env_prefix(channel.name) + "WEBHOOK_SECRET"
+        if not local and sandbox_key_variable({variable: secret}):
+            raise ChannelConfigError(refusal(variable, environment))
         channels[channel.name] = WebhookChannel(
-            channel.name, kind, secret, units_per_item=channel.uom.units
+            channel.name,
+            kind,
+            secret,
+            units_per_item=channel.uom.units,
+            replay_window_s=policy.orders.for_channel(channel.name).webhooks.replay_window_s,
         )
     return channels, missing

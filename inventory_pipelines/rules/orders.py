@@ -14,6 +14,8 @@ Per channel (``channels.<name>``, falling back to ``defaults``):
 - ``returns``: ``restock: on_receipt`` (the default) creates the return transfer in Odoo and
   stock comes back when the warehouse validates it; ``immediately`` also validates it;
   ``never`` only records the return.
+- ``webhooks``: ``replay_window_s`` (300 by default): the receiver refuses, and stores
+  nowhere, a signed delivery whose event is older than this (README, *Security*).
 """
 
 from __future__ import annotations
@@ -76,12 +78,25 @@ class Returns(_Strict):
     restock: Restock = Restock.ON_RECEIPT
 
 
+class Webhooks(_Strict):
+    """How old a signed webhook delivery may be before the receiver refuses it.
+
+    Five minutes, as Stripe and Slack allow: a delivery is normally seconds old, and what is
+    refused still comes in by polling (every 5 minutes). Shopify retries a failed delivery
+    with its original body for 4 hours; a longer window takes those retries, a shorter one
+    narrows what a captured delivery can be replayed for.
+    """
+
+    replay_window_s: float = Field(default=300.0, gt=0, le=7 * 24 * 3600)
+
+
 class OrderPolicy(_Strict):
     """One channel's order handling."""
 
     customer: Customer = Customer(partner="Web customers")
     cancellation: Cancellation = Cancellation()
     returns: Returns = Returns()
+    webhooks: Webhooks = Webhooks()
 
 
 class OrderRules(_Strict):

@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 from starlette.routing import BaseRoute
 
 from inventory_pipelines import settings
+from inventory_pipelines.local_keys import refusal, sandbox_key_variable
 from inventory_pipelines.odoo import OdooClient, OdooConfig, OdooError
+from inventory_pipelines.odoo.access import REQUIRED, OdooRightsError, check_rights
 from inventory_pipelines.rules import Policy
 from inventory_pipelines.settings import LOOPBACK_HOSTS
 from inventory_pipelines.stream.coalescer import HintCoalescer
@@ -42,6 +44,12 @@ MIN_TOKEN_LENGTH = 16
 DAGSTER_URL_ENV = "INVENTORY_DAGSTER_URL"
 DAGSTER_LOCATION_ENV = "INVENTORY_DAGSTER_LOCATION"
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
+#: what the push reads back, quants and their products' SKUs: checked when it starts
+PUSH_RIGHTS = tuple(
+    r
+    for r in REQUIRED
+    if (r.model, r.operation) in {("stock.quant", "read"), ("product.product", "read")}
+)
 
 
 class PushConfigError(ValueError):
@@ -91,6 +99,8 @@ def push_token(env: Mapping[str, str] | None = None) -> str | None:
     """The token of the webhook URL, or None (the route is then absent)."""
     env, local = _environment(env)
     token = env.get(TOKEN_ENV) or (SANDBOX_ODOO_WEBHOOK_TOKEN if local else None)
+    if not local and sandbox_key_variable({TOKEN_ENV: token}):
+        raise PushConfigError(refusal(TOKEN_ENV, settings.environment()))
     if token is not None and len(token) < MIN_TOKEN_LENGTH:
         raise PushConfigError(
             f"{TOKEN_ENV} is shorter than {MIN_TOKEN_LENGTH} characters: the token is the "
@@ -126,6 +136,8 @@ def odoo_config(env: Mapping[str, str] | None = None) -> OdooConfig:
         missing = [v for v in names.values() if not env.get(v)]
         if missing:
             raise PushConfigError(f"the Odoo push reads quants back: set {', '.join(missing)}")
+        if sandbox_key_variable({"ODOO_API_KEY": env["ODOO_API_KEY"]}):
+            raise PushConfigError(refusal("ODOO_API_KEY", settings.environment()))
         values = {key: env[name] for key, name in names.items()}
     return OdooConfig(
         **values,
@@ -159,7 +171,8 @@ def push_path(
     policy: Policy | None = None,
     submitter: RunSubmitter | None = None,
 ) -> tuple[PushPath | None, str]:
-    """The push path as configured, not started; or None and why it is off."""
+    """The push path as configured, not started; or None and why it is off. Outside `local`
+    an Odoo user that cannot read what the push reads back is refused (`PushConfigError`)."""
     from inventory_pipelines.rules import load_policy
 
     policy = policy or load_policy()
@@ -170,6 +183,8 @@ def push_path(
     if token is None:
         return None, f"{TOKEN_ENV} is not set"
     client = OdooClient(odoo_config(env))
+    if settings.environment() != "local":
+        _check_push_rights(client)
     coalescer = HintCoalescer(
         OdooQuantReader(client),
         submitter if submitter is not None else dagster_submitter(env),
@@ -178,3 +193,15 @@ def push_path(
         max_skus_per_run=policy.automation.change_sensor.fast_path.max_skus_per_run,
     )
     return PushPath(token, coalescer, client), "on"
+
+
+def _check_push_rights(client: OdooClient) -> None:
+    """Refuse to start the push path for an Odoo user that cannot read what it reads back;
+    an Odoo that cannot be asked now is left to the push's own calls (logged)."""
+    try:
+        check_rights(client, PUSH_RIGHTS)
+    except OdooRightsError as exc:
+        client.close()
+        raise PushConfigError(str(exc)) from None
+    except OdooError as exc:
+        log.warning("odoo push: Odoo's rights not checked for now (%s)", type(exc).__name__)

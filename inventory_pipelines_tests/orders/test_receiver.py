@@ -20,6 +20,7 @@ import pytest
 from inventory_pipelines.ledger import create_engine, dlq, inbox, migrate
 from inventory_pipelines.orders.receiver import WebhookChannel, create_app
 from inventory_pipelines.sandbox.serving import start_server, stop_server
+from inventory_pipelines_tests.pg import LEDGER_BACKENDS, migrated_ledger
 
 SHOPIFY_SECRET = "shopify-app-secret-for-tests"
 WOO_SECRET = "woo-webhook-secret-for-tests"
@@ -93,12 +94,17 @@ def woo_headers(body: bytes, topic: str = "order.created", delivery: str = "1") 
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Any]:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    migrate(url)
-    engine = create_engine(url)
-    yield engine
-    engine.dispose()
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A migrated ledger on SQLite, or on each backend for the tests marked `on_both_ledgers`."""
+    with migrated_ledger(request, getattr(request, "param", "sqlite"), tmp_path) as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
+
+
+#: what the receiver writes (stored once, counted duplicates, concurrent redeliveries, ids and
+#: units) is shown on SQLite and PostgreSQL; what it refuses before writing, on SQLite
+on_both_ledgers = pytest.mark.parametrize("ledger", LEDGER_BACKENDS, indirect=True)
 
 
 @pytest.fixture
@@ -119,6 +125,7 @@ def rows(ledger: Any) -> list[inbox.InboxRow]:
         return inbox.rows(conn)
 
 
+@on_both_ledgers
 def test_a_signed_order_is_stored_once_and_redeliveries_are_counted(receiver, ledger) -> None:
     url, _ = receiver
     body = json.dumps(shopify_order(4001)).encode()
@@ -250,6 +257,7 @@ def test_a_signed_order_its_model_refuses_is_422_stored_nowhere_and_logged_witho
         assert dlq.list_open(conn) == []
 
 
+@on_both_ledgers
 def test_ids_are_kept_as_text_so_big_and_string_ids_never_collide(receiver, ledger) -> None:
     url, _ = receiver
     ids = [2**63 - 1, 2**63 - 2, "A-17", " A-18 "]
@@ -264,6 +272,7 @@ def test_ids_are_kept_as_text_so_big_and_string_ids_never_collide(receiver, ledg
     )
 
 
+@on_both_ledgers
 def test_a_whole_quantity_written_as_a_float_is_read_as_that_whole_number(receiver, ledger) -> None:
     url, _ = receiver
     body = _with(shopify_order(4020), "line_items.0.quantity", "3.0")
@@ -282,6 +291,7 @@ def test_a_cancellation_reads_its_lines_with_no_unit_needed(receiver, ledger) ->
     assert answer.json() == {"stored": 1, "duplicates": 0}
 
 
+@on_both_ledgers
 def test_cancellations_and_refunds_are_their_own_events(receiver, ledger) -> None:
     url, _ = receiver
     order = shopify_order(4003)
@@ -319,6 +329,7 @@ def test_cancellations_and_refunds_are_their_own_events(receiver, ledger) -> Non
     assert rows(ledger)[2].payload["lines"][0]["quantity"] == 1
 
 
+@on_both_ledgers
 def test_woocommerce_pings_orders_and_status_changes(receiver, ledger) -> None:
     url, _ = receiver
     ping = httpx.post(
@@ -362,6 +373,7 @@ def test_an_unknown_channel_is_404(receiver) -> None:
     assert httpx.post(f"{url}/webhooks/nowhere", content=b"{}").status_code == 404
 
 
+@on_both_ledgers
 def test_concurrent_redeliveries_store_each_order_once(receiver, ledger) -> None:
     """30 orders, each delivered three times by three threads at once."""
     url, _ = receiver

@@ -89,9 +89,9 @@ def test_a_refused_order_carrying_a_credential_is_parked_masked_and_polling_goes
         [letter] = dlq.list_open(conn, CHANNEL)
     order = letter.payload["order"]
     assert letter.payload["external_id"] == "4011" and "payment_token" not in order
-    # a credential key goes (the queue refuses the key whatever its value); a key/value pair
-    # naming one in its values is no key to the queue, kept as sent
-    assert order["meta_data"] == [{"key": "api_key", "value": "x"}, {"id": 1}]
+    # a credential key goes (the queue refuses the key whatever its value); so does the value
+    # of a key/value pair naming one (WooCommerce's meta_data), its name kept
+    assert order["meta_data"] == [{"key": "api_key"}, {"id": 1}]
     # the rest of the order as the channel sent it
     assert order["line_items"] == bad["line_items"] and order["billing"] == bad["billing"]
     audit.ensure_no_secrets(letter.payload)

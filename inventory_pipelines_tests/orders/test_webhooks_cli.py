@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -52,7 +53,8 @@ def test_serve_takes_the_sandbox_secrets_locally_and_stores_what_it_verifies(
                 pass
             assert time.monotonic() < deadline and proc.poll() is None, "receiver did not start"
             time.sleep(0.2)
-        body = json.dumps(shopify_order(8101)).encode()
+        now = datetime.now(UTC).isoformat()  # inside the replay window
+        body = json.dumps({**shopify_order(8101), "created_at": now, "updated_at": now}).encode()
         headers = {
             "X-Shopify-Topic": "orders/create",
             "X-Shopify-Webhook-Id": "x1",

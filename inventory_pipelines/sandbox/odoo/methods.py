@@ -17,6 +17,7 @@ from typing import Any
 
 from . import domain as dom
 from . import rules
+from .access import check_mode
 from .errors import UserError
 from .models import Env
 from .versions import VersionProfile
@@ -592,6 +593,47 @@ def _having_test(having: Any) -> Callable[[dict[str, Any]], bool]:
         if op not in ops:
             raise ValueError(f"Invalid having operator {op!r}")
     return lambda group: all(ops[op](group.get(key), value) for key, op, value in leaves)
+
+
+# -- access rights --------------------------------------------------------------------------------
+
+
+def _has_right(env: Env, operation: Any) -> bool:
+    check_mode(str(operation))
+    return env.state.access.allowed(env.uid, env.model, str(operation))
+
+
+def _access_rights(env: Env, operation: Any, raise_exception: Any) -> bool:
+    allowed = _has_right(env, operation)
+    if not allowed and raise_exception:
+        env.state.access.check(env.uid, env.model, env.table.description, operation)
+    return allowed
+
+
+@rpc("check_access_rights", model_api=True, readonly=True, max_version=17)
+def check_access_rights(env: Env, operation: Any, raise_exception: Any = True) -> bool:
+    """Whether the user has ``operation`` (read, write, create, unlink) on the model
+    (``ir.model.access``); ``AccessError`` instead of ``False`` when ``raise_exception``."""
+    return _access_rights(env, operation, raise_exception)
+
+
+@rpc("check_access_rights", model_api=True, readonly=True, min_version=18, deprecated=True)
+def check_access_rights_18(env: Env, operation: Any, raise_exception: Any = True) -> bool:
+    """As up to 17, deprecated since 18.0 for ``check_access`` and ``has_access``."""
+    return _access_rights(env, operation, raise_exception)
+
+
+@rpc("has_access", readonly=True, min_version=18)
+def has_access(env: Env, operation: Any) -> bool:
+    """Whether the user may do ``operation`` on the records (18+; the model's rights, for no
+    records)."""
+    return _has_right(env, operation)
+
+
+@rpc("check_access", readonly=True, min_version=18)
+def check_access(env: Env, operation: Any) -> None:
+    """``AccessError`` unless the user may do ``operation`` on the records (18+)."""
+    _access_rights(env, operation, True)
 
 
 # -- model-specific methods ---------------------------------------------------------------

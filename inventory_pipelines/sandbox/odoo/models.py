@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import domain as dom
+from .access import AccessRights, operation_of
 from .automation import Automation, describe_fields
 from .errors import (
     AccessDenied,
@@ -154,6 +155,8 @@ class OdooState:
         self._readers: dict[tuple[str, tuple[str, ...], bool], ReadPlan] = {}
         self._passwords: dict[int, str] = {}
         self._api_keys: dict[str, int] = {}
+        #: what each user may do on each model (everything, until a test restricts it)
+        self.access = AccessRights()
         #: rows the last id-ordered search examined (matched rows for other orders); tests use
         #: it to show that a keyset page costs O(page), not O(table)
         self.last_search_examined = 0
@@ -266,6 +269,43 @@ class OdooState:
         self._passwords[ADMIN_UID] = self.password
         self._api_keys[self.api_key] = ADMIN_UID
 
+    def add_user(
+        self,
+        login: str,
+        *,
+        password: str | None = None,
+        api_key: str | None = None,
+        name: str | None = None,
+    ) -> int:
+        """Create an internal user (every right until restricted, see :attr:`access`) who
+        logs in with ``password`` and/or ``api_key``; its uid."""
+        with self.transaction():
+            if self.tables["res.users"].indexes["login"].map.get(login):
+                raise ValidationError(f"You can not have two users with the same login ({login})")
+            partner = self.insert("res.partner", {"name": name or login, "company_id": 1})
+            uid = self.insert(
+                "res.users",
+                {"name": name or login, "login": login, "partner_id": partner, "company_id": 1},
+            )
+        if password:
+            self._passwords[uid] = password
+        if api_key:
+            self._api_keys[api_key] = uid
+        return uid
+
+    def user_id(self, login: str) -> int:
+        """The uid of the user with this login."""
+        for uid in self.tables["res.users"].indexes["login"].map.get(login, ()):
+            return uid
+        raise ValueError(f"no user with login {login!r}")
+
+    def revoke_right(self, login: str, model: str, operation: str) -> None:
+        """Take one right (``read``, ``write``, ``create``, ``unlink`` on ``model``) from the
+        user with this login; it keeps every other."""
+        if model not in self.tables:
+            raise ValueError(f"no model {model!r}")
+        self.access.revoke(self.user_id(login), model, operation, self.tables)
+
     def authenticate(self, db: str, login: str, password: str) -> int | bool:
         """``common.login``/``authenticate``: the uid, or ``False`` for bad credentials."""
         self._check_db(db)
@@ -353,6 +393,7 @@ class OdooState:
             spec = find_method(profile, model, method)
             if spec is None:
                 raise AttributeError(profile.missing_method_message(model, method))
+            self._check_access(uid, model, method, spec.readonly)
             ctx = dict(context or {})
             ctx.update(kwargs.pop("context", None) or {})
             if spec.model_api:
@@ -386,6 +427,7 @@ class OdooState:
             spec = find_method(self.profile, model, method)
             if spec is None:
                 raise NotFound(self.profile.missing_method_message(model, method))
+            self._check_access(uid, model, method, spec.readonly)
             ids = _as_ids(body.pop("ids", None))
             context = body.pop("context", None) or {}
             if spec.model_api and ids:
@@ -396,6 +438,12 @@ class OdooState:
                 raise UnprocessableEntity(exc.args[0]) from exc
             env = Env(self, model, ids, dict(context), uid)
             return spec.func(env, **body)
+
+    def _check_access(self, uid: int, model: str, method: str, readonly: bool) -> None:
+        """Odoo's access-rights check before a public method runs (``AccessError``)."""
+        operation = operation_of(method, readonly)
+        if operation is not None:
+            self.access.check(uid, model, self.tables[model].description, operation)
 
     # -- rows -------------------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ error exactly as Odoo's controllers do:
   named arguments, bare JSON results, errors as HTTP statuses with
   ``{name, message, arguments, context, debug}``.
 - ``/sandbox/...``: JSON control endpoints for tests (faults, counter, stock, reset, the
-  webhook deliveries of automation rules and their commit delay).
+  webhook deliveries of automation rules and their commit delay, users and their rights:
+  ``POST /sandbox/users {login, api_key?, password?, rights?: {model: [operations]}}``,
+  ``POST /sandbox/users/revoke {login, model, operation}``).
 """
 
 from __future__ import annotations
@@ -451,6 +453,21 @@ async def control(request: Request, backend: Backend) -> Response:
         if action == "webhooks/reset":
             state.automation.reset_log()
             return _ok(state.automation.snapshot())
+        if action == "users":
+            uid = state.add_user(
+                body["login"],
+                password=body.get("password"),
+                api_key=body.get("api_key"),
+                name=body.get("name"),
+            )
+            if "rights" in body:
+                state.access.restrict(uid, body["rights"])
+            return _ok({"uid": uid})
+        if action == "users/revoke":
+            state.revoke_right(body["login"], body["model"], body["operation"])
+            return _ok(
+                {"login": body["login"], "revoked": f"{body['operation']} on {body['model']}"}
+            )
         if action == "clock":
             state.set_clock(body.get("now"), float(body.get("offset_seconds", 0.0)))
             return _ok({"now": state.now()})

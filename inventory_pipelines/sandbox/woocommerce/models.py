@@ -112,13 +112,14 @@ class OrderLine:
 
 @dataclass
 class Order:
-    """A minimal order: status, dates, lines."""
+    """A minimal order: status, dates, lines, and the ``meta_data`` plugins leave on it."""
 
     id: int
     status: str
     lines: list[OrderLine]
     date_created: datetime
     date_modified: datetime
+    meta_data: list[dict[str, Any]] = field(default_factory=list)
 
 
 class WooState:
@@ -362,8 +363,15 @@ class WooState:
 
     # -- orders ----------------------------------------------------------------------------------
 
-    def sell(self, item_id: int, quantity: int = 1, status: str = "processing") -> Order:
-        """Place an order for ``quantity`` of a product or variation; stock goes down."""
+    def sell(
+        self,
+        item_id: int,
+        quantity: int = 1,
+        status: str = "processing",
+        meta_data: list[dict[str, Any]] | None = None,
+    ) -> Order:
+        """Place an order for ``quantity`` of a product or variation; stock goes down.
+        ``meta_data`` (``[{"key", "value"}]``) is what plugins store on an order."""
         with self.lock:
             item = self.items.get(item_id)
             if item is None or item.type == "variable":
@@ -382,7 +390,7 @@ class WooState:
                 int(quantity),
                 item.name,
             )
-            order = Order(self._next_order, status, [line], now, now)
+            order = Order(self._next_order, status, [line], now, now, list(meta_data or []))
             self.orders[order.id] = order
         for listener in list(self.order_listeners):
             listener(order)

@@ -151,6 +151,10 @@ def render_order(order: Order) -> dict[str, Any]:
             }
             for line in order.lines
         ],
+        "meta_data": [
+            {"id": n, "key": meta.get("key"), "value": meta.get("value")}
+            for n, meta in enumerate(order.meta_data, start=1)
+        ],
     }
 
 
@@ -513,7 +517,10 @@ async def control(request: Request, backend: Backend) -> Response:
             with state.lock:
                 if action == "sell":
                     sold = state.sell(
-                        item_id, int(body.get("quantity", 1)), body.get("status", "processing")
+                        item_id,
+                        int(body.get("quantity", 1)),
+                        body.get("status", "processing"),
+                        body.get("meta_data"),
                     )
                     return _json(render_order(sold))
                 if action == "stock":
