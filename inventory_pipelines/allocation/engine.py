@@ -16,6 +16,7 @@ from datetime import datetime
 
 import polars as pl
 
+from inventory_pipelines.allocation.overrides import CAPPED, expand
 from inventory_pipelines.rules import AllocationMode, Channel, Policy, WarehouseStatus
 from inventory_pipelines.rules.channels import SafetyBuffer
 from inventory_pipelines.rules.patterns import glob_to_regex
@@ -198,6 +199,7 @@ def allocate(
     skus: pl.DataFrame | None = None,
     channels: Sequence[str] | None = None,
     sales: pl.DataFrame | None = None,
+    overrides: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per (channel, sku) with every step of the policy and the rule behind each.
 
@@ -209,7 +211,9 @@ def allocate(
     every ring-fenced channel, so the result for one channel does not depend on which others
     are asked for. `sales`: channel, sku, sold (units each channel sold since the fences were
     based, see :func:`fence_sales_frame`); without it no sale is known and every fence is its
-    share of the net pool.
+    share of the net pool. `overrides`: the approved manual overrides and emergency stops that
+    apply now (see :mod:`inventory_pipelines.allocation.overrides`): each sets step 6
+    (`suppressed`) of its (channel, sku) to its quantity, never above `allocated`.
 
     Fences: a ring-fenced channel's fence is its share of the net pool as it would be had no
     ring-fenced channel sold anything since the fences were based (`fence_base` = net + the
@@ -268,6 +272,8 @@ def allocate(
         rule_texts += _suppression(policy, c, now)[1]
     rule_texts.append("no suppression active")
     rule_dtype = pl.Enum(list(dict.fromkeys(rule_texts)))
+    applied = expand(overrides, skus["sku"], policy.channels.names())
+    wide = _with_overrides(wide, applied, [c.name for c in all_channels])
 
     # Ring-fenced channels share one fence: their allocations together never exceed the net of
     # the union of their pools. Percentages are taken first, caps then fill what is left.
@@ -337,6 +343,29 @@ def allocate(
         .with_columns(channel=pl.col("channel").cast(pl.Enum(policy.channels.names())))
         .collect()
     )
+
+
+def _with_overrides(wide: pl.LazyFrame, applied: pl.DataFrame, names: list[str]) -> pl.LazyFrame:
+    """`override:<channel>` (its quantity in the channel's unit, null where none applies) and
+    `override_rule:<channel>` per channel."""
+    for name in names:
+        mine = applied.filter(pl.col("channel") == name)
+        if mine.is_empty():
+            wide = wide.with_columns(
+                pl.lit(None, dtype=pl.Float64).alias(f"override:{name}"),
+                pl.lit(None, dtype=pl.Utf8).alias(f"override_rule:{name}"),
+            )
+            continue
+        wide = wide.join(
+            mine.lazy().select(
+                "sku",
+                pl.col("quantity").cast(pl.Float64).alias(f"override:{name}"),
+                pl.col("rule").alias(f"override_rule:{name}"),
+            ),
+            on="sku",
+            how="left",
+        )
+    return wide
 
 
 def _allocation_rule(channel: Channel) -> str:
@@ -410,6 +439,8 @@ def _channel_steps(
             threshold.alias("_threshold"),
             suppressed_when.alias("_suppressed"),
             pack.alias("_pack"),
+            (pl.col(f"override:{name}") * uom_units).alias("_override"),
+            pl.col(f"override_rule:{name}").alias("_override_rule"),
             pl.lit(channel.allocation.ring_fenced).alias("ring_fenced"),
             pl.col("fence_pool").alias("fence_pool"),
             (
@@ -436,6 +467,20 @@ def _channel_steps(
             suppressed=pl.when(pl.col("_suppressed")).then(0.0).otherwise(pl.col("thresholded"))
         )
         .with_columns(
+            # an approved override replaces step 6, never above what the allocation holds
+            suppressed=pl.when(pl.col("_override").is_not_null())
+            .then(pl.min_horizontal("_override", "allocated"))
+            .otherwise(pl.col("suppressed")),
+            # text, not the rules' Enum: overrides come and go between runs, and a SKU refresh
+            # upserts into a table written with another set of them (an Enum of other
+            # categories would not merge with it)
+            suppressed_rule=pl.when(pl.col("_override").is_null())
+            .then(pl.col("suppressed_rule").cast(pl.Utf8))
+            .when(pl.col("_override") > pl.col("allocated") + EPSILON)
+            .then(pl.col("_override_rule") + CAPPED)
+            .otherwise(pl.col("_override_rule")),
+        )
+        .with_columns(
             _packed=((pl.col("suppressed") + EPSILON) / pl.col("_pack")).floor() * pl.col("_pack")
         )
         .with_columns(
@@ -444,5 +489,5 @@ def _channel_steps(
             channel_uom_units=pl.lit(uom_units),
         )
         .with_columns(publishable_units=pl.col("publishable") * uom_units)
-        .drop("_threshold", "_suppressed", "_pack", "_packed")
+        .drop("_threshold", "_suppressed", "_pack", "_packed", "_override", "_override_rule")
     )

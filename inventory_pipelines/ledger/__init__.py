@@ -15,6 +15,7 @@ values. Modules:
 - `dirty`: the SKUs that changed in Odoo and wait for the batch, claimed by a run and cleared
   once it succeeded;
 - `reconciliation`: the drift a run saw and what its publish corrected, in the audit log.
+- `overrides`: manual overrides and emergency stops, approved by a second person, audited.
 
 No table holds a credential: payloads, errors and audit snapshots carry business values only.
 """

@@ -10,7 +10,9 @@ order-to-Odoo mapping; the pending units the allocation subtracts; each channel'
 cursor); revision 0003 the fence epochs (since when ring-fenced channels' sales are counted
 against their own fences), the channel jobs (submissions a channel processes later, such as
 Amazon feeds, tracked until done) and the indexes of the per-SKU hold; revision 0004 the dirty
-SKUs (changed in Odoo, waiting for the next batch refresh, each with its claim).
+SKUs (changed in Odoo, waiting for the next batch refresh, each with its claim); revision
+0005 the manual overrides and emergency stops (requested, approved by a second person,
+revoked or expired).
 
 No column may hold a credential: payloads, errors and audit before/after carry business
 values only (quantities, ids, messages). `audit.record` and `dlq.add` refuse keys that look
@@ -25,6 +27,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -36,6 +39,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -75,6 +79,14 @@ INBOX_STATUSES = (
     "review",  # the policy routes it to a person (a cancellation after fulfilment started)
 )
 DEAD_LETTER_STATUSES = ("open", "replayed", "discarded")
+OVERRIDE_KINDS = ("quantity", "stop")
+"""A manual override sets one SKU's quantity on one channel; a stop zeroes a SKU pattern."""
+OVERRIDE_STATUSES = (
+    "requested",  # waiting for a second person's approval; applies nowhere yet
+    "approved",  # applies until it expires (a break-glass stop is approved by its requester)
+    "revoked",  # ended by a person before it expired
+    "expired",  # its time ran out (approved or not)
+)
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -323,4 +335,30 @@ poll_cursors = Table(
     Column("name", String(64), primary_key=True),
     Column("cursor", Text, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+overrides = Table(
+    "overrides",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(64), nullable=False),  # a channel, or "*" (a stop on all)
+    Column("sku", String(255), nullable=False),  # a SKU; for a stop a shell pattern
+    Column("quantity", Integer, nullable=False),  # in the channel's unit; 0 for a stop
+    Column("reason", Text, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False, server_default="requested"),
+    Column("break_glass", Boolean, nullable=False, server_default=false()),
+    Column("requested_by", String(128), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("approved_by", String(128), nullable=True),
+    Column("approved_at", UtcDateTime, nullable=True),
+    Column("ended_by", String(128), nullable=True),  # who revoked it, or what saw it expire
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("end_reason", Text, nullable=True),
+    CheckConstraint(_in("kind", OVERRIDE_KINDS), name="kind"),
+    CheckConstraint(_in("status", OVERRIDE_STATUSES), name="status"),
+    CheckConstraint("quantity >= 0", name="quantity"),
+    CheckConstraint("kind = 'stop' OR channel <> '*'", name="channel"),
+    Index("ix_overrides_status_expires_at", "status", "expires_at"),
 )

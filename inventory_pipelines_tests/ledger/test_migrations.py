@@ -22,7 +22,7 @@ def test_migrate_upgrades_an_empty_database_to_head(ledger_url: str) -> None:
     try:
         assert set(sa.inspect(engine).get_table_names()) >= TABLES | ORDER_TABLES
         with engine.connect() as conn:
-            assert current_revision(conn) == "0004"
+            assert current_revision(conn) == "0005"
     finally:
         engine.dispose()
 
@@ -33,7 +33,7 @@ def test_migrate_twice_is_a_no_op(ledger_url: str) -> None:
     engine = create_engine(ledger_url)
     try:
         with engine.connect() as conn:
-            assert current_revision(conn) == "0004"
+            assert current_revision(conn) == "0005"
     finally:
         engine.dispose()
 
@@ -63,3 +63,18 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert list((MIGRATIONS_DIR / "versions").glob("0001_*.py"))
+
+
+def test_a_ledger_at_0004_upgrades_to_the_overrides_and_back(ledger_url: str) -> None:
+    migrate(ledger_url, "0004")
+    engine = create_engine(ledger_url)
+    try:
+        assert "overrides" not in sa.inspect(engine).get_table_names()
+        migrate(ledger_url)
+        assert "overrides" in sa.inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            command.downgrade(alembic_config(conn), "0004")
+            conn.commit()
+        assert "overrides" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

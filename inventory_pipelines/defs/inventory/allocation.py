@@ -1,5 +1,6 @@
 """`inventory/channel_allocation`: the policy applied per channel, every step explained."""
 
+import dataclasses
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -11,6 +12,7 @@ from inventory_pipelines.allocation.engine import (
     fence_signature,
     pending_frame,
 )
+from inventory_pipelines.allocation.overrides import overrides_frame
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
 from inventory_pipelines.defs.resources import LedgerResource, RulesResource
@@ -27,10 +29,12 @@ from inventory_pipelines.defs.shared import (
 )
 from inventory_pipelines.inventory.identity import sellable_skus
 from inventory_pipelines.inventory.schemas import ChannelAllocationSchema, ring_fence_breaches
-from inventory_pipelines.ledger import fences
+from inventory_pipelines.ledger import fences, overrides
 from inventory_pipelines.rules import Policy
 
 RING_FENCE_CHECK = "ring_fenced_within_pool"
+#: how the rule of a (channel, sku) an override or a stop set begins
+OVERRIDE_RULE = r"^(override|emergency stop) #"
 # The rule files the allocation depends on: a change to any of them makes it stale.
 ALLOCATION_RULES = ("warehouses.yml", "channels.yml", "policies.yml", "suppressions.yml")
 
@@ -45,6 +49,15 @@ def ledger_inputs(
     with ledger.engine() as engine, engine.connect() as conn:
         units, sold, epoch = fences.allocation_inputs(conn, fence_signature(policy), as_of)
     return pending_frame(units), fence_sales_frame(sold), epoch
+
+
+def override_inputs(ledger: LedgerResource, now: datetime) -> pl.DataFrame:
+    """The approved overrides and stops that apply at `now`, as the engine takes them; those
+    whose time ran out are recorded as expired on the way (audited, once)."""
+    with ledger.engine() as engine, engine.connect() as conn:
+        overrides.expire_due(conn, actor="inventory/channel_allocation", source="dagster", now=now)
+        applying = overrides.active(conn, now)
+    return overrides_frame(dataclasses.asdict(o) for o in applying)
 
 
 @dg.asset(
@@ -84,15 +97,24 @@ def channel_allocation(
 ):
     """Apply `dbt_like_rules/` to canonical inventory for the run's channels, less the units
     channels sold that Odoo had not reserved when the stock snapshot was taken (the pending
-    ledger), each ring-fenced channel out of its own fence."""
+    ledger), each ring-fenced channel out of its own fence, and the approved manual overrides
+    and emergency stops that apply now (step 6, read from the ledger)."""
     chosen = channels_of(context)
     universe = sellable_skus(products).join(
         sku_velocity.select("sku", "velocity_tier"), on="sku", how="left"
     )
     policy = rules.policy()
     pending, sales, epoch = ledger_inputs(ledger, policy, canonical_inventory)
+    now = datetime.now(UTC)
+    applying = override_inputs(ledger, now)
     everything = allocate(
-        canonical_inventory, policy, datetime.now(UTC), skus=universe, pending=pending, sales=sales
+        canonical_inventory,
+        policy,
+        now,
+        skus=universe,
+        pending=pending,
+        sales=sales,
+        overrides=applying,
     )
     breaches = ring_fence_breaches(everything)
     frame = everything.filter(pl.col("channel").is_in(chosen)).with_columns(
@@ -112,6 +134,10 @@ def channel_allocation(
             "publishable_units": float(frame["publishable_units"].sum()),
             "suppressed_skus": frame.filter(
                 pl.col("suppressed_rule").cast(pl.Utf8) != "no suppression active"
+            ).height,
+            "overrides_applying": applying.height,
+            "overridden_rows": frame.filter(
+                pl.col("suppressed_rule").cast(pl.Utf8).str.contains(OVERRIDE_RULE)
             ).height,
             "preview": preview(
                 frame.select("channel", "sku", "pool", "net", "allocated", "publishable")
