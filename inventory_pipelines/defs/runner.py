@@ -5,23 +5,35 @@ channel assets take all their partitions at once), so the rules that span channe
 decrease before any increase) are the graph's, not this runner's.
 """
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 
+from inventory_pipelines.defs.progress import Progress, listener
 from inventory_pipelines.defs.resources import build_resources
 from inventory_pipelines.defs.shared import POLICY, PUBLISHED, channel_range_tags, contiguous_runs
 
 PUBLISH_OP = "inventory__published_channel_state"
 FIGURES = ("sent", "unchanged", "channel_edits", "failed", "throttled", "api_calls")
 FIGURES += ("dead_lettered", "pending_left")
+SYNC_JOB = "inventory_sync"
+#: Dagster's console log, off: the CLI shows its own progress (`--debug` keeps the log)
+QUIET_LOG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-def run_sync(channels: list[str] | None = None) -> dict[str, Any]:
+def run_sync(
+    channels: list[str] | None = None,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
     """Materialize the whole graph for `channels` (all by default); return the figures.
 
     Channels that are not neighbours in `channels.yml` run as several runs of neighbours (a
-    run covers a range of partitions), each first with its decreases only.
+    run covers a range of partitions), each first with its decreases only. `on_progress` is
+    told each run's and each step's start and end; `quiet` turns Dagster's console log off.
     """
     from inventory_pipelines.definitions import defs
 
@@ -38,28 +50,36 @@ def run_sync(channels: list[str] | None = None) -> dict[str, Any]:
         )
     summary: dict[str, Any] = {"success": True, "channels": {}}
     groups = contiguous_runs(chosen)
+    job = dg.Definitions(
+        assets=assets, resources=resources, jobs=[dg.define_asset_job(SYNC_JOB)]
+    ).resolve_job_def(SYNC_JOB)
+
+    def materialize(group: list[str], run_config: dict[str, Any], label: str):
+        run_id = str(uuid.uuid4())  # known before the run starts, to listen to its events
+        if on_progress is not None:
+            steps = len(job.graph.nodes)
+            instance.add_event_listener(run_id, listener(on_progress, steps=steps, label=label))
+        return job.execute_in_process(
+            run_config={**run_config, **(QUIET_LOG if quiet else {})},
+            instance=instance,
+            tags=channel_range_tags(group),
+            raise_on_error=False,
+            run_id=run_id,
+        )
+
     before: dict[str, dict[str, Any]] = {}
     if len(groups) > 1:
         # several runs: each first takes its stock off (zero-outs and decreases only), so no
         # run's increases go out before another run's decreases are planned
         for group in groups:
-            first = dg.materialize(
-                assets,
-                resources=resources,
-                instance=instance,
-                tags=channel_range_tags(group),
-                run_config={"ops": {PUBLISH_OP: {"config": {"increases": False}}}},
-                raise_on_error=False,
+            first = materialize(
+                group,
+                {"ops": {PUBLISH_OP: {"config": {"increases": False}}}},
+                f"{', '.join(group)}: zero-outs and decreases first",
             )
             before.update(_published_figures(first))
     for group in groups:
-        result = dg.materialize(
-            assets,
-            resources=resources,
-            instance=instance,
-            tags=channel_range_tags(group),
-            raise_on_error=False,
-        )
+        result = materialize(group, {}, ", ".join(group))
         figures = _published_figures(result)
         for channel, first_figures in before.items():
             if channel in figures:
