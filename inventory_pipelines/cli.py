@@ -158,10 +158,9 @@ def _explain_from_store(channel: str, sku: str):
     from inventory_pipelines.allocation.explain import ExplainError, trace_of
     from inventory_pipelines.dataplane import TableStore
 
-    store = TableStore(settings.data_dir())
+    store = TableStore(settings.data_uri())
     if not store.exists(CHANNEL_ALLOCATION, channel):
-        partitions = store.path(CHANNEL_ALLOCATION, "x").parent
-        known = sorted(p.stem for p in partitions.glob("*.parquet")) if partitions.exists() else []
+        known = store.partitions(CHANNEL_ALLOCATION)
         hint = f"materialized channels: {', '.join(known)}" if known else "none is materialized"
         raise ExplainError(
             f"no allocation for channel {channel!r} ({hint}); materialize "
@@ -197,7 +196,9 @@ def sql(statement: str, fmt: str, catalog: Path | None) -> None:
 
     try:
         result = query(
-            catalog or settings.catalog_path(), statement, tables_dir=settings.data_dir()
+            catalog or settings.catalog_path(),
+            statement,
+            tables_dir=None if "://" in settings.data_uri() else settings.data_uri(),
         )
     except (FileNotFoundError, QueryRefused, duckdb.Error) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -217,10 +218,19 @@ def catalog() -> None:
 
 @catalog.command("rebuild")
 def catalog_rebuild() -> None:
-    """Recreate `warehouse.duckdb` from the Parquet tables (the IO manager does it after writes)."""
+    """Recreate `warehouse.duckdb` from the Parquet tables (the IO manager does it after writes),
+    with the ledger's dead letters exported afresh."""
     from inventory_pipelines.dataplane import TableStore, rebuild_catalog
+    from inventory_pipelines.dataplane.dead_letters import export_dead_letters
 
-    views = rebuild_catalog(TableStore(settings.data_dir()), settings.catalog_path())
+    store = TableStore(settings.data_uri())
+    engine = _ledger()
+    try:
+        with engine.connect() as conn:
+            export_dead_letters(store, conn)
+    finally:
+        engine.dispose()
+    views = rebuild_catalog(store, settings.catalog_path())
     click.echo(f"{settings.catalog_path()}: {len(views)} views")
     for view in views:
         click.echo(f"  {view}")
@@ -868,6 +878,19 @@ def sync(as_json: bool, only: tuple[str, ...]) -> None:
             f"sync failed: {summary.get('error') or 'see the log above'}".replace("\n", " ")
         )
 
+
+from inventory_pipelines.cli_ops import audit, status  # noqa: E402 (commands of their own module)
+
+main.add_command(status)
+main.add_command(audit)
+
+from inventory_pipelines.overrides.cli import override  # noqa: E402 (its own module)
+
+main.add_command(override)
+
+from inventory_pipelines.cli_odoo import odoo  # noqa: E402 (its own module)
+
+main.add_command(odoo)
 
 if __name__ == "__main__":
     main()
