@@ -368,6 +368,7 @@ def dev(
         instance_yaml = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
         if not instance_yaml.exists():
             instance_yaml.write_text(DEV_INSTANCE_YAML)
+        _create_instance(env["DAGSTER_HOME"])
         click.echo(f"Odoo {odoo_version} sandbox with {skus} SKUs at {stack.odoo['url']}", err=True)
         for name, creds in stack.channels.items():
             click.echo(f"channel {name} ({creds['kind']}) at {creds['url']}", err=True)
@@ -397,6 +398,15 @@ def dev(
             receiver.wait(30)
         stack.stop()
         settings.clear_sandbox_env()
+
+
+def _create_instance(home: str) -> None:
+    """Create the Dagster instance's storage in `home` now, before the receiver and `dagster
+    dev` start: both would create a new SQLite instance at once, and two processes stamping
+    its schema together leave it with two Alembic heads that neither can open again."""
+    from dagster import DagsterInstance
+
+    DagsterInstance.from_config(home).dispose()
 
 
 def _start_receiver(stack, env: dict[str, str], port: int, odoo_version: int):
