@@ -247,7 +247,8 @@ def pending_batches(
     Rows already planned keep their batch and key; rows sent without a recorded answer
     (a crash) come back under their key once `resend_sent_after` has passed since sending.
     On PostgreSQL the rows are claimed with `FOR UPDATE SKIP LOCKED`, so two planners never
-    key the same rows differently.
+    key the same rows differently; a planned batch goes out whole or waits (another
+    publisher holding some of its rows, or an increase of it held, keeps all of it back).
     """
     if max_batch < 1:
         raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -297,6 +298,7 @@ def pending_batches(
         for row in rows:
             if row.batch_key is not None:
                 groups.setdefault(row.batch_key, []).append(row)
+        _drop_partial_batches(conn, groups)
         unplanned = [r for r in rows if r.batch_key is None]
         unplanned.sort(key=lambda r: (r.round_id, DIRECTIONS.index(r.direction), r.id))
         for _, same in groupby(unplanned, key=lambda r: (r.round_id, r.direction)):
@@ -341,6 +343,32 @@ def pending_batches(
         )
     )
     return batches
+
+
+def _drop_partial_batches(conn: Connection, groups: dict[str, list[Row[Any]]]) -> None:
+    """Drop from `groups` each planned batch of which this planner holds only some rows.
+
+    A batch goes out whole under its key or waits: a row of it can be missing here because
+    another publisher holds it locked (sending or recording that batch: `SKIP LOCKED` passed
+    it over), because it waits to be resent, or because an increase of its SKU is held.
+    Sending the rest under the same idempotency key would make the channel answer the part
+    with the whole's answer (or the reverse), and record the missing rows as unanswered.
+    """
+    if not groups:
+        return
+    keys = list(groups)
+    counts: dict[str, int] = {}
+    for start in range(0, len(keys), _INSERT_CHUNK):
+        chunk = keys[start : start + _INSERT_CHUNK]
+        query = (
+            sa.select(outbox.c.batch_key, sa.func.count())
+            .where(outbox.c.batch_key.in_(chunk), outbox.c.status.in_(_PLANNABLE))
+            .group_by(outbox.c.batch_key)
+        )
+        counts.update((key, int(n)) for key, n in conn.execute(query))
+    for key in keys:
+        if counts.get(key, 0) != len(groups[key]):
+            del groups[key]
 
 
 def mark_sent(conn: Connection, batch_key: str) -> int:

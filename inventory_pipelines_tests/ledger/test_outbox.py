@@ -92,6 +92,25 @@ def test_increases_wait_until_the_rounds_decreases_are_acknowledged_on_every_cha
     assert increase.direction == "increase"
 
 
+def test_a_planned_batch_waits_whole_while_an_increase_of_it_is_held(conn: Connection) -> None:
+    """Batch K (increases of a and b) was planned and sent, and its answer lost; then a
+    decrease of a's SKU waits on another channel. K is resent whole under its key once the
+    hold lifts, never as b alone under K's key."""
+    acknowledge(conn, "shop", {"a": 10, "b": 10})
+    acknowledge(conn, "woo", {"a": 1, "b": 1})
+    outbox.enqueue_round(conn, "woo", "r1", [update("a", 5), update("b", 5)])
+    (planned,) = outbox.pending_batches(conn, "woo", 10)
+    outbox.mark_sent(conn, planned.batch_key)
+    outbox.enqueue_round(conn, "shop", "r2", [update("a", 3)])
+    assert outbox.pending_batches(conn, "woo", 10) == []
+
+    (decrease,) = outbox.pending_batches(conn, "shop", 10)
+    outbox.mark_sent(conn, decrease.batch_key)
+    outbox.record_results(conn, decrease.batch_key, [("a", "acknowledged", 3, None, "r")])
+    (resent,) = outbox.pending_batches(conn, "woo", 10)
+    assert (resent.batch_key, resent.items) == (planned.batch_key, planned.items)
+
+
 def test_batch_key_survives_a_crash_after_sending(engine: Engine) -> None:
     with engine.connect() as conn:
         outbox.enqueue_round(conn, "shop", "r1", [update("a", 0), update("b", 0)])
