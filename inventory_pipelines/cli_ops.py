@@ -34,10 +34,9 @@ from inventory_pipelines import settings
 DRIFT_KEY = ("reconciliation", "drift")
 CHANNEL_STOCK_KEY = ("reconciliation", "channel_stock")
 PUBLISH_STEP = "inventory/published_channel_state"
-CIRCUIT_BREAKERS = (
-    "channel connectors have none (calls are retried with backoff, paced on the channel's "
-    "signals); Odoo's lives in each run's process memory and is recorded nowhere, so the last "
-    "errors and failed runs the ledger recorded are shown instead"
+ODOO_CIRCUIT = (
+    "Odoo's circuit breaker lives in each run's process (it opens after 5 transient failures "
+    "for 30 s) and is recorded nowhere: its errors show as failed runs and last errors"
 )
 
 
@@ -175,7 +174,7 @@ def _drift_view(
 
 def _status(channels: Sequence[tuple[str, str]], policy) -> dict[str, Any]:
     """Everything `status` shows, as JSON-ready values."""
-    from inventory_pipelines.ledger import operations
+    from inventory_pipelines.ledger import circuits, leases, operations
     from inventory_pipelines.ledger.db import default_url, shown_url
 
     names = [name for name, _ in channels]
@@ -186,6 +185,8 @@ def _status(channels: Sequence[tuple[str, str]], policy) -> dict[str, Any]:
         with engine.connect() as conn:
             facts = operations.channel_facts(conn, names)
             failed = operations.last_failed_runs(conn)
+            breakers = circuits.all_circuits(conn)
+            held = {name: leases.holder_of(conn, name) for name in names}
     finally:
         engine.dispose()
     dagster_home = os.environ.get("DAGSTER_HOME") or None
@@ -220,6 +221,8 @@ def _status(channels: Sequence[tuple[str, str]], policy) -> dict[str, Any]:
                 last and drift["measured_at"] and last > drift["measured_at"]
             )
         error = fact.last_error
+        circuit = breakers.get(name) or circuits.Circuit(name)
+        lease = held[name]
         view[name] = {
             "kind": kind,
             "last_publish": {
@@ -242,6 +245,16 @@ def _status(channels: Sequence[tuple[str, str]], policy) -> dict[str, Any]:
                 "parked": fact.orders.get("parked", 0),
             },
             "channel_jobs": {"open": fact.open_jobs, "oldest_at": fact.oldest_open_job_at},
+            "circuit": {
+                "state": circuit.state,
+                "failures": circuit.failures,
+                "opened_at": circuit.opened_at,
+                "retry_at": circuit.retry_at,
+                "last_error": _redacted(circuit.last_error) if circuit.last_error else None,
+            },
+            "publishing": None
+            if lease is None
+            else {"holder": lease.holder, "since": lease.acquired_at, "until": lease.expires_at},
             "last_error": None
             if error is None
             else {"at": error.at, "where": error.where, "error": _redacted(error.error)},
@@ -250,7 +263,7 @@ def _status(channels: Sequence[tuple[str, str]], policy) -> dict[str, Any]:
         "generated_at": now,
         "channels": view,
         "failed_runs": [_failed_run(entry) for entry in failed],
-        "circuit_breakers": CIRCUIT_BREAKERS,
+        "odoo_circuit": ODOO_CIRCUIT,
         "sources": {
             "ledger": shown_url(default_url()),
             "data_plane": str(settings.data_uri()),
@@ -324,8 +337,20 @@ def _cells(name: str, channel: dict[str, Any], now: dt.datetime) -> list[str]:
         else f"{drift['drift_skus']} SKUs, {drift['drift_units']} units, {drift['level'].upper()}",
         str(orders["waiting"]) + (f" +{orders['review']} review" if orders["review"] else ""),
         str(jobs["open"]) + (f" (oldest {_ago(jobs['oldest_at'], now)})" if jobs["open"] else ""),
+        _circuit_cell(channel["circuit"], now),
         "-" if error is None else f"{_ago(error['at'], now)}: {_one_line(error['error'], 60)}",
     ]
+
+
+def _circuit_cell(circuit: dict[str, Any], now: dt.datetime) -> str:
+    if circuit["state"] == "closed":
+        return "closed" + (f" ({circuit['failures']} failed)" if circuit["failures"] else "")
+    retry = circuit["retry_at"]
+    when = (
+        "now" if retry is None or retry <= now else f"in {duration((retry - now).total_seconds())}"
+    )
+    verb = "probing" if circuit["state"] == "half_open" else "OPEN"
+    return f"{verb}, next probe {when}"
 
 
 def _one_line(text: str | None, limit: int) -> str:
@@ -337,7 +362,7 @@ def _status_text(status: dict[str, Any]) -> str:
     now = status["generated_at"]
     header = [
         "CHANNEL", "LAST PUBLISH (ACK)", "LAG", "WAITING", "DEAD LETTERS", "DRIFT",
-        "ORDERS", "FEEDS", "LAST ERROR",
+        "ORDERS", "FEEDS", "CIRCUIT", "LAST ERROR",
     ]  # fmt: skip
     rows = [_cells(name, channel, now) for name, channel in status["channels"].items()]
     lines = table(header, rows)
@@ -391,7 +416,23 @@ def _status_text(status: dict[str, Any]) -> str:
                 + (f" ({where})" if where else "")
                 + f"  {steps}"
             )
-    lines += ["", f"circuit breakers: {status['circuit_breakers']}"]
+    open_ = [(n, c) for n, c in status["channels"].items() if c["circuit"]["state"] != "closed"]
+    if open_:
+        lines += ["", "circuits not closed (nothing is sent to these until the next probe):"]
+        lines += [
+            f"  {name}: {c['circuit']['state']} since {_shown_time(c['circuit']['opened_at'])} "
+            f"after {c['circuit']['failures']} failure(s): "
+            f"{_one_line(c['circuit']['last_error'], 100)}"
+            for name, c in open_
+        ]
+    busy = [(n, c["publishing"]) for n, c in status["channels"].items() if c["publishing"]]
+    if busy:
+        lines += ["", "publishing now (publish lease):"]
+        lines += [
+            f"  {name}: {lease['holder']} since {_shown_time(lease['since'])}"
+            for name, lease in busy
+        ]
+    lines += ["", f"odoo: {status['odoo_circuit']}"]
     lines += [f"note: {note}" for note in status["notes"]]
     lines += [
         "more: inventory-sync dlq list | inventory-sync audit --channel C | "

@@ -30,7 +30,7 @@ CLI = [sys.executable, "-m", "inventory_pipelines.cli"]
 CHANNELS = ["shopify", "woocommerce", "amazon", "pos", "b2b"]
 CHANNEL_KEYS = {
     "kind", "last_publish", "last_publish_run", "updates_waiting", "dead_letters", "drift",
-    "orders", "channel_jobs", "last_error",
+    "orders", "channel_jobs", "circuit", "publishing", "last_error",
 }  # fmt: skip
 
 
@@ -81,7 +81,7 @@ def test_status_json_has_the_same_keys_for_every_channel_empty_or_not(ledger):
     dead_lettered_publish(ledger, "amazon")
     found = status_json()
     assert set(found) == {
-        "generated_at", "channels", "failed_runs", "circuit_breakers", "sources", "notes",
+        "generated_at", "channels", "failed_runs", "odoo_circuit", "sources", "notes",
     }  # fmt: skip
     assert list(found["channels"]) == CHANNELS
     assert all(set(channel) == CHANNEL_KEYS for channel in found["channels"].values())
@@ -106,6 +106,32 @@ def test_status_shows_an_open_dead_letter_and_its_error_on_its_channel_only(ledg
     (row,) = [line for line in invoke("status").stdout.splitlines() if line.startswith("amazon")]
     assert re.search(r"\b1 \(oldest .* ago\)", row) and "HTTP 503" in row
     assert status_json("--channel", "amazon")["channels"].keys() == {"amazon"}
+
+
+def test_status_shows_an_open_circuit_and_who_is_publishing(ledger):
+    """The circuit every run shares, and the publish lease, from the ledger."""
+    from inventory_pipelines.ledger import circuits, create_engine, leases
+
+    engine = create_engine(ledger)
+    try:
+        with engine.connect() as conn:
+            for _ in range(circuits.FAILURES_TO_OPEN):
+                circuits.record_failure(conn, "woocommerce", "ChannelUnavailableError: HTTP 502")
+            leases.try_acquire(conn, "shopify", "run 4f1c2d3e@worker-1:7:ab")
+    finally:
+        engine.dispose()
+    channels = status_json()["channels"]
+    woo = channels["woocommerce"]["circuit"]
+    assert woo["state"] == "open" and woo["failures"] == circuits.FAILURES_TO_OPEN
+    assert "HTTP 502" in woo["last_error"] and woo["retry_at"] > woo["opened_at"]
+    assert channels["shopify"]["circuit"]["state"] == "closed"
+    assert channels["shopify"]["publishing"]["holder"] == "run 4f1c2d3e@worker-1:7:ab"
+    assert channels["woocommerce"]["publishing"] is None
+    text = invoke("status").stdout
+    (row,) = [line for line in text.splitlines() if line.startswith("woocommerce")]
+    assert re.search(r"OPEN, next probe in \d+(\.\d)?s", row)
+    assert re.search(r"woocommerce: open since .* after 3 failure\(s\): .*HTTP 502", text)
+    assert "shopify: run 4f1c2d3e@worker-1:7:ab since" in text
 
 
 def test_status_lists_the_failed_runs_the_run_failure_sensor_recorded_newest_first(ledger):

@@ -7,7 +7,9 @@ make its connector, is declared by the channel's own module (its `SPEC`, a
 and keeps the local environment on the loopback.
 
 Channels that send order webhooks (shopify, woocommerce) also read `WEBHOOK_SECRET`: the
-Shopify app's client secret, or the secret set on the WooCommerce webhook.
+Shopify app's client secret, or the secret set on the WooCommerce webhook; or
+`WEBHOOK_SECRET_FILE`, a file holding it (a mounted Kubernetes or Docker secret), which the
+webhook receiver reads again whenever it changes, so the secret rotates without a restart.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "connector_from_env",
     "env_prefix",
     "sandbox_env",
+    "webhook_secret_file_from_env",
     "webhook_secret_from_env",
 ]
 
@@ -122,6 +125,13 @@ def sandbox_env(channel: str, kind: str, credentials: Mapping[str, object]) -> d
     prefix = env_prefix(channel)
     fields = _spec(channel, kind).sandbox_settings(credentials)
     return {prefix + field: str(value) for field, value in fields.items()}
+
+
+def webhook_secret_file_from_env(channel: str, env: Mapping[str, str] | None = None) -> str | None:
+    """`INVENTORY_CHANNEL_<NAME>_WEBHOOK_SECRET_FILE`: a file holding the webhook secret (one
+    per line; during a rotation the new and the old one), or None when unset."""
+    env = os.environ if env is None else env
+    return env.get(env_prefix(channel) + "WEBHOOK_SECRET_FILE") or None
 
 
 def webhook_secret_from_env(channel: str, env: Mapping[str, str] | None = None) -> str | None:

@@ -121,10 +121,7 @@ class TableStore:
         # row groups), so a write renamed in between made it mix two files (corrupt-page errors,
         # panics). The handle pins the file this read started on.
         with open(path, "rb") as handle:
-            scan = pl.scan_parquet(handle)
-            if skus is not None:
-                scan = scan.filter(pl.col("sku").is_in(list(skus)))
-            return scan.collect()
+            return _collect(pl.scan_parquet(handle), skus)
 
     def write(
         self,
@@ -187,6 +184,13 @@ class TableStore:
             elif len(rel) == 3:
                 found[(rel[0], rel[1])] = True
         return sorted(found.items())
+
+
+def _collect(scan: pl.LazyFrame, skus: Sequence[str] | None) -> pl.DataFrame:
+    """The scanned table, or only the rows of `skus` (the filter pushed into the scan)."""
+    if skus is not None:
+        scan = scan.filter(pl.col("sku").is_in(list(skus)))
+    return scan.collect()
 
 
 def _merged(
@@ -279,10 +283,7 @@ class ObjectTableStore(TableStore):
                 f"table {'/'.join(key)}{f'[{partition}]' if partition else ''} has not been "
                 f"materialized yet (expected {self.uri(key, partition)})"
             )
-        scan = pl.scan_parquet(io.BytesIO(got[0]))
-        if skus is not None:
-            scan = scan.filter(pl.col("sku").is_in(list(skus)))
-        return scan.collect()
+        return _collect(pl.scan_parquet(io.BytesIO(got[0])), skus)
 
     def write(
         self,

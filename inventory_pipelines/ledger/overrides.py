@@ -252,21 +252,15 @@ def approve(
         if before is not None:
             problem = _approval_problem(before, actor, now)
         if problem is None:
-            conn.execute(
-                overrides.update()
-                .where(overrides.c.id == override_id, overrides.c.status == "requested")
-                .values(status="approved", approved_by=actor, approved_at=now)
-            )
-            after = _get(conn, override_id)
-            audit.record(
+            after = _transition(
                 conn,
+                before,
+                "approved",
+                {"status": "approved", "approved_by": actor, "approved_at": now},
                 actor=actor,
                 source=source,
-                action="override.approved",
-                entity=after.entity,
-                before=before.as_json(),
-                after={**after.as_json(), **({"context": dict(context)} if context else {})},
-                at=now,
+                context=context,
+                now=now,
             )
         else:
             _record_refusal(conn, override_id, before, "approve", problem, actor, source, now)
@@ -314,21 +308,15 @@ def revoke(
         if problem is not None:
             _record_refusal(conn, override_id, before, "revoke", problem, actor, source, now)
         else:
-            conn.execute(
-                overrides.update()
-                .where(overrides.c.id == override_id)
-                .values(status="revoked", ended_by=actor, ended_at=now, end_reason=reason)
-            )
-            after = _get(conn, override_id)
-            audit.record(
+            after = _transition(
                 conn,
+                before,
+                "revoked",
+                {"status": "revoked", "ended_by": actor, "ended_at": now, "end_reason": reason},
                 actor=actor,
                 source=source,
-                action="override.revoked",
-                entity=after.entity,
-                before=before.as_json(),
-                after={**after.as_json(), **({"context": dict(context)} if context else {})},
-                at=now,
+                context=context,
+                now=now,
             )
     if problem is not None:
         raise OverrideError(problem)
@@ -404,34 +392,60 @@ def expire_due(
             due = due.with_for_update(skip_locked=True)
         for override_id in list(conn.execute(due.order_by(overrides.c.id)).scalars()):
             before = _get(conn, override_id)
-            changed = conn.execute(
-                overrides.update()
-                .where(
-                    overrides.c.id == override_id,
-                    overrides.c.status.in_(("requested", "approved")),
-                )
-                .values(
-                    status="expired",
-                    ended_by=actor,
-                    ended_at=before.expires_at,
-                    end_reason="its time ran out",
-                )
-            ).rowcount
-            if not changed:
-                continue
-            after = _get(conn, override_id)
-            audit.record(
+            after = _transition(
                 conn,
+                before,
+                "expired",
+                {
+                    "status": "expired",
+                    "ended_by": actor,
+                    "ended_at": before.expires_at,
+                    "end_reason": "its time ran out",
+                },
                 actor=actor,
                 source=source,
-                action="override.expired",
-                entity=after.entity,
-                before=before.as_json(),
-                after=after.as_json(),
-                at=now,
+                now=now,
             )
-            expired.append(after)
+            if after is not None:
+                expired.append(after)
     return expired
+
+
+def _transition(
+    conn: Connection,
+    before: Override,
+    action: str,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    source: str,
+    now: dt.datetime,
+    context: Mapping[str, Any] | None = None,
+) -> Override | None:
+    """Move an override out of requested/approved with `values`, re-read it and audit
+    `override.<action>` (before and after); None when another writer moved it first."""
+    changed = conn.execute(
+        overrides.update()
+        .where(
+            overrides.c.id == before.id,
+            overrides.c.status.in_(("requested", "approved")),
+        )
+        .values(**values)
+    ).rowcount
+    if not changed:
+        return None
+    after = _get(conn, before.id)
+    audit.record(
+        conn,
+        actor=actor,
+        source=source,
+        action=f"override.{action}",
+        entity=after.entity,
+        before=before.as_json(),
+        after={**after.as_json(), **({"context": dict(context)} if context else {})},
+        at=now,
+    )
+    return after
 
 
 def get(conn: Connection, override_id: int) -> Override:

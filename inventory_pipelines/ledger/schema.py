@@ -12,7 +12,9 @@ against their own fences), the channel jobs (submissions a channel processes lat
 Amazon feeds, tracked until done) and the indexes of the per-SKU hold; revision 0004 the dirty
 SKUs (changed in Odoo, waiting for the next batch refresh, each with its claim); revision
 0005 the manual overrides and emergency stops (requested, approved by a second person,
-revoked or expired).
+revoked or expired); revision 0006 each channel's circuit breaker and publish lease (shared
+by every run and process, so `status` shows the circuit and two publishers never send one
+channel's rounds at once).
 
 No column may hold a credential: payloads, errors and audit before/after carry business
 values only (quantities, ids, messages). `audit.record` and `dlq.add` refuse keys that look
@@ -361,4 +363,33 @@ overrides = Table(
     CheckConstraint("quantity >= 0", name="quantity"),
     CheckConstraint("kind = 'stop' OR channel <> '*'", name="channel"),
     Index("ix_overrides_status_expires_at", "status", "expires_at"),
+)
+
+CIRCUIT_STATES = (
+    "closed",  # calls go through
+    "open",  # the channel failed too often: nothing is sent until `retry_at`
+    "half_open",  # one publisher probes the channel; the others wait for its answer
+)
+
+channel_circuits = Table(
+    "channel_circuits",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("state", String(16), nullable=False, server_default="closed"),
+    Column("failures", Integer, nullable=False, server_default="0"),  # consecutive
+    Column("opened", Integer, nullable=False, server_default="0"),  # times in a row it opened
+    Column("opened_at", UtcDateTime, nullable=True),
+    Column("retry_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(_in("state", CIRCUIT_STATES), name="state"),
+)
+
+channel_leases = Table(
+    "channel_leases",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
 )

@@ -7,7 +7,10 @@
 2. WooCommerce's unsigned ``webhook_id=<n>`` ping when a webhook is saved is answered 200
    and stores nothing (the store refuses a webhook whose ping fails);
 3. the signature is checked against the channel's webhook secret, in constant time: a bad
-   or missing one is answered 401 and nothing is stored or parsed;
+   or missing one is answered 401 and nothing is stored or parsed. A secret kept in a file
+   (`WEBHOOK_SECRET_FILE`, a mounted Kubernetes or Docker secret) is read again whenever the
+   file changes, so it rotates without a restart; the file may hold the new and the old
+   secret on two lines while the channel moves from one to the other, and either verifies;
 4. a delivery whose event is older than the channel's replay window (``orders.yml``,
    ``webhooks.replay_window_s``), by the instant its signed body carries, is answered 400
    and stored nowhere (a redelivery inside the window is a duplicate for the inbox);
@@ -35,9 +38,11 @@ channel gets its answer in milliseconds (Shopify gives up after 5 s and counts a
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -52,6 +57,7 @@ from inventory_pipelines.channels.factory import WEBHOOKS, WebhookKind
 from inventory_pipelines.channels.payloads import PayloadError
 from inventory_pipelines.ledger.db import write_transaction
 from inventory_pipelines.ledger.schema import order_inbox
+from inventory_pipelines.local_keys import SANDBOX_KEYS
 from inventory_pipelines.orders.events import Intake, take_in
 
 log = logging.getLogger(__name__)
@@ -59,9 +65,49 @@ log = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024
 
 
+class SecretFile:
+    """Webhook secrets kept in a file, one per line, read again whenever the file changes (its
+    modification time or size), so a rotated secret is used without a restart."""
+
+    def __init__(self, path: str | Path, *, refuse_sandbox_keys: bool = False) -> None:
+        self.path = Path(path)
+        self.refuse_sandbox_keys = refuse_sandbox_keys
+        self._seen: tuple[int, int] | None = None
+        self._secrets: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SecretFile({str(self.path)!r})"
+
+    def read(self) -> tuple[str, ...]:
+        """The secrets the file holds now (the last good read if it cannot be read now, so a
+        file being replaced refuses nothing that verified a moment ago)."""
+        try:
+            stat = self.path.stat()
+        except OSError:
+            if self._seen is None:
+                raise
+            log.warning("webhook secret file %s cannot be read: using the last one", self.path)
+            return self._secrets
+        seen = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if seen != self._seen:
+                lines = self.path.read_text(encoding="utf-8").splitlines()
+                secrets = tuple(line.strip() for line in lines if line.strip())
+                if self.refuse_sandbox_keys:
+                    secrets = tuple(x for x in secrets if x not in SANDBOX_KEYS)
+                if not secrets and self._seen is not None:
+                    log.warning("webhook secret file %s holds no secret: using the last one",
+                                self.path)  # fmt: skip
+                    return self._secrets
+                self._seen, self._secrets = seen, secrets
+            return self._secrets
+
+
 @dataclass(frozen=True)
 class WebhookChannel:
-    """A channel whose webhooks this receiver accepts."""
+    """A channel whose webhooks this receiver accepts: its secret from the environment, or a
+    `SecretFile` read again when it changes."""
 
     name: str
     kind: str  # shopify, woocommerce
@@ -70,6 +116,13 @@ class WebhookChannel:
     #: seconds a delivery's signed event may be old; None: no window (`webhook_channels`
     #: always sets the channel's own from orders.yml)
     replay_window_s: float | None = None
+    secret_file: SecretFile | None = field(default=None, compare=False)
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secrets a delivery may be signed with now."""
+        if self.secret_file is not None:
+            return self.secret_file.read()
+        return (self.secret,) if self.secret else ()
 
     def __repr__(self) -> str:
         return (
@@ -108,7 +161,7 @@ def create_app(
     for channel in channels.values():
         if channel.kind not in WEBHOOKS:
             raise ValueError(f"channel {channel.name!r}: {channel.kind} sends no webhooks")
-        if not channel.secret:
+        if not channel.secrets():
             raise ValueError(f"channel {channel.name!r}: no webhook secret")
     stats = ReceiverStats()
 
@@ -151,7 +204,7 @@ def create_app(
         if kind.is_ping(headers, body):
             stats.pings += 1
             return JSONResponse({"ping": True})
-        if not kind.verify(channel.secret, headers, body):
+        if not any(kind.verify(secret, headers, body) for secret in channel.secrets()):
             stats.rejected_signature += 1
             log.warning("webhook for %s refused: bad or missing signature", name)
             return JSONResponse({"error": "invalid signature"}, 401)

@@ -9,10 +9,18 @@ it are sent. Zero-outs go first, then decreases, and no increase of a round is s
 until every decrease of that round is acknowledged. A stale compare-and-set (the channel sold
 units we have not ingested) is never overwritten: the target is lowered by what was sold and
 sent again against the quantity the channel now shows.
+
+Every path that publishes (a Dagster run, `inventory-sync sync`, a fast run in the webhook
+receiver, an emergency stop) goes through `publish_round`, which holds each channel's publish
+lease in the ledger for the round (`ledger/leases.py`: one publisher per channel at a time,
+across processes and machines) and respects each channel's circuit breaker there
+(`ledger/circuits.py`: a channel that keeps failing is left alone until its cool-down ends,
+and what waits for it stays in the outbox).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -27,15 +35,17 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from inventory_pipelines.channels.base import (
+    ChannelAuthError,
     ChannelConnector,
     ChannelError,
     ChannelJobUnknownError,
     ChannelThrottledError,
+    ChannelUnavailableError,
     QuantityUpdate,
     UpdateResult,
     UpdateStatus,
 )
-from inventory_pipelines.ledger import audit, fences, jobs, outbox, state
+from inventory_pipelines.ledger import audit, circuits, fences, jobs, leases, outbox, state
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +107,9 @@ class ChannelSummary:
     ack_latency_s: list[float] = field(default_factory=list)
     prepare_s: float = 0.0  # from the round's start to this channel's first request
     send_s: float = 0.0  # from the first request to the end of the round
+    #: the channel's circuit when the round left it open (None: closed, or never checked)
+    circuit: circuits.Circuit | None = None
+    circuit_clean: bool = True  # closed with no failure counted: a success resets nothing
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, object]:
@@ -121,6 +134,7 @@ class ChannelSummary:
             "ack_latency_max_s": round(latencies[-1], 3) if latencies else None,
             "prepare_s": round(self.prepare_s, 3),
             "send_s": round(self.send_s, 3),
+            "circuit_open": int(self.circuit is not None and self.circuit.state != "closed"),
         }
 
 
@@ -290,8 +304,13 @@ def _send(
     batch: outbox.Batch,
     summary: ChannelSummary,
     sleep: Callable[[float], None],
+    held: leases.Leases,
 ) -> list[UpdateResult] | None:
-    """Send one batch; None when the request failed (then retried or dead-lettered)."""
+    """Send one batch; None when the request failed (then retried or dead-lettered) or was not
+    sent (the channel's circuit opened meanwhile)."""
+    if summary.circuit is not None:
+        return None  # the circuit opened on another batch of this group: this one waits
+    held.renew(batch.channel)
     with engine.connect() as conn:
         if outbox.mark_sent(conn, batch.batch_key) == 0:
             return None
@@ -300,17 +319,31 @@ def _send(
     try:
         results = connector.publish(updates, batch.batch_key)
     except ChannelError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        circuit = None
         with engine.connect() as conn:
-            status = outbox.retry_or_dead_letter(
-                conn, batch.batch_key, f"{type(exc).__name__}: {exc}", MAX_ATTEMPTS
-            )
+            status = outbox.retry_or_dead_letter(conn, batch.batch_key, error, MAX_ATTEMPTS)
+            if isinstance(exc, ChannelUnavailableError | ChannelAuthError):
+                circuit = circuits.record_failure(conn, batch.channel, error)
         with summary.lock:
             summary.throttled += isinstance(exc, ChannelThrottledError)
             summary.dead_lettered += len(batch.items) if status == "dead" else 0
-        if status != "dead":
+            if circuit is not None:
+                summary.circuit_clean = False
+                if not circuit.allows:
+                    summary.circuit = circuit
+        if circuit is not None and not circuit.allows:
+            log.warning("%s: circuit opened, nothing more is sent: %s", batch.channel,
+                        circuit.describe())  # fmt: skip
+        elif status != "dead":
             sleep(min(8.0, 0.5 * 2**batch.attempts))
         return None
     elapsed = time.monotonic() - started
+    if not summary.circuit_clean:
+        with engine.connect() as conn:
+            circuits.record_success(conn, batch.channel)
+        with summary.lock:
+            summary.circuit_clean = True
     with engine.connect() as conn:
         try:
             counts = outbox.record_results(
@@ -501,6 +534,8 @@ def publish_round(
     sleep: Callable[[float], None] = time.sleep,
     max_passes: int = 50,
     increases: bool = True,
+    holder: str | None = None,
+    lease_wait: dt.timedelta = leases.WAIT,
 ) -> dict[str, ChannelSummary]:
     """Publish one round to every channel in `plans` and return a summary per channel.
 
@@ -511,7 +546,32 @@ def publish_round(
     beyond its retries, and the ledger keeps its own SKU's increases held while it waits).
     Work left in the outbox by an earlier round is sent too, under its own keys. With
     `increases=False` the increases wait in the outbox for the next round.
+
+    The round holds each channel's publish lease (`holder` names this publisher in `status`;
+    one is made up when not given) and waits up to `lease_wait` for a lease another publisher
+    holds (then `leases.ChannelBusyError`). A channel whose circuit is open is not called: its
+    work waits in the outbox and its summary says until when.
     """
+    holder = holder or leases.new_holder()
+
+    def waiting(channel: str, lease: leases.Lease) -> None:
+        log.info("%s: waiting for the publish lease %s holds", channel, lease.holder)
+
+    with leases.holding(
+        engine, [p.channel for p in plans], holder, wait=lease_wait, waiting=waiting
+    ) as held:
+        return _publish_round(engine, plans, round_id, held, sleep, max_passes, increases)
+
+
+def _publish_round(
+    engine: Engine,
+    plans: Sequence[ChannelPlan],
+    round_id: str,
+    held: leases.Leases,
+    sleep: Callable[[float], None],
+    max_passes: int,
+    increases: bool,
+) -> dict[str, ChannelSummary]:
     started = time.monotonic()
     first_send: dict[str, float] = {}
     summaries = {p.channel: ChannelSummary(p.channel) for p in plans}
@@ -532,11 +592,23 @@ def publish_round(
         workers = max(1, plan.connector.limits().concurrency)
         with ThreadPoolExecutor(workers, thread_name_prefix=f"publish-{plan.channel}") as pool:
             for _ in range(max_passes):
+                if summary.circuit is not None:
+                    return
+                held.renew(plan.channel)
                 limit = _batch_size(engine, plan.connector, plan.channel)
                 with engine.connect() as conn:
                     batches = outbox.pending_batches(conn, plan.channel, limit)
                 sendable = [b for b in batches if with_increases or b.direction != "increase"]
                 if not sendable:
+                    return
+                with engine.connect() as conn:
+                    circuit = circuits.check(conn, plan.channel)
+                with summary.lock:
+                    summary.circuit_clean = circuit.clean
+                    if not circuit.allows:
+                        summary.circuit = circuit
+                if not circuit.allows:
+                    log.warning("%s: not called, %s", plan.channel, circuit.describe())
                     return
                 first_send.setdefault(plan.channel, time.monotonic())
                 # batches of one round and direction are independent: several may be in flight
@@ -545,7 +617,7 @@ def publish_round(
                     batch_group = list(group)
 
                     def send(batch: outbox.Batch) -> list[UpdateResult] | None:
-                        return _send(engine, plan.connector, batch, summary, sleep)
+                        return _send(engine, plan.connector, batch, summary, sleep, held)
 
                     answers = list(pool.map(send, batch_group))
                     for batch, results in zip(batch_group, answers, strict=True):

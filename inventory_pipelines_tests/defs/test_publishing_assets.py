@@ -104,10 +104,15 @@ def test_the_allocation_reaches_the_channel_and_a_second_publish_calls_nothing(
     assert (expected["publishable"] >= 0).all()
 
 
-def test_a_channel_outage_fails_the_partition_and_replay_recovers_it(
+def test_a_channel_outage_opens_its_circuit_fails_the_partition_and_the_next_probe_recovers_it(
     sandboxes, env, tmp_path, monkeypatch
 ):
+    """The channel down: its circuit opens, the partition fails saying so and until when,
+    nothing is dead-lettered; once the probe time has come the next publish sends it all."""
+    import datetime as dt
+
     from inventory_pipelines.ledger import create_engine, dlq
+    from inventory_pipelines.ledger.schema import channel_circuits
 
     odoo, pos, _ = sandboxes
     res = resources(odoo, tmp_path)
@@ -128,14 +133,15 @@ def test_a_channel_outage_fails_the_partition_and_replay_recovers_it(
     finally:
         pos.faults.set_outage(False)
     assert not failed.success
-    failures = [e for e in failed.all_events if e.is_step_failure]
-    assert any("dlq" in (e.step_failure_data.error.to_string()) for e in failures)
+    failures = [e.step_failure_data.error.to_string() for e in failed.all_events
+                if e.is_step_failure]  # fmt: skip
+    assert any("pos: circuit open since" in f and "next probe at" in f for f in failures)
     engine = create_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    with engine.connect() as conn:
-        letters = dlq.list_open(conn, "pos")
-        assert letters
-        for letter in letters:
-            dlq.replay_publish(conn, letter.id, actor="test")
+    with engine.begin() as conn:
+        assert dlq.list_open(conn, "pos") == []
+        conn.execute(  # the probe time comes
+            channel_circuits.update().values(retry_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        )
     recovered = run([published_channel_state], res, partition="pos")
     assert published_metadata(recovered)["failed"] == 0
     store = TableStore(tmp_path / "tables")

@@ -22,7 +22,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from inventory_pipelines.channels.factory import connector_from_env, sandbox_env
+from inventory_pipelines.channels.factory import connector_from_env
 from inventory_pipelines.cli import main
 from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.defs.overrides.refresh import refresh_skus
@@ -39,11 +39,7 @@ from inventory_pipelines.defs.shared import (
 from inventory_pipelines.defs.shared import channel_range_tags as range_tags
 from inventory_pipelines.defs.stream.jobs import CHANGED_SKUS_SELECTION
 from inventory_pipelines.ledger import audit, create_engine, dirty, overrides
-from inventory_pipelines.sandbox.amazon import AmazonSandbox
-from inventory_pipelines.sandbox.generic import GenericChannelSandbox
-from inventory_pipelines.sandbox.odoo import OdooSandbox
-from inventory_pipelines.sandbox.shopify import ShopifySandbox
-from inventory_pipelines.sandbox.woocommerce import WooCommerceSandbox
+from inventory_pipelines_tests.emulators import running_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -52,16 +48,6 @@ STOPPED = "SKU-00001*"  # the break-glass test's SKUs; the override test takes a
 #: the override test's override lives this long: enough to see it on the channel (about 5 s
 #: on 2 busy cores), then the test waits for the rest
 LIFETIME_S = 12
-
-
-def _emulator(kind: str):
-    if kind == "shopify":
-        return ShopifySandbox(skus=60, seed=9, port=0)
-    if kind == "woocommerce":
-        return WooCommerceSandbox(products=60, seed=9, port=0)
-    if kind == "amazon":
-        return AmazonSandbox(skus=60, seed=9, port=0)
-    return GenericChannelSandbox(listings=60, seed=9, port=0)
 
 
 def _closed_port() -> int:
@@ -101,41 +87,28 @@ class Sandbox:
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     tmp_path: Path = tmp_path_factory.mktemp("overrides-e2e")
-    odoo = OdooSandbox(version=17, skus=50, seed=9, port=0)
-    emulators = {c.name: _emulator(c.kind.value) for c in POLICY.channels.channels}
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        odoo.start()
-        for emulator in emulators.values():
-            emulator.start()
-        try:
-            for name, emulator in emulators.items():
-                kind = POLICY.channels.get(name).kind.value
-                for key, value in sandbox_env(name, kind, emulator.credentials()).items():
-                    monkeypatch.setenv(key, value)
-            for key, value in odoo.credentials().items():
-                if key in ("url", "db", "login", "api_key"):
-                    monkeypatch.setenv(f"ODOO_{key.upper()}", str(value))
-            monkeypatch.setenv("INVENTORY_ENV", "local")
-            monkeypatch.setenv("INVENTORY_DATA_DIR", str(tmp_path / "tables"))
-            ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-            monkeypatch.setenv("INVENTORY_LEDGER_URL", ledger_url)
-            monkeypatch.setenv("INVENTORY_DAGSTER_URL", f"http://127.0.0.1:{_closed_port()}")
-            monkeypatch.delenv("INVENTORY_ACTOR", raising=False)
-            box = Sandbox(ledger_url, TableStore(tmp_path / "tables"))
-            full = dg.materialize(  # what a SKU refresh reads, and the first publish
-                box.assets(),
-                selection=dg.AssetSelection.assets(
-                    PUBLISHED, QUARANTINE, IDENTITY_PROBLEMS
-                ).upstream(),
-                resources=build_resources(),
-                tags=range_tags(CHANNELS),
-            )
-            assert full.success
-            yield box
-        finally:
-            for emulator in emulators.values():
-                emulator.stop()
-            odoo.stop()
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        running_sandbox(monkeypatch, skus=50, listings=60) as (odoo, _),
+    ):
+        for key, value in odoo.credentials().items():
+            if key in ("url", "db", "login", "api_key"):
+                monkeypatch.setenv(f"ODOO_{key.upper()}", str(value))
+        monkeypatch.setenv("INVENTORY_ENV", "local")
+        monkeypatch.setenv("INVENTORY_DATA_DIR", str(tmp_path / "tables"))
+        ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        monkeypatch.setenv("INVENTORY_LEDGER_URL", ledger_url)
+        monkeypatch.setenv("INVENTORY_DAGSTER_URL", f"http://127.0.0.1:{_closed_port()}")
+        monkeypatch.delenv("INVENTORY_ACTOR", raising=False)
+        box = Sandbox(ledger_url, TableStore(tmp_path / "tables"))
+        full = dg.materialize(  # what a SKU refresh reads, and the first publish
+            box.assets(),
+            selection=dg.AssetSelection.assets(PUBLISHED, QUARANTINE, IDENTITY_PROBLEMS).upstream(),
+            resources=build_resources(),
+            tags=range_tags(CHANNELS),
+        )
+        assert full.success
+        yield box
 
 
 def cli(*args: str):

@@ -8,7 +8,8 @@ import sys
 import textwrap
 from datetime import UTC, datetime
 
-from inventory_pipelines.ledger import dlq, outbox
+from inventory_pipelines.ledger import audit, circuits, dlq, outbox
+from inventory_pipelines.ledger.schema import channel_circuits
 from inventory_pipelines.publishing.publisher import ChannelPlan, publish_round
 from inventory_pipelines_tests.pg import url_of
 from inventory_pipelines_tests.publishing.conftest import shown, targets_for
@@ -62,7 +63,20 @@ def test_a_stale_compare_is_re_planned_not_overwritten(ledger, portal, connector
     assert portal.state.listings[listing].quantity == quantity + 5 - 3
 
 
+def _cool_down_passes(ledger, channel: str) -> None:
+    """The circuit's cool-down ends (as if its retry time had come)."""
+    with ledger.begin() as conn:
+        conn.execute(
+            channel_circuits.update()
+            .where(channel_circuits.c.channel == channel)
+            .values(retry_at=datetime(2000, 1, 1, tzinfo=UTC))
+        )
+
+
 def test_updates_wait_through_an_outage_and_all_arrive_after_recovery(ledger, portal, connector):
+    """A channel down: its circuit opens after three failed requests in a row, nothing is
+    dead-lettered, and no run calls it again until the cool-down ends; then the first
+    publisher's probe closes it and every waiting update arrives."""
     targets = targets_for(portal)
     portal.faults.set_outage(True)
     first = publish_round(
@@ -71,15 +85,48 @@ def test_updates_wait_through_an_outage_and_all_arrive_after_recovery(ledger, po
         "r1",
         sleep=lambda s: None,
     )["pos"]
-    assert first.acknowledged == 0 and first.dead_lettered > 0
-    portal.faults.set_outage(False)
+    assert first.acknowledged == 0 and first.dead_lettered == 0 and first.pending_left > 0
+    assert first.circuit is not None and first.circuit.state == "open"
+    assert first.circuit.failures == circuits.FAILURES_TO_OPEN
+    assert first.as_dict()["circuit_open"] == 1
     with ledger.connect() as conn:
-        letters = dlq.list_open(conn, "pos")
-        for letter in letters:
-            dlq.replay_publish(conn, letter.id, actor="ops")
-    second = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "r2")["pos"]
-    assert second.pending_left == 0
+        assert dlq.list_open(conn, "pos") == []
+        assert circuits.get(conn, "pos").state == "open"
+
+    portal.faults.set_outage(False)
+    portal.reset_request_count()
+    during = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "r2")["pos"]
+    assert portal.request_count == 0  # the cool-down: nobody calls it
+    assert during.sent == 0 and during.pending_left > 0 and during.circuit.state == "open"
+
+    _cool_down_passes(ledger, "pos")
+    second = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "r3")["pos"]
+    assert second.pending_left == 0 and second.circuit is None
     assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
+    with ledger.connect() as conn:
+        assert circuits.get(conn, "pos").clean
+        actions = [e.action for e in audit.history(conn, entity="channel/pos")]
+    assert actions.count("circuit.opened") == 1 and actions.count("circuit.closed") == 1
+
+
+def test_a_probe_that_fails_opens_the_circuit_again_for_longer(ledger, portal, connector):
+    targets = targets_for(portal)
+    portal.faults.set_outage(True)
+    plan = ChannelPlan("pos", connector, dict(targets), shown(portal))
+    publish_round(ledger, [plan], "r1", sleep=lambda s: None)
+    with ledger.connect() as conn:
+        first = circuits.get(conn, "pos")
+    _cool_down_passes(ledger, "pos")
+    portal.reset_request_count()
+    probe = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "r2",
+                          sleep=lambda s: None)["pos"]  # fmt: skip
+    assert 0 < portal.request_count <= connector.limits().concurrency * 4  # one batch's tries
+    assert probe.circuit is not None and probe.circuit.state == "open"
+    with ledger.connect() as conn:
+        again = circuits.get(conn, "pos")
+        assert dlq.list_open(conn, "pos") == []
+    assert again.opened == 2
+    assert again.retry_at - again.opened_at > first.retry_at - first.opened_at  # doubled
 
 
 CRASHING_PUBLISHER = textwrap.dedent(

@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from inventory_pipelines.channels.factory import connector_from_env, sandbox_env
+from inventory_pipelines.channels.factory import connector_from_env
 from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.defs.inventory.allocation import channel_allocation
 from inventory_pipelines.defs.inventory.assets import canonical_inventory
@@ -33,12 +33,9 @@ from inventory_pipelines.defs.shared import channel_range_tags as range_tags
 from inventory_pipelines.defs.stream.jobs import CHANGED_SKUS_SELECTION
 from inventory_pipelines.defs.stream.sensors import odoo_change_sensor
 from inventory_pipelines.rules import default_rules_dir
-from inventory_pipelines.sandbox.amazon import AmazonSandbox
-from inventory_pipelines.sandbox.generic import GenericChannelSandbox
 from inventory_pipelines.sandbox.odoo import OdooSandbox
-from inventory_pipelines.sandbox.shopify import ShopifySandbox
-from inventory_pipelines.sandbox.woocommerce import WooCommerceSandbox
 from inventory_pipelines_tests.defs.resources import sandbox_resources
+from inventory_pipelines_tests.emulators import running_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -60,34 +57,11 @@ ASSETS = [
 SKU = "SKU-000012"
 
 
-def _emulator(kind: str):
-    if kind == "shopify":
-        return ShopifySandbox(skus=60, seed=9, port=0)
-    if kind == "woocommerce":
-        return WooCommerceSandbox(products=60, seed=9, port=0)
-    if kind == "amazon":
-        return AmazonSandbox(skus=60, seed=9, port=0)
-    return GenericChannelSandbox(listings=60, seed=9, port=0)
-
-
 @pytest.fixture
 def sandbox(monkeypatch, tmp_path) -> Iterator[tuple[OdooSandbox, dict]]:
-    odoo = OdooSandbox(version=17, skus=50, seed=9, port=0)
-    emulators = {c.name: _emulator(c.kind.value) for c in POLICY.channels.channels}
-    odoo.start()
-    for emulator in emulators.values():
-        emulator.start()
-    for name, emulator in emulators.items():
-        kind = POLICY.channels.get(name).kind.value
-        for key, value in sandbox_env(name, kind, emulator.credentials()).items():
-            monkeypatch.setenv(key, value)
-    monkeypatch.setenv("INVENTORY_DATA_DIR", str(tmp_path / "tables"))
-    try:
+    with running_sandbox(monkeypatch, skus=50, listings=60) as (odoo, emulators):
+        monkeypatch.setenv("INVENTORY_DATA_DIR", str(tmp_path / "tables"))
         yield odoo, emulators
-    finally:
-        for emulator in emulators.values():
-            emulator.stop()
-        odoo.stop()
 
 
 def materialize(resources: dict, **kwargs) -> dg.ExecuteInProcessResult:

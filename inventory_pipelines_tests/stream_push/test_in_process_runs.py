@@ -15,7 +15,7 @@ import pytest
 from dagster._core.launcher import DefaultRunLauncher
 from dagster._core.utils import make_new_run_id
 
-from inventory_pipelines.channels.factory import connector_from_env, sandbox_env
+from inventory_pipelines.channels.factory import connector_from_env
 from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.defs.runner import run_sync
 from inventory_pipelines.defs.shared import CHANNEL_ALLOCATION, POLICY, PRODUCT_IDENTITY
@@ -25,12 +25,9 @@ from inventory_pipelines.defs.stream.in_process import (
     ReceiverRunsUnsafeError,
 )
 from inventory_pipelines.ledger import migrate
-from inventory_pipelines.sandbox.amazon import AmazonSandbox
-from inventory_pipelines.sandbox.generic import GenericChannelSandbox
 from inventory_pipelines.sandbox.odoo import OdooSandbox
-from inventory_pipelines.sandbox.shopify import ShopifySandbox
-from inventory_pipelines.sandbox.woocommerce import WooCommerceSandbox
 from inventory_pipelines.stream.runs import FastRun
+from inventory_pipelines_tests.emulators import running_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -38,46 +35,23 @@ CHANNELS = tuple(POLICY.channels.names())
 SKU = "SKU-000012"
 
 
-def _emulator(kind: str):
-    if kind == "shopify":
-        return ShopifySandbox(skus=40, seed=9, port=0)
-    if kind == "woocommerce":
-        return WooCommerceSandbox(products=40, seed=9, port=0)
-    if kind == "amazon":
-        return AmazonSandbox(skus=40, seed=9, port=0)
-    return GenericChannelSandbox(listings=40, seed=9, port=0)
-
-
 @pytest.fixture
 def stack(monkeypatch, tmp_path: Path) -> Iterator[OdooSandbox]:
-    odoo = OdooSandbox(version=17, skus=40, seed=9, port=0)
-    emulators = {c.name: _emulator(c.kind.value) for c in POLICY.channels.channels}
-    odoo.start()
-    for emulator in emulators.values():
-        emulator.start()
-    for name, emulator in emulators.items():
-        kind = POLICY.channels.get(name).kind.value
-        for key, value in sandbox_env(name, kind, emulator.credentials()).items():
+    with running_sandbox(monkeypatch, skus=40, listings=40) as (odoo, _):
+        ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        migrate(ledger_url)
+        for key, value in {
+            "INVENTORY_ENV": "local",
+            "ODOO_URL": odoo.url,
+            "ODOO_DB": odoo.db,
+            "ODOO_LOGIN": odoo.login,
+            "ODOO_API_KEY": odoo.api_key,
+            "INVENTORY_LEDGER_URL": ledger_url,
+            "INVENTORY_DATA_DIR": str(tmp_path / "tables"),
+            "INVENTORY_CATALOG": str(tmp_path / "warehouse.duckdb"),
+        }.items():
             monkeypatch.setenv(key, value)
-    ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    migrate(ledger_url)
-    for key, value in {
-        "INVENTORY_ENV": "local",
-        "ODOO_URL": odoo.url,
-        "ODOO_DB": odoo.db,
-        "ODOO_LOGIN": odoo.login,
-        "ODOO_API_KEY": odoo.api_key,
-        "INVENTORY_LEDGER_URL": ledger_url,
-        "INVENTORY_DATA_DIR": str(tmp_path / "tables"),
-        "INVENTORY_CATALOG": str(tmp_path / "warehouse.duckdb"),
-    }.items():
-        monkeypatch.setenv(key, value)
-    try:
         yield odoo
-    finally:
-        for emulator in emulators.values():
-            emulator.stop()
-        odoo.stop()
 
 
 def _home(folder: Path) -> Path:

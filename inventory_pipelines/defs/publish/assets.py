@@ -43,7 +43,7 @@ from inventory_pipelines.inventory.identity import (
     map_listings,
     sellable_skus,
 )
-from inventory_pipelines.ledger import dlq, fences, outbox, reconciliation, state
+from inventory_pipelines.ledger import dlq, fences, leases, outbox, reconciliation, state
 from inventory_pipelines.ledger.schema import outbox as outbox_table
 from inventory_pipelines.ledger.schema import published_state
 from inventory_pipelines.publishing.publisher import (
@@ -331,9 +331,19 @@ def published_channel_state(
                     units_per_item=float(channel.uom.units),
                 )
             )
-        summaries = publish_round(
-            engine, plans, f"{context.run.run_id}", increases=config.increases
-        )
+        try:
+            summaries = publish_round(
+                engine,
+                plans,
+                f"{context.run.run_id}",
+                increases=config.increases,
+                holder=leases.new_holder(f"run {context.run.run_id[:8]}"),
+            )
+        except (leases.ChannelBusyError, leases.LeaseLostError) as exc:
+            raise dg.Failure(
+                description=f"{exc}. Nothing is lost: what this run planned waits in the "
+                "outbox and goes out with the channel's next publish (re-execute this run)."
+            ) from exc
         with engine.connect() as conn:
             # what this run's drift (if it measured one) saw and this round corrected
             corrected = reconciliation.record_corrections(conn, f"{context.run.run_id}")
@@ -436,6 +446,13 @@ def _stuck(
             f"`inventory-sync sync --channel {channel}`."
         )
     problems = []
+    if summary is not None and summary.circuit is not None:
+        problems.append(
+            f"circuit {summary.circuit.describe()}. Nothing more was sent to it; its updates "
+            "wait in the outbox (none is dead-lettered for the outage) and the first publish "
+            "after the next probe time sends them: re-materialize this partition then, or "
+            "`inventory-sync sync`"
+        )
     letters = dlq.list_open(conn, channel, kind="publish")
     if letters:
         ids = ", ".join(str(x.id) for x in letters[:10])
