@@ -321,7 +321,11 @@ def sandbox_up(port_base: int, skus: int, seed: int, odoo_version: str) -> None:
     try:
         env = _stack_env(stack)
         settings.write_sandbox_env(env)
-        click.echo(json.dumps({"odoo": stack.odoo, "channels": stack.channels, "env": env}))
+        click.echo(
+            json.dumps(
+                {"odoo": stack.odoo, "channels": stack.channels, "feeds": stack.feeds, "env": env}
+            )
+        )
         sys.stdout.flush()
         _wait_for_signal()
     finally:
@@ -372,6 +376,8 @@ def dev(
         click.echo(f"Odoo {odoo_version} sandbox with {skus} SKUs at {stack.odoo['url']}", err=True)
         for name, creds in stack.channels.items():
             click.echo(f"channel {name} ({creds['kind']}) at {creds['url']}", err=True)
+        if stack.feeds:
+            click.echo(f"vendor and 3PL feeds at {stack.feeds['url']}", err=True)
         try:
             receiver = _start_receiver(stack, env, webhook_port, int(odoo_version))
             # the change sensor hands its critical SKUs to the receiver's warm runs

@@ -17,8 +17,9 @@ from datetime import datetime
 import polars as pl
 
 from inventory_pipelines.allocation.overrides import CAPPED, expand
+from inventory_pipelines.allocation.supply import incoming_units, units_text, vendor_units
 from inventory_pipelines.rules import AllocationMode, Channel, Policy, WarehouseStatus
-from inventory_pipelines.rules.channels import SafetyBuffer
+from inventory_pipelines.rules.channels import Incoming, SafetyBuffer
 from inventory_pipelines.rules.patterns import glob_to_regex
 
 STEPS = (
@@ -31,6 +32,11 @@ STEPS = (
     "suppressed",
     "publishable",
 )
+
+#: the sources of the pool, each a column with its rule, in this order of priority
+SOURCES = ("own", "dropship", "incoming")
+PENDING_RULE = "order ledger: units accepted by a channel, not yet reserved in Odoo"
+NET_RULE = "max(0, pool - pending)"
 
 # Units are rounded to this many decimals before comparing or flooring, so float noise from
 # UoM conversion (29.999999999) never costs a unit.
@@ -101,20 +107,114 @@ def _decide(choices: list[_Override], value_of, rule_dtype: pl.Enum) -> tuple[pl
     return value, rule
 
 
-def _eligible(policy: Policy, channel: Channel, present: set[str]) -> tuple[list[str], str]:
-    """The warehouses whose available stock forms the channel's pool, and the rule text."""
+@dataclass(frozen=True)
+class _Sources:
+    """Where a channel's pool comes from: its own warehouses, drop-ship, incoming, with texts."""
+
+    own: list[str]  # own warehouses, online, present in the inventory
+    own_online: list[str]  # own warehouses, online (where incoming stock counts)
+    dropship_warehouses: list[str]  # drop-ship warehouses of warehouses.yml, online, present
+    vendors: bool  # whether the vendors' stock (supply/vendor_stock) counts
+    incoming: Incoming | None
+    own_text: str
+    dropship_text: str
+    incoming_text: str
+
+    @property
+    def dropship(self) -> bool:
+        """Whether the channel sees any drop-ship stock (and so the drop-ship pending units)."""
+        return self.vendors or bool(self.dropship_warehouses)
+
+    @property
+    def beyond_own(self) -> bool:
+        """Whether the pool holds more than the channel's own stock."""
+        return self.dropship or self.incoming is not None
+
+
+def _sources(policy: Policy, channel: Channel, present: set[str]) -> _Sources:
+    """The channel's sources of stock and the rule texts of each."""
     status = {w.code: w.status for w in policy.warehouses.warehouses}
-    dropship = [w.code for w in policy.warehouses.warehouses if w.dropship]
+    flagged = {w.code for w in policy.warehouses.warehouses if w.dropship}
     listed = [w.code for w in sorted(channel.warehouses, key=lambda w: w.priority)]
-    candidates = listed + ([d for d in dropship if d not in listed] if channel.dropship else [])
-    online = [c for c in candidates if status.get(c) is WarehouseStatus.ONLINE]
-    excluded = [f"{c} {status[c].value}" for c in candidates if c not in online]
-    text = f"channels.yml: {channel.name}.warehouses {'+'.join(online) or 'none online'}"
-    if channel.dropship and dropship:
-        text += " (with drop-ship)"
+    own = [c for c in listed if c not in flagged]
+    dropship = [c for c in listed if c in flagged]
+    if channel.dropship:
+        dropship += sorted(c for c in flagged if c not in listed)
+    online = [c for c in own if status.get(c) is WarehouseStatus.ONLINE]
+    excluded = [
+        f"{c} {status[c].value}"
+        for c in own + dropship
+        if c in status and (status[c] is not WarehouseStatus.ONLINE)
+    ]
+    own_text = f"channels.yml: {channel.name}.warehouses {'+'.join(online) or 'none online'}"
     if excluded:
-        text += f"; excluded: {', '.join(excluded)}"
-    return [c for c in online if c in present], text
+        own_text += f"; excluded: {', '.join(excluded)}"
+    ds_online = [c for c in dropship if status.get(c) is WarehouseStatus.ONLINE]
+    if channel.dropship:
+        dropship_text = (
+            f"channels.yml: {channel.name}.dropship true: the drop-ship vendors' stock "
+            "(supply/vendor_stock, after each vendor's buffer, 0 while its feed is stale)"
+        )
+        if ds_online:
+            dropship_text += f" + drop-ship warehouses {'+'.join(ds_online)}"
+    elif ds_online:
+        dropship_text = f"channels.yml: {channel.name}.warehouses drop-ship {'+'.join(ds_online)}"
+    else:
+        dropship_text = f"channels.yml: {channel.name}.dropship false: no drop-ship stock"
+    if channel.incoming is not None:
+        rule = channel.incoming
+        incoming_text = (
+            f"channels.yml: {channel.name}.incoming {rule.percent:g}% of the units of confirmed "
+            f"purchase lines into {'+'.join(online) or 'no online warehouse'} not yet received, "
+            f"planned within {rule.within_days} days of now (before or after), rounded down"
+        )
+    else:
+        incoming_text = f"channels.yml: {channel.name}.incoming not set: no incoming stock"
+    return _Sources(
+        own=[c for c in online if c in present],
+        own_online=online,
+        dropship_warehouses=[c for c in ds_online if c in present],
+        vendors=channel.dropship,
+        incoming=channel.incoming,
+        own_text=own_text,
+        dropship_text=dropship_text,
+        incoming_text=incoming_text,
+    )
+
+
+def _beyond_text(sources: _Sources) -> str:
+    """`drop-ship`, `incoming` or `drop-ship then incoming`: the channel's sources beyond own."""
+    parts = (["drop-ship"] if sources.dropship else []) + (
+        ["incoming"] if sources.incoming is not None else []
+    )
+    return " then ".join(parts)
+
+
+def _pool_rule(sources: _Sources) -> str:
+    if not sources.beyond_own:
+        return sources.own_text
+    return f"own then {_beyond_text(sources)}, in this order of priority"
+
+
+def _pending_rule(sources: _Sources) -> str:
+    if not sources.dropship:
+        return PENDING_RULE
+    return (
+        f"{PENDING_RULE}; with the units ordered on the drop-ship route (`pending_dropship`), "
+        "counted against drop-ship stock until the vendors' feeds are dated after the order"
+    )
+
+
+def _net_rule(sources: _Sources) -> str:
+    if not sources.beyond_own:
+        return NET_RULE
+    text = (
+        f"max(0, own - pending) + what is left of {_beyond_text(sources)} after the pending "
+        "units own stock does not cover"
+    )
+    if sources.dropship:
+        text += "; drop-ship pending units count against drop-ship stock only"
+    return text
 
 
 def _suppression(policy: Policy, channel: Channel, now: datetime) -> tuple[pl.Expr, list[str]]:
@@ -200,33 +300,62 @@ def allocate(
     channels: Sequence[str] | None = None,
     sales: pl.DataFrame | None = None,
     overrides: pl.DataFrame | None = None,
+    vendor_stock: pl.DataFrame | None = None,
+    incoming: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per (channel, sku) with every step of the policy and the rule behind each.
 
     `canonical`: sku, warehouse, available (base units). `pending`: sku, pending (units
-    accepted by any channel, not yet reserved in Odoo). `skus`: the SKUs to allocate, with
-    optional `category` and `velocity_tier` columns for policies; a SKU with no stock gets a
-    row with zeros, so a channel is told to show 0 rather than left with a stale number.
-    `channels`: the channels to return (all by default); ring-fenced caps always account for
-    every ring-fenced channel, so the result for one channel does not depend on which others
-    are asked for. `sales`: channel, sku, sold (units each channel sold since the fences were
-    based, see :func:`fence_sales_frame`); without it no sale is known and every fence is its
-    share of the net pool. `overrides`: the approved manual overrides and emergency stops that
-    apply now (see :mod:`inventory_pipelines.allocation.overrides`): each sets step 6
-    (`suppressed`) of its (channel, sku) to its quantity, never above `allocated`.
+    accepted by any channel, not yet reserved in Odoo) and optionally pending_dropship (units
+    ordered on the drop-ship route the vendors' feeds may not show yet, see
+    :func:`inventory_pipelines.allocation.supply.dropship_pending`); `pending` is then the
+    other units. `skus`: the SKUs to allocate, with optional `category` and `velocity_tier`
+    columns for policies; a SKU with no stock gets a row with zeros, so a channel is told to
+    show 0 rather than left with a stale number. `channels`: the channels to return (all by
+    default); ring-fenced caps always account for every ring-fenced channel, so the result for
+    one channel does not depend on which others are asked for. `sales`: channel, sku, sold
+    (units each channel sold from its own stock since the fences were based, see
+    :func:`fence_sales_frame`); without it no sale is known and every fence is its share of
+    the net pool. `overrides`: the approved manual overrides and emergency stops that apply
+    now (see :mod:`inventory_pipelines.allocation.overrides`): each sets step 6 (`suppressed`)
+    of its (channel, sku) to its quantity, never above `allocated`. `vendor_stock`: the
+    drop-ship vendors' stock (`supply/vendor_stock`: vendor, sku, quantity, fresh, as_of).
+    `incoming`: purchase lines not yet received (`odoo/incoming_purchases`: purchase_order,
+    line_id, vendor, sku, warehouse, quantity, date_planned, receipt_state).
 
-    Fences: a ring-fenced channel's fence is its share of the net pool as it would be had no
-    ring-fenced channel sold anything since the fences were based (`fence_base` = net + the
-    fenced channels' sales since), less its own sales since (`fence_sold`). So a sale on one
-    fenced channel lowers its own fence by the whole unit and leaves every other fence as it
-    was, while stock that arrives or leaves otherwise (a shared-pool channel's sale included)
-    moves every fence by its share.
+    The pool is made of up to three sources, each a column with its rule, in this order of
+    priority: `own` (the available stock of the channel's online eligible warehouses),
+    `dropship` (for a channel with `dropship: true`: the vendors' stock, 0 for a vendor whose
+    feed is stale, plus drop-ship warehouses of warehouses.yml) and `incoming` (for a channel
+    with an `incoming` rule: its percentage of the units of purchase lines into its eligible
+    warehouses planned within the window). Pending units are taken from own stock first; what
+    own stock does not cover is taken from drop-ship, then incoming. Units ordered on the
+    drop-ship route (`pending_dropship`) count against drop-ship stock only: the vendor ships
+    them, our shelves do not.
+
+    Fences: a ring-fenced channel's fence is its share of the own net pool as it would be had
+    no ring-fenced channel sold anything since the fences were based (`fence_base` = own net +
+    the fenced channels' own-stock sales since), less its own such sales (`fence_sold`). So a
+    sale on one fenced channel lowers its own fence by the whole unit and leaves every other
+    fence as it was, while stock that arrives or leaves otherwise (a shared-pool channel's sale
+    included) moves every fence by its share.
+
+    Drop-ship and incoming units are not fenced. A fence guarantees that no two channels sell
+    the same unit of our own stock; a vendor's stock is not ours to divide (the vendor sells it
+    to others too, and publishes a new figure whenever it likes), so every drop-ship channel
+    sees all of it, as shared-pool channels see the whole net pool, and the vendor's buffer,
+    the drop-ship pending units and each channel's safety buffer bound the risk. Incoming units
+    are a promise, not stock: each channel with a rule sees its own percentage of them (the
+    percentages of several channels are not required to sum to 100). A ring-fenced channel's
+    `allocated` is therefore its fence (`allocated_own`, what the ring-fence check sums) plus
+    its drop-ship and incoming net, which no fence holds; a shared channel's is its whole net.
     """
     wanted = list(channels) if channels is not None else policy.channels.names()
     if skus is None:
         skus = canonical.select("sku").unique()
     attributes = set(skus.columns) - {"sku"}
     present = set(canonical["warehouse"].unique().to_list()) if canonical.height else set()
+    universe = skus.lazy().select("sku").unique("sku")
 
     wide = (
         skus.lazy()
@@ -244,29 +373,41 @@ def allocate(
             how="left",
         )
     )
+    pending_columns = ["pending"]
     if pending is not None:
+        by_dropship = "pending_dropship" in pending.columns
+        pending_columns += ["pending_dropship"] if by_dropship else []
         wide = wide.join(
-            pending.lazy().group_by("sku").agg(pl.col("pending").sum()), on="sku", how="left"
+            pending.lazy().group_by("sku").agg(pl.col(c).sum() for c in pending_columns),
+            on="sku",
+            how="left",
         )
     else:
         wide = wide.with_columns(pending=pl.lit(0.0))
+    if "pending_dropship" not in pending_columns:
+        wide = wide.with_columns(pending_dropship=pl.lit(0.0))
     wide = wide.with_columns(
         pl.col(f"wh:{w}").fill_null(0.0) for w in sorted(present)
-    ).with_columns(pending=pl.col("pending").fill_null(0.0).clip(lower_bound=0.0))
+    ).with_columns(
+        pl.col(c).fill_null(0.0).clip(lower_bound=0.0) for c in ("pending", "pending_dropship")
+    )
 
     def pool_of(codes: list[str]) -> pl.Expr:
         if not codes:
             return pl.lit(0.0)
         return pl.sum_horizontal(pl.col(f"wh:{c}") for c in codes)
 
-    # Every rule text that can appear, so rule columns are a compact Enum, not 5M strings.
     all_channels = policy.channels.channels
-    eligible = {c.name: _eligible(policy, c, present) for c in all_channels}
-    rule_texts: list[str] = ["order ledger: units accepted by a channel, not yet reserved in Odoo"]
-    rule_texts.append("max(0, pool - pending)")
+    sources = {c.name: _sources(policy, c, present) for c in all_channels}
+    wide = _with_supply(wide, universe, all_channels, sources, now, vendor_stock, incoming)
+
+    # Every rule text that can appear, so rule columns are a compact Enum, not 5M strings.
+    rule_texts: list[str] = [PENDING_RULE, NET_RULE]
     for c in all_channels:
-        rule_texts.append(eligible[c.name][1])
-        rule_texts.append(_allocation_rule(c))
+        src = sources[c.name]
+        rule_texts += [src.own_text, src.dropship_text, src.incoming_text]
+        rule_texts += [_pool_rule(src), _pending_rule(src), _net_rule(src)]
+        rule_texts.append(_allocation_rule(c, src))
         for setting in ("safety_buffer", "min_threshold", "pack_size"):
             rule_texts += [o.rule for o in _choices(policy, c, setting, attributes)]
         rule_texts += _suppression(policy, c, now)[1]
@@ -276,26 +417,50 @@ def allocate(
     wide = _with_overrides(wide, applied, [c.name for c in all_channels])
 
     # Ring-fenced channels share one fence: their allocations together never exceed the net of
-    # the union of their pools. Percentages are taken first, caps then fill what is left.
+    # the union of their own pools. Percentages are taken first, caps then fill what is left.
     fenced = [c for c in all_channels if c.allocation.ring_fenced]
-    fence_codes = sorted({w for c in fenced for w in eligible[c.name][0]})
+    fence_codes = sorted({w for c in fenced for w in sources[c.name].own})
     steps: dict[str, pl.Expr] = {}
     for c in all_channels:
-        steps[f"pool:{c.name}"] = pool_of(eligible[c.name][0])
-    wide = wide.with_columns(
-        fence_pool=pool_of(fence_codes),
-        **steps,
-    ).with_columns(
-        fence_net=(pl.col("fence_pool") - pl.col("pending")).clip(lower_bound=0.0),
-        **{
-            f"net:{c.name}": (pl.col(f"pool:{c.name}") - pl.col("pending")).clip(lower_bound=0.0)
-            for c in all_channels
-        },
-    )
+        steps[f"own:{c.name}"] = pool_of(sources[c.name].own)
+    wide = wide.with_columns(fence_pool=pool_of(fence_codes), **steps)
+    nets: dict[str, pl.Expr] = {
+        "fence_net": (pl.col("fence_pool") - pl.col("pending")).clip(lower_bound=0.0)
+    }
+    for c in all_channels:
+        own = pl.col(f"own:{c.name}")
+        nets[f"own_net:{c.name}"] = (own - pl.col("pending")).clip(lower_bound=0.0)
+        if sources[c.name].beyond_own:
+            # pending units own stock does not cover are taken from drop-ship, then incoming
+            nets[f"spill:{c.name}"] = (pl.col("pending") - own).clip(lower_bound=0.0)
+    wide = wide.with_columns(**nets)
+    beyond = [c for c in all_channels if sources[c.name].beyond_own]
+    if beyond:
+        wide = wide.with_columns(
+            **{
+                f"dropship_left:{c.name}": (
+                    pl.col(f"dropship:{c.name}") - pl.col("pending_dropship")
+                ).clip(lower_bound=0.0)
+                for c in beyond
+            }
+        ).with_columns(
+            **{
+                f"extra_net:{c.name}": (
+                    pl.col(f"dropship_left:{c.name}") - pl.col(f"spill:{c.name}")
+                ).clip(lower_bound=0.0)
+                + (
+                    pl.col(f"incoming:{c.name}")
+                    - (pl.col(f"spill:{c.name}") - pl.col(f"dropship_left:{c.name}")).clip(
+                        lower_bound=0.0
+                    )
+                ).clip(lower_bound=0.0)
+                for c in beyond
+            }
+        )
     wide = _with_sales(wide, sales, [c.name for c in all_channels], [c.name for c in fenced])
     allocated: dict[str, pl.Expr] = {}
     for c in all_channels:
-        net = pl.col(f"net:{c.name}")
+        net = pl.col(f"own_net:{c.name}")
         base = net + pl.col("sold:fenced")
         if c.allocation.mode is AllocationMode.SHARED:
             allocated[c.name] = net
@@ -318,18 +483,20 @@ def allocate(
             size = pl.min_horizontal(pl.lit(float(c.allocation.cap or 0)), each)
         fence = ((size - pl.col(f"sold:{c.name}")).clip(lower_bound=0.0) + EPSILON).floor()
         allocated[c.name] = pl.min_horizontal(fence, net)
-    wide = wide.with_columns(**{f"allocated:{n}": e for n, e in allocated.items()})
+    wide = wide.with_columns(**{f"allocated_own:{n}": e for n, e in allocated.items()})
     if fenced:
         # A fence overdrawn (a channel sold beyond it, e.g. before the fences were based) must
         # not push the fenced channels together above the fenced net pool: scale them down.
-        total = pl.sum_horizontal(pl.col(f"allocated:{c.name}") for c in fenced)
+        total = pl.sum_horizontal(pl.col(f"allocated_own:{c.name}") for c in fenced)
         wide = wide.with_columns(
             **{
-                f"allocated:{c.name}": pl.when(total > pl.col("fence_net") + EPSILON)
+                f"allocated_own:{c.name}": pl.when(total > pl.col("fence_net") + EPSILON)
                 .then(
-                    (pl.col(f"allocated:{c.name}") * pl.col("fence_net") / total + EPSILON).floor()
+                    (
+                        pl.col(f"allocated_own:{c.name}") * pl.col("fence_net") / total + EPSILON
+                    ).floor()
                 )
-                .otherwise(pl.col(f"allocated:{c.name}"))
+                .otherwise(pl.col(f"allocated_own:{c.name}"))
                 for c in fenced
             }
         )
@@ -337,12 +504,67 @@ def allocate(
     frames = []
     for name in wanted:
         c = policy.channels.get(name)
-        frames.append(_channel_steps(wide, policy, c, now, attributes, eligible, rule_dtype))
+        frames.append(_channel_steps(wide, policy, c, now, attributes, sources, rule_dtype))
     return (
         pl.concat(frames, how="vertical")
         .with_columns(channel=pl.col("channel").cast(pl.Enum(policy.channels.names())))
         .collect()
     )
+
+
+def _with_supply(
+    wide: pl.LazyFrame,
+    universe: pl.LazyFrame,
+    channels: Sequence[Channel],
+    sources: Mapping[str, _Sources],
+    now: datetime,
+    vendor_stock: pl.DataFrame | None,
+    incoming: pl.DataFrame | None,
+) -> pl.LazyFrame:
+    """`dropship:<channel>`, `incoming:<channel>` and their sources' texts, for the channels
+    whose pool holds more than their own stock."""
+    beyond = [c for c in channels if sources[c.name].beyond_own]
+    if not beyond:
+        return wide
+    vendors = any(sources[c.name].vendors for c in beyond)
+    if vendors and vendor_stock is not None:
+        wide = wide.join(vendor_units(vendor_stock, universe, now), on="sku", how="left")
+        wide = wide.with_columns(pl.col("vendor").fill_null(0.0))
+    else:
+        wide = wide.with_columns(vendor=pl.lit(0.0), vendor_sources=pl.lit(None, dtype=pl.Utf8))
+    columns: dict[str, pl.Expr] = {}
+    for c in beyond:
+        src = sources[c.name]
+        parts = [pl.col("vendor")] if src.vendors else []
+        parts += [pl.col(f"wh:{w}") for w in src.dropship_warehouses]
+        columns[f"dropship:{c.name}"] = pl.sum_horizontal(parts) if parts else pl.lit(0.0)
+        texts = [pl.col("vendor_sources")] if src.vendors else []
+        texts += [
+            pl.when(pl.col(f"wh:{w}") > 0).then(
+                pl.format("drop-ship warehouse {} {}", pl.lit(w), units_text(pl.col(f"wh:{w}")))
+            )
+            for w in src.dropship_warehouses
+        ]
+        if len(texts) == 1:
+            columns[f"dropship_sources:{c.name}"] = texts[0]
+        elif texts:
+            joined = pl.concat_str(texts, separator="; ", ignore_nulls=True)
+            columns[f"dropship_sources:{c.name}"] = (
+                pl.when(joined == "").then(None).otherwise(joined)
+            )
+        else:
+            columns[f"dropship_sources:{c.name}"] = pl.lit(None, dtype=pl.Utf8)
+        if src.incoming is not None and incoming is not None:
+            units = incoming_units(incoming, universe, now, src.incoming, src.own_online).rename(
+                {"units": f"incoming:{c.name}", "sources": f"incoming_sources:{c.name}"}
+            )
+            wide = wide.join(units, on="sku", how="left").with_columns(
+                pl.col(f"incoming:{c.name}").fill_null(0.0)
+            )
+        else:
+            columns[f"incoming:{c.name}"] = pl.lit(0.0)
+            columns[f"incoming_sources:{c.name}"] = pl.lit(None, dtype=pl.Utf8)
+    return wide.with_columns(**columns)
 
 
 def _with_overrides(wide: pl.LazyFrame, applied: pl.DataFrame, names: list[str]) -> pl.LazyFrame:
@@ -368,20 +590,24 @@ def _with_overrides(wide: pl.LazyFrame, applied: pl.DataFrame, names: list[str])
     return wide
 
 
-def _allocation_rule(channel: Channel) -> str:
+def _allocation_rule(channel: Channel, sources: _Sources) -> str:
     a = channel.allocation
     if a.mode is AllocationMode.SHARED:
         return f"channels.yml: {channel.name}.allocation shared pool"
     if a.mode is AllocationMode.PERCENT:
-        return (
+        text = (
             f"channels.yml: {channel.name}.allocation ring-fenced {a.percent:g}% of the fence "
-            "base (net + units sold since the fences were based), less its own sales since"
+            "base (own net + units sold since the fences were based), less its own sales since"
         )
-    return (
-        f"channels.yml: {channel.name}.allocation ring-fenced cap {a.cap} "
-        "(of what the percentages leave, split evenly between capped channels), less its own "
-        "sales since the fences were based"
-    )
+    else:
+        text = (
+            f"channels.yml: {channel.name}.allocation ring-fenced cap {a.cap} "
+            "(of what the percentages leave, split evenly between capped channels), less its "
+            "own sales since the fences were based"
+        )
+    if sources.beyond_own:
+        text += f"; plus its {_beyond_text(sources)} net, which no fence holds"
+    return text
 
 
 def _channel_steps(
@@ -390,16 +616,29 @@ def _channel_steps(
     channel: Channel,
     now: datetime,
     attributes: set[str],
-    eligible: dict[str, tuple[list[str], str]],
+    sources: Mapping[str, _Sources],
     rule_dtype: pl.Enum,
 ) -> pl.LazyFrame:
     name = channel.name
+    src = sources[name]
+    own_net = pl.col(f"own_net:{name}")
+    allocated_own = pl.col(f"allocated_own:{name}")
+    no_text = pl.lit(None, dtype=pl.Utf8)
+    if src.beyond_own:
+        extra = pl.col(f"extra_net:{name}")
+        dropship, incoming = pl.col(f"dropship:{name}"), pl.col(f"incoming:{name}")
+        dropship_sources = pl.col(f"dropship_sources:{name}")
+        incoming_sources = pl.col(f"incoming_sources:{name}")
+        net, allocated = own_net + extra, allocated_own + extra
+    else:
+        dropship = incoming = pl.lit(0.0)
+        dropship_sources = incoming_sources = no_text
+        net, allocated = own_net, allocated_own
+    pending_dropship = pl.col("pending_dropship") if src.dropship else pl.lit(0.0)
     buffer_units, buffer_rule = _decide(
         _choices(policy, channel, "safety_buffer", attributes),
         lambda b: (
-            pl.col(f"allocated:{name}") * (b.percent / 100)
-            if b.percent is not None
-            else pl.lit(float(b.units))
+            allocated * (b.percent / 100) if b.percent is not None else pl.lit(float(b.units))
         ),
         rule_dtype,
     )
@@ -426,15 +665,20 @@ def _channel_steps(
                 .otherwise(suppression_rule)
             )
     uom_units = float(channel.uom.units)
-    allocated = pl.col(f"allocated:{name}")
+    own = pl.col(f"own:{name}")
     return (
         wide.select(
             pl.lit(name).alias("channel"),
             "sku",
-            pl.col(f"pool:{name}").alias("pool"),
-            "pending",
-            pl.col(f"net:{name}").alias("net"),
+            own.alias("own"),
+            dropship.alias("dropship"),
+            incoming.alias("incoming"),
+            (own + dropship + incoming if src.beyond_own else own).alias("pool"),
+            (pl.col("pending") + pending_dropship).alias("pending"),
+            pending_dropship.alias("pending_dropship"),
+            net.alias("net"),
             allocated.alias("allocated"),
+            allocated_own.alias("allocated_own"),
             (allocated - buffer_units).clip(lower_bound=0.0).alias("buffered"),
             threshold.alias("_threshold"),
             suppressed_when.alias("_suppressed"),
@@ -444,15 +688,20 @@ def _channel_steps(
             pl.lit(channel.allocation.ring_fenced).alias("ring_fenced"),
             pl.col("fence_pool").alias("fence_pool"),
             (
-                pl.col(f"net:{name}") + pl.col("sold:fenced")
+                own_net + pl.col("sold:fenced")
                 if channel.allocation.ring_fenced
                 else pl.lit(None, dtype=pl.Float64)
             ).alias("fence_base"),
             pl.col(f"sold:{name}").alias("fence_sold"),
-            pl.lit(eligible[name][1], dtype=rule_dtype).alias("pool_rule"),
-            pl.lit(rule_dtype.categories[0], dtype=rule_dtype).alias("pending_rule"),
-            pl.lit("max(0, pool - pending)", dtype=rule_dtype).alias("net_rule"),
-            pl.lit(_allocation_rule(channel), dtype=rule_dtype).alias("allocated_rule"),
+            dropship_sources.alias("dropship_sources"),
+            incoming_sources.alias("incoming_sources"),
+            pl.lit(src.own_text, dtype=rule_dtype).alias("own_rule"),
+            pl.lit(src.dropship_text, dtype=rule_dtype).alias("dropship_rule"),
+            pl.lit(src.incoming_text, dtype=rule_dtype).alias("incoming_rule"),
+            pl.lit(_pool_rule(src), dtype=rule_dtype).alias("pool_rule"),
+            pl.lit(_pending_rule(src), dtype=rule_dtype).alias("pending_rule"),
+            pl.lit(_net_rule(src), dtype=rule_dtype).alias("net_rule"),
+            pl.lit(_allocation_rule(channel, src), dtype=rule_dtype).alias("allocated_rule"),
             buffer_rule.alias("buffered_rule"),
             threshold_rule.alias("thresholded_rule"),
             suppression_rule.alias("suppressed_rule"),

@@ -204,7 +204,11 @@ def _merged(
             kept = current.filter(
                 ~pl.col("sku").is_in(list(replace_skus)) | pl.col("sku").is_null()
             )
-            merged = pl.concat([kept.collect(), frame], how="vertical_relaxed")
+            # a table written by an older version of the asset may lack a column added since
+            # (null for its other SKUs until the next full refresh) or hold one dropped since
+            merged = pl.concat([kept.collect(), frame], how="diagonal_relaxed").select(
+                frame.columns
+            )
         if sort_by:
             merged = merged.sort(list(sort_by), nulls_last=True)
         return merged

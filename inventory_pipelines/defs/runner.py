@@ -1,6 +1,7 @@
 """`inventory-sync sync`: the whole graph once, in process, with a summary per channel.
 
-It runs what *Materialize all* runs: every asset, and every chosen channel in one run (the
+It runs what *Materialize all* runs: every asset (but the supply feeds, which their own
+schedule reads per vendor and 3PL warehouse), and every chosen channel in one run (the
 channel assets take all their partitions at once), so the rules that span channels (every
 decrease before any increase) are the graph's, not this runner's.
 """
@@ -13,7 +14,13 @@ import dagster as dg
 
 from inventory_pipelines.defs.progress import Progress, listener
 from inventory_pipelines.defs.resources import build_resources
-from inventory_pipelines.defs.shared import POLICY, PUBLISHED, channel_range_tags, contiguous_runs
+from inventory_pipelines.defs.shared import (
+    CHANNEL_GRAPH,
+    POLICY,
+    PUBLISHED,
+    channel_range_tags,
+    contiguous_runs,
+)
 
 PUBLISH_OP = "inventory__published_channel_state"
 FIGURES = ("sent", "unchanged", "channel_edits", "failed", "throttled", "api_calls")
@@ -50,9 +57,10 @@ def run_sync(
         )
     summary: dict[str, Any] = {"success": True, "channels": {}}
     groups = contiguous_runs(chosen)
-    job = dg.Definitions(
-        assets=assets, resources=resources, jobs=[dg.define_asset_job(SYNC_JOB)]
-    ).resolve_job_def(SYNC_JOB)
+    # every asset but the supply feeds (partitioned by vendor and 3PL warehouse, not channel:
+    # their schedule reads them, and the allocation reads what it stored last)
+    whole = dg.define_asset_job(SYNC_JOB, selection=CHANNEL_GRAPH)
+    job = dg.Definitions(assets=assets, resources=resources, jobs=[whole]).resolve_job_def(SYNC_JOB)
 
     def materialize(group: list[str], run_config: dict[str, Any], label: str):
         run_id = str(uuid.uuid4())  # known before the run starts, to listen to its events

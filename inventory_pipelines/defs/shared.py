@@ -30,9 +30,22 @@ CHANNEL_ORDERS = ["orders", "channel_orders"]
 ODOO_ORDER_SYNC = ["orders", "odoo_order_sync"]
 DRIFT = ["reconciliation", "drift"]
 DRIFT_HISTORY = ["reconciliation", "drift_history"]
+VENDOR_STOCK = ["supply", "vendor_stock"]
+SUPPLY_QUARANTINE = ["supply", "quarantine"]
+THREEPL_STOCK = ["supply", "threepl_stock"]
+THREEPL_QUARANTINE = ["supply", "threepl_quarantine"]
+THREEPL_DRIFT = ["reconciliation", "threepl_drift"]
 
 # -- channels ----------------------------------------------------------------------------------
 channel_partitions = dg.StaticPartitionsDefinition(POLICY.channels.names())
+
+# -- suppliers: drop-ship vendors (vendors.yml) and 3PL warehouses with a feed (warehouses.yml) ---
+#: what *Materialize all* means for one run over channels: every asset but the supply feeds,
+#: whose partitions are vendors and 3PL warehouses (a run covers one kind of partition; their
+#: own schedules read them, and the channel runs read what they stored last)
+CHANNEL_GRAPH = dg.AssetSelection.all() - dg.AssetSelection.groups("supply")
+vendor_partitions = dg.StaticPartitionsDefinition(POLICY.vendors.codes())
+threepl_partitions = dg.StaticPartitionsDefinition(POLICY.warehouses.with_feed())
 
 #: Channel assets run every selected channel in one run (Materialize all, a schedule, the
 #: CLI): the publish step then takes every channel's plan at once, so no channel is sent an

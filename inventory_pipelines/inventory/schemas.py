@@ -126,12 +126,18 @@ class ChannelAllocationSchema(pa.DataFrameModel):
 
 
 def ring_fence_breaches(allocation: pl.DataFrame) -> pl.DataFrame:
-    """SKUs whose ring-fenced channels together are offered more than the fenced pool."""
+    """SKUs whose ring-fenced channels together are offered more of our own stock than the
+    fenced pool. Of what a channel publishes, at most its drop-ship and incoming units
+    (`allocated - allocated_own`, which no fence holds) are not our own stock: the rest is."""
+    offered = pl.col("publishable_units")
+    if "allocated_own" in allocation.columns:
+        unfenced = pl.col("allocated") - pl.col("allocated_own")
+        offered = (offered - unfenced).clip(lower_bound=0.0)
     return (
         allocation.filter(pl.col("ring_fenced"))
         .group_by("sku")
         .agg(
-            pl.col("publishable_units").sum().alias("ring_fenced_units"),
+            offered.sum().alias("ring_fenced_units"),
             pl.col("fence_pool").first(),
         )
         .filter(pl.col("ring_fenced_units") > pl.col("fence_pool") + 1e-6)

@@ -75,11 +75,11 @@ def current_epoch(
 
 
 def sales_since(conn: Connection, since: dt.datetime) -> dict[tuple[str, str], int]:
-    """(channel, sku) -> units accepted on the channel since `since`, not released since."""
+    """(channel, sku) -> units accepted on the channel since `since`, not released since, that
+    our own stock ships: units on the drop-ship route are the vendor's and consume no fence."""
+    own = pending_units.c.quantity - pending_units.c.dropship_quantity
     query = (
-        sa.select(
-            pending_units.c.channel, pending_units.c.sku, sa.func.sum(pending_units.c.quantity)
-        )
+        sa.select(pending_units.c.channel, pending_units.c.sku, sa.func.sum(own))
         .where(pending_units.c.accepted_at >= since, pending_units.c.released_at.is_(None))
         .group_by(pending_units.c.channel, pending_units.c.sku)
     )

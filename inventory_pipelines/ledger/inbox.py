@@ -720,9 +720,67 @@ def release_pending(conn: Connection, channel: str, external_id: str) -> int:
         return int(result.rowcount)
 
 
+def set_dropship(conn: Connection, channel: str, external_id: str, units: Mapping[str, int]) -> int:
+    """Of the order's pending units, `units` per SKU go on the drop-ship route (every other SKU
+    of the order: none); they count against the vendors' stock from now on. Called before the
+    order is created in Odoo, so a retry after a crash finds the split it was created with.
+    Returns the rows updated; a SKU the order has no open row for, or more units than the row
+    holds, is refused (ValueError) and nothing is changed."""
+    keys = (pending_units.c.channel == channel, pending_units.c.external_id == external_id)
+    with write_transaction(conn):
+        held = {
+            sku: quantity
+            for sku, quantity in conn.execute(
+                sa.select(pending_units.c.sku, pending_units.c.quantity).where(
+                    *keys, pending_units.c.released_at.is_(None)
+                )
+            )
+        }
+        wrong = [
+            f"{sku}: {n} drop-ship units of {held.get(sku, 0)} pending"
+            for sku, n in units.items()
+            if n < 0 or n > held.get(sku, 0)
+        ]
+        if wrong:
+            raise ValueError(f"order {channel}/{external_id}: " + "; ".join(wrong))
+        updated = 0
+        for sku in held:
+            result = conn.execute(
+                pending_units.update()
+                .where(*keys, pending_units.c.sku == sku)
+                .values(dropship_quantity=int(units.get(sku, 0)))
+            )
+            updated += int(result.rowcount)
+        return updated
+
+
+def order_pending(conn: Connection, channel: str, external_id: str) -> dict[str, tuple[int, int]]:
+    """SKU -> (units, of which on the drop-ship route) of the order's pending rows not released."""
+    query = sa.select(
+        pending_units.c.sku, pending_units.c.quantity, pending_units.c.dropship_quantity
+    ).where(
+        pending_units.c.channel == channel,
+        pending_units.c.external_id == external_id,
+        pending_units.c.released_at.is_(None),
+    )
+    with read_transaction(conn):
+        return {sku: (int(q), int(d)) for sku, q, d in conn.execute(query)}
+
+
+def pending_dropship_rows(conn: Connection) -> list[tuple[str, int, dt.datetime | None]]:
+    """(sku, units, reserved_at) of the open pending rows with units on the drop-ship route:
+    what the allocation counts against the vendors' stock until their feeds show it."""
+    query = sa.select(
+        pending_units.c.sku, pending_units.c.dropship_quantity, pending_units.c.reserved_at
+    ).where(pending_units.c.released_at.is_(None), pending_units.c.dropship_quantity > 0)
+    with read_transaction(conn):
+        return [(sku, int(units), at) for sku, units, at in conn.execute(query)]
+
+
 def pending_by_sku(conn: Connection, snapshot_at: dt.datetime | None) -> dict[str, int]:
     """Units per SKU accepted by a channel and not yet reserved in the snapshot taken at
-    `snapshot_at` (None: no snapshot holds any reservation of ours yet)."""
+    `snapshot_at` (None: no snapshot holds any reservation of ours yet). Units ordered on the
+    drop-ship route are not in it: they never leave our shelves (`pending_dropship_rows`)."""
     open_rows = pending_units.c.released_at.is_(None)
     if snapshot_at is None:
         counting = open_rows
@@ -733,8 +791,9 @@ def pending_by_sku(conn: Connection, snapshot_at: dt.datetime | None) -> dict[st
                 pending_units.c.reserved_at.is_(None), pending_units.c.reserved_at > snapshot_at
             ),
         )
+    own = pending_units.c.quantity - pending_units.c.dropship_quantity
     query = (
-        sa.select(pending_units.c.sku, sa.func.sum(pending_units.c.quantity))
+        sa.select(pending_units.c.sku, sa.func.sum(own))
         .where(counting)
         .group_by(pending_units.c.sku)
     )
@@ -798,10 +857,12 @@ __all__ = [
     "mapping",
     "mappings",
     "mark_reserved",
+    "order_pending",
     "park",
     "park_event",
     "park_unstored",
     "pending_by_sku",
+    "pending_dropship_rows",
     "problems",
     "receive",
     "record_mapping",
@@ -810,4 +871,5 @@ __all__ = [
     "replay_parked",
     "rows",
     "set_cursor",
+    "set_dropship",
 ]

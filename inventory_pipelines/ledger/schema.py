@@ -14,7 +14,9 @@ SKUs (changed in Odoo, waiting for the next batch refresh, each with its claim);
 0005 the manual overrides and emergency stops (requested, approved by a second person,
 revoked or expired); revision 0006 each channel's circuit breaker and publish lease (shared
 by every run and process, so `status` shows the circuit and two publishers never send one
-channel's rounds at once).
+channel's rounds at once); revision 0007 each supplier feed's last good fetch (vendors' and
+3PLs'); revision 0008 the units of a pending row ordered on the drop-ship route
+(`pending_units.dropship_quantity`).
 
 No column may hold a credential: payloads, errors and audit before/after carry business
 values only (quantities, ids, messages). `audit.record` and `dlq.add` refuse keys that look
@@ -270,7 +272,13 @@ pending_units = Table(
     Column("accepted_at", UtcDateTime, nullable=False),
     Column("reserved_at", UtcDateTime, nullable=True),
     Column("released_at", UtcDateTime, nullable=True),
+    # of `quantity`, the units ordered on the drop-ship route: pending against the vendor's
+    # stock, not the warehouse's (revision 0008)
+    Column("dropship_quantity", Integer, nullable=False, server_default="0"),
     CheckConstraint("quantity >= 0", name="quantity"),
+    CheckConstraint(
+        "dropship_quantity >= 0 AND dropship_quantity <= quantity", name="dropship_quantity"
+    ),
     Index("ix_pending_units_open", "released_at", "reserved_at"),
     Index("ix_pending_units_accepted_at", "accepted_at"),
 )
@@ -392,4 +400,28 @@ channel_leases = Table(
     Column("holder", String(255), nullable=False),
     Column("acquired_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# Revision 0007: each supplier feed's last good fetch (vendors' and 3PLs', `supply/`). The
+# validators are sent back on the next fetch (If-None-Match, If-Modified-Since); the parse of
+# the last good body lives on the data plane under `cache_key`, so any machine can reuse it on
+# a 304. No column holds a credential: `source` is the URL or path without query or user.
+supply_feeds = Table(
+    "supply_feeds",
+    metadata,
+    Column("feed", String(128), primary_key=True),  # "vendor:<code>" or "threepl:<warehouse>"
+    Column("source", Text, nullable=False),
+    # the last good body: its validators, digest, where its parse is, what it said
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),  # the header as received (an HTTP date)
+    Column("object_name", Text, nullable=True),  # folder feeds: the file that was read
+    Column("content_digest", String(64), nullable=True),  # sha256 of the body
+    Column("cache_key", String(255), nullable=True),  # the data plane partition of its parse
+    Column("feed_as_of", UtcDateTime, nullable=True),  # Last-Modified, or the file's mtime
+    Column("rows", Integer, nullable=True),
+    Column("fetched_at", UtcDateTime, nullable=True),  # when that body was fetched (a 200)
+    # the last attempt, whatever its outcome
+    Column("checked_at", UtcDateTime, nullable=False),
+    Column("last_status", Integer, nullable=False),  # 200, 304, an HTTP error, 0 unreachable
+    Column("last_error", Text, nullable=True),
 )

@@ -23,12 +23,14 @@ __all__ = ["REQUIRED", "OdooRightsError", "Right", "check_rights", "missing_righ
 @dataclass(frozen=True)
 class Right:
     """One access right: `operation` (read, create, write, unlink) on `model`; `purpose` says
-    what needs it, `group` the standard Odoo group that grants it."""
+    what needs it, `group` the standard Odoo group that grants it; `module`: needed only where
+    that Odoo module is installed (without it the feature that needs the right is off)."""
 
     model: str
     operation: str
     purpose: str
     group: str
+    module: str | None = None
 
     def __str__(self) -> str:
         return f"{self.operation} on {self.model}"
@@ -55,6 +57,12 @@ REQUIRED: tuple[Right, ...] = (
     Right("stock.picking", "read", "order ingestion: deliveries and returns", _INVENTORY),
     Right("stock.picking", "write", "order ingestion: marking, validating returns", _INVENTORY),
     Right("stock.return.picking", "create", "order ingestion: returns", _INVENTORY),
+    Right("stock.picking.type", "read", "incoming purchases: the receiving warehouse", _INVENTORY),
+    Right("product.supplierinfo", "read", "vendor feeds: vendor codes to SKUs", _EMPLOYEE),
+    Right("ir.model.data", "read", "drop-ship orders: finding the drop-ship route", _EMPLOYEE),
+    Right("stock.route", "read", "drop-ship orders: the drop-ship route", _INVENTORY),
+    Right("purchase.order", "read", "incoming purchases", _INVENTORY, "purchase"),
+    Right("purchase.order.line", "read", "incoming purchases", _INVENTORY, "purchase"),
 )
 
 _PARALLEL = 8  # the checks go out together: one round trip, not fifteen
@@ -80,6 +88,15 @@ def missing_rights(client: OdooClient, required: tuple[Right, ...] = REQUIRED) -
     Raises the client's errors when Odoo cannot be asked (down, bad credentials).
     """
     _ = client.version, client.uid  # detected and authenticated once, before the fan-out
+    optional = sorted({right.model for right in required if right.module})
+    if optional:  # a module not installed: its models are absent and their rights moot
+        present = {
+            row["model"]
+            for row in client.call(
+                "ir.model", "search_read", [[("model", "in", optional)]], {"fields": ["model"]}
+            )
+        }
+        required = tuple(r for r in required if not r.module or r.model in present)
     with ThreadPoolExecutor(max_workers=_PARALLEL, thread_name_prefix="odoo-rights") as pool:
         answers = list(pool.map(lambda right: _has(client, right), required))
     return [right for right, has in zip(required, answers, strict=True) if not has]

@@ -48,6 +48,9 @@ class SaleLine:
     name: str
     uom_id: int | None = None
     price_unit: float | None = None
+    # a route for this line (the drop-ship route: the vendor ships it, Odoo raises the
+    # purchase order on confirmation); None: the warehouse's own routes
+    route_id: int | None = None
 
 
 class OdooSales:
@@ -157,6 +160,8 @@ class OdooSales:
             values[uom_field] = line.uom_id
         if line.price_unit is not None:
             values["price_unit"] = line.price_unit
+        if line.route_id is not None:
+            values["route_id"] = line.route_id
         return values
 
     def confirm_order(self, order_id: int) -> None:

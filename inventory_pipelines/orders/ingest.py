@@ -7,10 +7,13 @@ For each inbox row a worker claims:
   (created, not confirmed) or confirmed. Only when it is absent is it created, with its lines
   mapped from the channel's SKUs to Odoo products and its quantities converted to the
   product's unit; then it is confirmed, so Odoo reserves the stock, and the pending units
-  are marked reserved. An order that cannot be created as it stands (a line without SKU, an
-  unknown or archived SKU, a quantity that does not convert to the product's unit, no
-  matching customer) is parked with its reason before anything is written to Odoo: never
-  half-created.
+  are marked reserved. On a channel that may sell drop-ship, the units its own stock does not
+  cover but its vendors' does go on Odoo's drop-ship route, so that Odoo raises the purchase
+  order to the vendor on confirmation (`orders.dropship`: the rule, the split of a line). An
+  order that cannot be created as it stands (a line without SKU, an unknown or archived SKU,
+  a quantity that does not convert to the product's unit, no matching customer, drop-ship
+  units while Odoo has no drop-ship route) is parked with its reason before anything is
+  written to Odoo: never half-created.
 - ``cancelled``: before fulfilment the Odoo order is cancelled (its reservations are
   released); once fulfilment has started, the channel's policy in ``orders.yml`` accepts,
   routes to review or rejects it. A cancellation of an order that never reached Odoo
@@ -31,6 +34,7 @@ on: one bad record never stops its channel.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -46,6 +50,8 @@ from inventory_pipelines.ledger.inbox import InboxRow
 from inventory_pipelines.odoo.client import OdooClient
 from inventory_pipelines.odoo.errors import OdooError, OdooUnavailableError
 from inventory_pipelines.odoo.sales import CANCELLED, CONFIRMED, DRAFT, OdooSales, SaleLine
+from inventory_pipelines.odoo.supply import drop_ship_route_id
+from inventory_pipelines.orders.dropship import DropshipSupply, split_units
 from inventory_pipelines.orders.events import problems
 from inventory_pipelines.rules.orders import AfterFulfilment, CustomerMatch, OrderPolicy, Restock
 
@@ -72,6 +78,7 @@ class ChannelSetup:
     policy: OrderPolicy
     units_per_item: float = 1.0  # base units in one channel unit
     warehouse: str | None = None  # code of the warehouse that ships it (None: Odoo's default)
+    dropship: bool = False  # whether it may sell drop-ship units (channels.yml `dropship`)
 
 
 @dataclass
@@ -85,6 +92,7 @@ class IngestSummary:
     review: int = 0
     ignored: int = 0
     parked: int = 0
+    dropship_lines: int = 0  # sale order lines created on the drop-ship route
     released: int = 0  # given back after a transient failure
     lost_claims: int = 0  # finished after the lease ran out (another worker had it)
     errors: list[str] = field(default_factory=list)
@@ -104,11 +112,16 @@ class Ingestor:
         channels: Mapping[str, ChannelSetup],
         *,
         worker: str,
+        supply: DropshipSupply | None = None,
     ) -> None:
+        """`supply`: what a drop-ship channel may sell before an order; without it every
+        line ships from the channel's warehouse (no drop-ship route)."""
         self.engine = engine
         self.odoo = OdooSales(odoo)
         self.channels = dict(channels)
         self.worker = worker
+        self.supply = supply
+        self._route: tuple[int | None] | None = None  # the drop-ship route, once looked up
 
     def run(
         self,
@@ -218,7 +231,7 @@ class Ingestor:
                 state = CONFIRMED
             summary.recovered += 1
         else:
-            order_id = self._create_order(ref, order, setup)
+            order_id = self._create_order(row, ref, order, setup, summary)
             with self.engine.connect() as conn:
                 inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, DRAFT)
             self.odoo.confirm_order(order_id)
@@ -231,7 +244,14 @@ class Ingestor:
             row, {"sale_order_id": order_id, "client_order_ref": ref, "state": state}, summary
         )
 
-    def _create_order(self, ref: str, order: ChannelOrder, setup: ChannelSetup) -> int:
+    def _create_order(
+        self,
+        row: InboxRow,
+        ref: str,
+        order: ChannelOrder,
+        setup: ChannelSetup,
+        summary: IngestSummary,
+    ) -> int:
         """Create the sale order in draft (its id), or ParkOrder with every reason found before
         anything is written."""
         problems: list[str] = []
@@ -291,6 +311,8 @@ class Ingestor:
             )
         if problems or partner is None:
             raise ParkOrder("; ".join(dict.fromkeys(problems)))
+        lines = self._routed(row, lines, products, setup)
+        summary.dropship_lines += sum(1 for line in lines if line.route_id is not None)
         warehouse = None
         if setup.warehouse:
             warehouse = self.odoo.warehouse_by_code(setup.warehouse)
@@ -303,6 +325,68 @@ class Ingestor:
             lines=lines,
             warehouse_id=warehouse,
         )
+
+    def _routed(
+        self,
+        row: InboxRow,
+        lines: list[SaleLine],
+        products: Mapping[str, Mapping[str, Any]],
+        setup: ChannelSetup,
+    ) -> list[SaleLine]:
+        """The lines with the units only drop-ship covers split off onto the drop-ship route
+        (see `orders.dropship`), recorded on the order's pending rows; the lines as they are
+        for a channel without drop-ship, or when nothing needs the vendor."""
+        if not setup.dropship or self.supply is None:
+            return lines
+        sku_of = {int(p["product_id"]): sku for sku, p in products.items()}
+        factor = {sku: float(p.get("factor") or 1.0) for sku, p in products.items()}
+        totals: dict[str, int] = {}  # per SKU, over its lines, in the product's unit
+        for line in lines:
+            sku = sku_of[line.product_id]
+            totals[sku] = totals.get(sku, 0) + round(line.quantity)
+        before = self.supply.before_order(row.channel, row.external_id, sorted(totals))
+        split = {sku: split_units(q, factor[sku], before.get(sku)) for sku, q in totals.items()}
+        with self.engine.connect() as conn:
+            held = inbox.order_pending(conn, row.channel, row.external_id)
+        on_route = {
+            sku: min(round(s.dropship * factor[sku]), held[sku][0])
+            for sku, s in split.items()
+            if s.dropship and sku in held
+        }
+        if any(s.dropship for s in split.values()) and self._dropship_route() is None:
+            needed = ", ".join(f"{s.dropship} of {sku}" for sku, s in split.items() if s.dropship)
+            raise ParkOrder(
+                f"units only drop-ship covers ({needed}) need Odoo's drop-ship route, and Odoo "
+                "has none: install the Dropship module (stock_dropshipping) or unarchive its "
+                "route, then replay this order"
+            )
+        if on_route or any(d for _, d in held.values()):
+            # before the order exists in Odoo: a retry after a crash finds the split it made
+            with self.engine.connect() as conn:
+                inbox.set_dropship(conn, row.channel, row.external_id, on_route)
+        if not any(s.dropship for s in split.values()):
+            return lines
+        route = self._dropship_route()
+        routed: list[SaleLine] = []
+        left = {sku: s.own for sku, s in split.items()}  # own units still to place, line by line
+        for line in lines:
+            sku = sku_of[line.product_id]
+            quantity = round(line.quantity)
+            own = min(quantity, left[sku])
+            left[sku] -= own
+            if own:
+                routed.append(dataclasses.replace(line, quantity=float(own)))
+            if quantity > own:
+                routed.append(
+                    dataclasses.replace(line, quantity=float(quantity - own), route_id=route)
+                )
+        return routed
+
+    def _dropship_route(self) -> int | None:
+        """Odoo's drop-ship route (looked up once per ingestor), or None without one."""
+        if self._route is None:
+            self._route = (drop_ship_route_id(self.odoo.client),)
+        return self._route[0]
 
     def _partner(self, match: CustomerMatch, email: str | None, name: str | None) -> int | None:
         """The partner an order is booked on, per the channel's policy; None when none matches."""
@@ -456,5 +540,6 @@ def channel_setups(policy: Any) -> dict[str, ChannelSetup]:
             policy=policy.orders.for_channel(channel.name),
             units_per_item=channel.uom.units,
             warehouse=own[0].code if own else None,
+            dropship=channel.dropship,
         )
     return setups

@@ -111,12 +111,14 @@ class Schedule(_Strict):
 
 
 class Schedules(_Strict):
-    """The batch, the full reconciliation and the orders' poll."""
+    """The batch, the full reconciliation, the orders' poll and the supply feeds."""
 
     batch: Schedule = Schedule(cron="*/15 * * * *")
     reconciliation: Schedule = Schedule(cron="0 2 * * *")
     #: the channels' orders polled (the net under webhooks: a delivery refused or lost)
     orders_poll: Schedule = Schedule(cron="*/5 * * * *")
+    #: every drop-ship vendor's and 3PL warehouse's stock feed read (vendors.yml, warehouses.yml)
+    supply_feeds: Schedule = Schedule(cron="*/30 * * * *")
 
 
 class DriftThresholds(_Strict):

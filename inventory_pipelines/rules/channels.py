@@ -77,6 +77,22 @@ class SafetyBuffer(_Strict):
         return f"{self.percent:g}%" if self.percent is not None else f"{self.units:g} units"
 
 
+class Incoming(_Strict):
+    """A share of confirmed purchase order lines planned to arrive soon, sold before they do.
+
+    A line counts from `within_days` before its planned date until `within_days` after it
+    (a line later than that is no longer a promise), into the channel's eligible warehouses;
+    the channel sees `percent` of those units, rounded down to whole units.
+    """
+
+    within_days: int = Field(gt=0, le=365)
+    percent: float = Field(gt=0, le=100)
+
+    def describe(self) -> str:
+        """`50% of what is planned within 14 days`."""
+        return f"{self.percent:g}% of what is planned within {self.within_days} days"
+
+
 class ChannelUom(_Strict):
     """The unit the channel counts in, as a number of base units (a pack of 6 is 6)."""
 
@@ -96,6 +112,8 @@ class Channel(_Strict):
     pack_size: int = Field(default=1, ge=1)
     uom: ChannelUom = ChannelUom()
     dropship: bool = False
+    # None: the channel never sees incoming stock
+    incoming: Incoming | None = None
 
     @field_validator("warehouses")
     @classmethod

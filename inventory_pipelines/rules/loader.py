@@ -17,11 +17,13 @@ from inventory_pipelines.rules import strict_yaml
 from inventory_pipelines.rules.automation import AutomationRules
 from inventory_pipelines.rules.channels import AllocationMode, ChannelRules
 from inventory_pipelines.rules.errors import RuleIssue, RulesError
+from inventory_pipelines.rules.feeds import feed_source
 from inventory_pipelines.rules.mappings import MappingRules
 from inventory_pipelines.rules.models import load_models
 from inventory_pipelines.rules.orders import OrderRules
 from inventory_pipelines.rules.policies import PolicyRules
 from inventory_pipelines.rules.suppressions import SuppressionRules
+from inventory_pipelines.rules.vendors import VendorRules
 from inventory_pipelines.rules.warehouses import WarehouseRules
 
 RULES_DIR_ENV = "INVENTORY_RULES_DIR"
@@ -36,6 +38,7 @@ RULE_FILES: dict[str, tuple[type[BaseModel], bool]] = {
     "mappings.yml": (MappingRules, False),
     "orders.yml": (OrderRules, False),
     "automation.yml": (AutomationRules, False),
+    "vendors.yml": (VendorRules, False),
 }
 
 
@@ -53,6 +56,7 @@ class Policy:
     file_digests: Mapping[str, str] = field(default_factory=dict)  # as read at load time
     orders: OrderRules = field(default_factory=OrderRules)
     automation: AutomationRules = field(default_factory=AutomationRules)
+    vendors: VendorRules = field(default_factory=VendorRules)
 
     def version_of(self, *files: str) -> str:
         """A digest of only `files` (e.g. "warehouses.yml"): the code version of an asset
@@ -85,6 +89,9 @@ def _fix_for(error_type: str) -> str:
         "extra_forbidden": "remove the key or correct its spelling",
         "missing": "add the key",
         "enum": "use one of the allowed values",
+        "union_tag_invalid": "use one of the allowed values",
+        "union_tag_not_found": "add the key",
+        "literal_error": "use one of the allowed values",
         "string_too_short": "give a non-empty value",
         "string_pattern_mismatch": "use lowercase letters, digits, '-' and '_'",
         "greater_than_equal": "use a value that is not negative",
@@ -194,6 +201,7 @@ def _cross_file_issues(parsed: dict[str, Any], now: datetime) -> list[RuleIssue]
                         "merge the two windows into one",
                     )
                 )
+    issues.extend(_feed_issues(warehouses, parsed.get("vendors.yml") or VendorRules()))
     mappings: MappingRules = parsed.get("mappings.yml") or MappingRules()
     for i, m in enumerate(mappings.mappings):
         if m.channel not in names:
@@ -205,6 +213,36 @@ def _cross_file_issues(parsed: dict[str, Any], now: datetime) -> list[RuleIssue]
                     f"use one of {known_channels}",
                 )
             )
+    return issues
+
+
+def _feed_issues(warehouses: WarehouseRules, vendors: VendorRules) -> list[RuleIssue]:
+    """A feed read by two suppliers (vendors or 3PL warehouses): one file cannot be the stock
+    of both, so the second is a copy-paste slip that would count the first's stock twice."""
+    issues: list[RuleIssue] = []
+    readers: dict[str, str] = {}
+    declared = [
+        ("warehouses.yml", f"warehouses.{i}.feed", f"warehouse {w.code}", w.feed)
+        for i, w in enumerate(warehouses.warehouses)
+    ] + [
+        ("vendors.yml", f"vendors.{i}.feed", f"vendor {v.code}", v.feed)
+        for i, v in enumerate(vendors.vendors)
+    ]
+    for file, path, who, feed in declared:
+        if feed is None:
+            continue
+        source = feed_source(feed)
+        if source in readers:
+            issues.append(
+                RuleIssue(
+                    file,
+                    path,
+                    f"{who} reads the feed {source}, already the feed of {readers[source]}",
+                    "give each vendor and 3PL warehouse its own feed",
+                )
+            )
+        else:
+            readers[source] = who
     return issues
 
 
@@ -262,6 +300,7 @@ def load_policy(root: Path | str | None = None, *, now: datetime | None = None) 
         mappings=parsed["mappings.yml"],
         orders=parsed["orders.yml"],
         automation=parsed["automation.yml"],
+        vendors=parsed["vendors.yml"],
         version=rules_digest(root),
         file_digests={
             name: hashlib.sha256((root / name).read_bytes()).hexdigest()[:16]

@@ -1,10 +1,23 @@
-"""`warehouses.yml`: the warehouses, their status, and the role of hold and transit locations."""
+"""`warehouses.yml`: the warehouses, their status, and the role of hold and transit locations.
+
+A warehouse run by a third-party logistics provider (3PL) may have a stock ``feed`` (the
+`feed` block of `rules/feeds.py`). 3PLs speak our SKUs: the feed's ``code`` column holds our
+SKU (the `default_code` in Odoo), mapped directly, with no supplierinfo. ``stock_source``
+says what the feed does to the warehouse's stock (`supply/threepl.py`):
+
+- ``odoo`` (the default): Odoo's quants are the stock; a feed is only compared with them
+  (`reconciliation/threepl_drift`);
+- ``feed``: the 3PL's quantity is the on-hand (Odoo's reservations are still subtracted);
+- ``both``: per SKU, the lower of Odoo's on-hand and the 3PL's: sold only what both see.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inventory_pipelines.rules.feeds import Feed
 
 
 class WarehouseStatus(StrEnum):
@@ -13,6 +26,14 @@ class WarehouseStatus(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
     HOLD = "hold"
+
+
+class StockSource(StrEnum):
+    """Where a warehouse's on-hand comes from: Odoo's quants, its 3PL's feed, or both."""
+
+    ODOO = "odoo"
+    FEED = "feed"
+    BOTH = "both"
 
 
 class _Strict(BaseModel):
@@ -27,6 +48,20 @@ class Warehouse(_Strict):
     priority: int = Field(default=100, ge=0)
     # A drop-ship vendor's stock: it counts only for channels that allow drop-ship.
     dropship: bool = False
+    stock_source: StockSource = StockSource.ODOO
+    #: the 3PL's stock feed (its `code` column holds our SKU)
+    feed: Feed | None = None
+    #: a feed older than this counts as zero (3PL feeds only)
+    freshness_hours: float = Field(default=24.0, gt=0)
+
+    @model_validator(mode="after")
+    def _feed_for_source(self) -> Warehouse:
+        if self.stock_source is not StockSource.ODOO and self.feed is None:
+            raise ValueError(
+                f"stock_source {self.stock_source.value} needs a `feed` (the 3PL's stock "
+                "feed), or use stock_source odoo"
+            )
+        return self
 
 
 class HoldLocation(_Strict):
@@ -80,3 +115,14 @@ class WarehouseRules(_Strict):
     def codes(self) -> list[str]:
         """The declared warehouse codes, in file order."""
         return [w.code for w in self.warehouses]
+
+    def with_feed(self) -> list[str]:
+        """Codes of the warehouses with a 3PL feed: the partitions of `supply/threepl_stock`."""
+        return [w.code for w in self.warehouses if w.feed is not None]
+
+    def get(self, code: str) -> Warehouse:
+        """The warehouse called `code`."""
+        for warehouse in self.warehouses:
+            if warehouse.code == code:
+                return warehouse
+        raise KeyError(f"unknown warehouse {code!r}; warehouses are {', '.join(self.codes())}")

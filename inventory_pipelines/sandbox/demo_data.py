@@ -45,6 +45,26 @@ Facts other tests and rules can rely on:
   delivery to ``Partners/Customers``; as in Odoo, those leave quants in the partner locations
   (negative at Vendors, positive at Customers), which an inventory reader must filter out by
   ``location_id.usage``.
+- Supply (``purchase``, ``purchase_stock``, ``stock_dropshipping`` installed): vendors
+  ``Main Supplier Inc``, ``Nordwind Industrial GmbH``, ``Pacific Components Ltd`` and
+  ``Bright Drop-Ship Co`` (the drop-ship vendor: short lead times). About 30% of the stocked
+  templates with a SKU have a ``product.supplierinfo``: on the template when it has one
+  variant, per variant otherwise (plus, for one template of several variants, one entry on the
+  template, which no single SKU matches); ~20% of them a second vendor (``sequence`` 2). Vendor
+  codes look nothing like our SKUs (``MS-204518``, ``NW-04711``, ``PCL/0412-K``,
+  ``BDS 000193``); ~3% of entries have none (one at least). The route ``Dropship``
+  (``stock_dropshipping.route_drop_shipping``) and the operation type ``Dropship`` (``DS/``;
+  code ``dropship`` from 17, ``incoming`` on 16) exist; no product is on the route by default.
+  Purchase orders ``P00001``...: confirmed orders (four to twelve, by catalog size) to MAIN,
+  EAST and WEST in turn, lines planned 3 to 35 days after the day the data is built
+  (``supply_from``: the one value not fixed by the seed). ``P00001`` (to MAIN) is partly
+  received: its first line half, its second not at all, the rest in full; a backorder of its
+  receipt waits with the rest. After the confirmed ones: one order confirmed and fully
+  received, one cancelled, one request for quotation (``P00005`` to ``P00007`` with four).
+- External ids (``ir.model.data``): ``base.main_company``, ``base.user_admin`` and the like,
+  ``stock.stock_location_suppliers``, ``stock.stock_location_customers``, ``stock.warehouse0``
+  (MAIN), ``uom.product_uom_unit``, ``uom.product_uom_dozen``,
+  ``stock_dropshipping.route_drop_shipping``.
 """
 
 from __future__ import annotations
@@ -67,6 +87,14 @@ CUSTOMERS = (
     "Walk-in Customer",
 )
 VENDOR = "Main Supplier Inc"
+DROPSHIP_VENDOR = "Bright Drop-Ship Co"
+#: vendor name -> (how its product codes look, shortest and longest lead time in days)
+VENDOR_CODES = {
+    VENDOR: ("MS-{n:06d}", (5, 21)),
+    "Nordwind Industrial GmbH": ("NW-{n:05d}", (10, 28)),
+    "Pacific Components Ltd": ("PCL/{n:04d}-{letter}", (14, 35)),
+    DROPSHIP_VENDOR: ("BDS {n:06d}", (1, 3)),
+}
 
 _ADJECTIVES = (
     "Steel",
@@ -116,26 +144,45 @@ def ean13(number: int) -> str:
 
 
 def build_state(
-    version: int | str = 17, skus: int = DEFAULT_SKUS, seed: int = 0, **credentials: Any
+    version: int | str = 17,
+    skus: int = DEFAULT_SKUS,
+    seed: int = 0,
+    *,
+    supply_from: datetime | None = None,
+    **credentials: Any,
 ) -> OdooState:
     """A fresh :class:`OdooState` loaded with the demo data."""
     state = OdooState(version, **credentials)
-    load_demo_data(state, skus=skus, seed=seed)
+    load_demo_data(state, skus=skus, seed=seed, supply_from=supply_from)
     return state
 
 
-def load_demo_data(state: OdooState, skus: int = DEFAULT_SKUS, seed: int = 0) -> dict[str, Any]:
-    """Fill an empty state with the demo catalog and stock; returns ids and counts."""
+def load_demo_data(
+    state: OdooState,
+    skus: int = DEFAULT_SKUS,
+    seed: int = 0,
+    *,
+    supply_from: datetime | None = None,
+) -> dict[str, Any]:
+    """Fill an empty state with the demo catalog, stock and supply; returns ids and counts.
+
+    Purchase lines are planned after ``supply_from`` (default: today, midnight UTC, by the
+    state's clock), so that incoming stock is in the future whenever the sandbox starts.
+    """
     rng = random.Random(seed)
     stamps = [
         (DEMO_EPOCH - timedelta(seconds=s)).strftime("%Y-%m-%d %H:%M:%S")
         for s in sorted(rng.sample(range(1, 30 * 86400), 4096), reverse=True)
     ]
+    if supply_from is None:
+        supply_from = state.current_time().replace(hour=0, minute=0, second=0)
     with gc_paused(), state.transaction(at=DEMO_EPOCH - timedelta(days=60)):
         setup = _setup(state)
         products = _catalog(state, rng, skus, setup, stamps)
         counts = _stock(state, rng, setup, products, stamps)
-    return {"setup": setup, "products": len(products["all"]), **counts}
+        # a stream of its own: the catalog and stock of a seed stay what they were before
+        supply = _supply(state, random.Random(f"supply-{seed}"), setup, supply_from)
+    return {"setup": setup, "products": len(products["all"]), **counts, "supply": supply}
 
 
 def _setup(state: OdooState) -> dict[str, Any]:
@@ -559,3 +606,199 @@ def _stock(
     for (pid, location), (lot, qty) in partner_quants.items():
         add_quant(pid, location, qty, lot, False)
     return counts
+
+
+def _supply(
+    state: OdooState, rng: random.Random, setup: dict[str, Any], supply_from: datetime
+) -> dict[str, Any]:
+    """Vendors and their prices, the drop-ship route, purchase orders and a partial receipt."""
+    profile = state.profile
+
+    def create(model: str, vals: dict[str, Any]) -> int:
+        return state.call(model, "create", [vals])
+
+    locations = setup["locations"]
+    state.add_xmlid("stock.stock_location_suppliers", "stock.location", locations["vendors"])
+    state.add_xmlid("stock.stock_location_customers", "stock.location", locations["customers"])
+    state.add_xmlid("stock.warehouse0", "stock.warehouse", setup["warehouses"]["MAIN"]["id"])
+    state.add_xmlid("uom.product_uom_unit", "uom.uom", setup["uom"]["units"])
+    state.add_xmlid("uom.product_uom_dozen", "uom.uom", setup["uom"]["dozens"])
+
+    # stock_dropshipping: a company-wide operation type and the route sale lines choose
+    dropship_type = create(
+        "stock.picking.type",
+        {
+            "name": "Dropship",
+            "code": profile.dropship_picking_code,
+            "sequence_code": "DS",
+            "default_location_src_id": locations["vendors"],
+            "default_location_dest_id": locations["customers"],
+        },
+    )
+    route = state.insert(
+        "stock.route",
+        {
+            "name": "Dropship",
+            "sequence": 20,
+            "sale_selectable": True,
+            "product_selectable": True,
+            "company_id": False,
+        },
+    )
+    state.add_xmlid("stock_dropshipping.route_drop_shipping", "stock.route", route, noupdate=True)
+
+    vendors = {VENDOR: setup["vendor"]}
+    for name in VENDOR_CODES:
+        if name not in vendors:
+            vendors[name] = create(
+                "res.partner", {"name": name, "supplier_rank": 1, "is_company": True}
+            )
+    offered = _vendor_prices(state, rng, vendors)
+    orders = _purchase_orders(state, rng, setup, offered, supply_from)
+    return {
+        "vendors": vendors,
+        "dropship_route": route,
+        "dropship_type": dropship_type,
+        **orders,
+    }
+
+
+def _vendor_prices(
+    state: OdooState, rng: random.Random, vendors: dict[str, int]
+) -> dict[int, list[int]]:
+    """``product.supplierinfo`` for ~30% of the stocked templates; vendor id -> its variants."""
+    templates = state.tables["product.template"]
+    variants = state.tables["product.product"]
+    tpos, ppos = templates.pos, variants.pos
+    by_template = variants.indexes["product_tmpl_id"].map
+    eligible = [
+        tid
+        for tid in templates.ids
+        if templates.records[tid][tpos["active"]]
+        and state.is_storable(by_template[tid][0])
+        and all(variants.records[pid][ppos["default_code"]] for pid in by_template[tid])
+    ]
+    chosen = [tid for tid in eligible if rng.random() < 0.30]
+    numbers = rng.sample(range(100, 999_999), 10 * len(chosen) + 8)
+    offered: dict[int, list[int]] = {vid: [] for vid in vendors.values()}
+    names = list(vendors)
+    spread_over_variants = next((t for t in chosen if len(by_template[t]) > 1), None)
+    # ~3% without a code, and one at least however small the catalog
+    without_code = chosen[len(chosen) // 2] if chosen else None
+
+    def price_row(name: str, tid: int, pid: int | bool, sequence: int) -> None:
+        pattern, (fastest, slowest) = VENDOR_CODES[name]
+        code: str | bool = pattern.format(n=numbers.pop(), letter=chr(ord("A") + rng.randrange(26)))
+        if rng.random() < 0.03 or (tid == without_code and sequence == 1):
+            code = False
+        cost = templates.records[tid][tpos["standard_price"]]
+        values: dict[str, Any] = {
+            "partner_id": vendors[name],
+            "product_tmpl_id": tid,
+            "product_id": pid,
+            "product_code": code,
+            "product_name": False,
+            "sequence": sequence,
+            "min_qty": rng.choice((0.0, 0.0, 0.0, 1.0, 6.0, 12.0)),
+            "price": round(cost * rng.uniform(0.6, 0.9), 2),
+            "delay": rng.randint(fastest, slowest),
+            "company_id": 1,
+        }
+        if state.profile.supplierinfo_uom_field == "uom_id":
+            values["uom_id"] = templates.records[tid][tpos["uom_id"]]
+        state.insert("product.supplierinfo", values)
+        offered[vendors[name]].extend([pid] if pid else by_template[tid])
+
+    for tid in chosen:
+        first = rng.choice(names)
+        second = rng.choice([n for n in names if n != first]) if rng.random() < 0.20 else None
+        pids = by_template[tid]
+        for sequence, name in enumerate(filter(None, (first, second)), start=1):
+            if len(pids) == 1:
+                price_row(name, tid, False, sequence)
+            else:
+                for pid in pids:
+                    price_row(name, tid, pid, sequence)
+        if tid == spread_over_variants:
+            price_row(first, tid, False, 3)  # one code for every size: no single SKU
+    return {vid: sorted(set(pids)) for vid, pids in offered.items()}
+
+
+def _purchase_orders(
+    state: OdooState,
+    rng: random.Random,
+    setup: dict[str, Any],
+    offered: dict[int, list[int]],
+    supply_from: datetime,
+) -> dict[str, Any]:
+    """Confirmed orders planned over the coming weeks, one partly received, and the dirt a
+    reader must leave out (fully received, cancelled, not confirmed)."""
+    warehouses = state.tables["stock.warehouse"]
+    receipt_types = [
+        warehouses.records[setup["warehouses"][code]["id"]][warehouses.pos["in_type_id"]]
+        for code, _name in WAREHOUSES
+    ]
+    uom_field = state.profile.purchase_line_uom_field
+    stocked = [vid for vid, pids in offered.items() if len(pids) >= 2]
+    if not stocked:
+        return {"purchase_orders": []}
+    units = setup["uom"]["units"]
+
+    def order(n: int, vendor: int) -> int:
+        pids = rng.sample(offered[vendor], min(len(offered[vendor]), rng.randint(2, 5)))
+        lines = []
+        for pid in pids:
+            in_units = state.product_uom(pid) == units
+            planned = supply_from + timedelta(days=rng.randint(3, 35), hours=rng.randint(6, 17))
+            lines.append(
+                (
+                    0,
+                    0,
+                    {
+                        "product_id": pid,
+                        "product_qty": float(
+                            rng.randint(6, 120) if in_units else rng.randint(1, 10)
+                        ),
+                        uom_field: state.product_uom(pid),
+                        "date_planned": planned.strftime("%Y-%m-%d %H:%M:%S"),
+                    },
+                )
+            )
+        return state.call(
+            "purchase.order",
+            "create",
+            [
+                {
+                    "partner_id": vendor,
+                    "picking_type_id": receipt_types[n % len(receipt_types)],
+                    "order_line": lines,
+                }
+            ],
+        )
+
+    confirmed = [
+        order(n, rng.choice(stocked))
+        for n in range(max(4, min(12, len(state.tables["product.product"].ids) // 200)))
+    ]
+    state.call("purchase.order", "button_confirm", [confirmed])
+    lines = state.tables["purchase.order.line"]
+    first_lines = [lines.records[lid] for lid in lines.indexes["order_id"].map[confirmed[0]]]
+    pid = lines.pos["product_id"]
+    qty = lines.pos["product_uom_qty"]
+    partial = {first_lines[0][pid]: max(1.0, float(int(first_lines[0][qty] / 2)))}
+    partial.update({line[pid]: line[qty] for line in first_lines[2:]})
+    state.receive_purchase(confirmed[0], partial)
+
+    received = order(len(confirmed), rng.choice(stocked))
+    state.call("purchase.order", "button_confirm", [[received]])
+    state.receive_purchase(received)
+    cancelled = order(len(confirmed) + 1, rng.choice(stocked))
+    state.call("purchase.order", "button_cancel", [[cancelled]])
+    rfq = order(len(confirmed) + 2, rng.choice(stocked))
+    return {
+        "purchase_orders": confirmed,
+        "partly_received": confirmed[0],
+        "fully_received": received,
+        "cancelled": cancelled,
+        "rfq": rfq,
+    }

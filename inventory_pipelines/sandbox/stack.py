@@ -1,4 +1,5 @@
-"""The whole sandbox at once: Odoo and one emulator per channel, each in its own process.
+"""The whole sandbox at once: Odoo, one emulator per channel and the vendor feed emulator
+(the drop-ship vendor's and the 3PL's stock feeds of the shipped rules), each in its own process.
 
 `start_stack` starts them on consecutive ports from `port_base` (0: free ports), waits for each
 one's credentials line, and returns them; `Stack.stop()` ends every process.
@@ -23,12 +24,20 @@ EMULATORS = {
 }
 
 
+#: the port the shipped vendors.yml and warehouses.yml read their sandbox feeds from
+FEED_PORT = 8095
+#: the feeds the shipped rules read, and the pattern of their codes: the drop-ship vendor's
+#: product codes as the sandbox Odoo's supplierinfo has them, and the 3PL's (our SKUs)
+SANDBOX_FEEDS = ("bright-dropship=BDS {n:06d}", "west-3pl=SKU-{n:06d}")
+
+
 @dataclass
 class Stack:
     """The running emulators and what they printed."""
 
     odoo: dict[str, Any]
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    feeds: dict[str, Any] | None = None  # the vendor feed emulator's url and feeds
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -102,6 +111,18 @@ def start_stack(
             )
             stack.processes.append(process)
             stack.channels[name] = {"kind": kind, **credentials}
+        feed_port = FEED_PORT if port_base else 0
+        if feed_port and _in_use(feed_port):
+            raise StackError(
+                f"port {feed_port} on 127.0.0.1 is in use: the vendor feed emulator serves the "
+                "shipped vendors.yml and warehouses.yml feeds there; stop what listens on it"
+            )
+        feeds = [arg for feed in SANDBOX_FEEDS for arg in ("--feed", feed)]
+        process, stack.feeds = _launch(
+            "inventory_pipelines.sandbox.vendor_feed",
+            ["--port", str(feed_port), "--rows", str(skus), *feeds, *common],
+        )
+        stack.processes.append(process)
     except BaseException:
         stack.stop()
         raise

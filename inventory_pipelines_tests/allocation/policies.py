@@ -24,14 +24,16 @@ def make_policy(
     statuses: dict[str, str] | None = None,
     policies: list[dict] | None = None,
     suppressions: list[dict] | None = None,
+    dropship_warehouses: tuple[str, ...] = (),
 ) -> Policy:
-    """A validated `Policy` from plain dicts, as the rule files would give them."""
+    """A validated `Policy` from plain dicts, as the rule files would give them;
+    `dropship_warehouses` are declared besides MAIN, EAST and WEST, flagged `dropship`."""
     statuses = statuses or {}
+    warehouses = [{"code": w, "status": statuses.get(w, "online")} for w in WAREHOUSES]
+    warehouses += [{"code": w, "dropship": True} for w in dropship_warehouses]
     return Policy(
         root=Path("."),
-        warehouses=WarehouseRules.model_validate(
-            {"warehouses": [{"code": w, "status": statuses.get(w, "online")} for w in WAREHOUSES]}
-        ),
+        warehouses=WarehouseRules.model_validate({"warehouses": warehouses}),
         channels=ChannelRules.model_validate({"channels": channels}),
         policies=PolicyRules.model_validate({"policies": policies or []}),
         suppressions=SuppressionRules.model_validate({"suppressions": suppressions or []}),

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from inventory_pipelines.allocation.engine import STEPS, allocate, fence_sales_frame
+from inventory_pipelines.allocation.engine import SOURCES, STEPS, allocate, fence_sales_frame
 from inventory_pipelines.cli import main
 from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.rules import load_policy
@@ -52,9 +52,12 @@ def test_json_has_every_step_with_its_value_and_rule(data_dir):
     )
     assert result.exit_code == 0, result.output
     trace = json.loads(result.output)
-    assert list(trace) == [*STEPS, "fence"]
-    values = {step: trace[step]["value"] for step in STEPS}
+    assert list(trace) == [*SOURCES, *STEPS, "fence"]
+    values = {step: trace[step]["value"] for step in [*SOURCES, *STEPS]}
     assert values == {
+        "own": 150.0,
+        "dropship": 0.0,  # shopify sells no drop-ship
+        "incoming": 0.0,  # nor incoming stock
         "pool": 150.0,
         "pending": 10.0,
         "net": 140.0,
@@ -85,7 +88,7 @@ def test_text_output_lists_the_steps_in_order(data_dir):
     result = CliRunner().invoke(main, ["explain", "--channel", "shopify", "--sku", "SKU-000001"])
     lines = result.output.splitlines()
     assert lines[0] == "shopify / SKU-000001"
-    steps = list(STEPS)
+    steps = [*SOURCES, *STEPS]
     steps.insert(steps.index("allocated") + 1, "fence")  # shopify is ring-fenced
     assert [line.split()[0] for line in lines[1:]] == steps
 

@@ -24,6 +24,7 @@ BENCHMARKS = {
     "orders": "inventory_pipelines_tests.bench.bench_orders",
     "stream_latency": "inventory_pipelines_tests.bench.bench_stream_latency",
     "reconciliation": "inventory_pipelines_tests.bench.bench_reconciliation",
+    "vendor_feed": "inventory_pipelines_tests.bench.bench_vendor_feed",
 }
 
 

@@ -348,7 +348,7 @@ def _asset_graph(driver: WebDriver, ui: Ui) -> list[str]:
         return [n.text for n in nodes if n.text.strip()]
 
     # nodes outside the viewport are not rendered: a tall window holds the whole graph
-    driver.set_window_size(3000, 3000)
+    driver.set_window_size(4800, 3200)
     driver.get(f"{ui.url}/asset-groups")
     _wait("the lineage page", lambda: driver.find_elements(
         By.XPATH, "//*[normalize-space()='Global asset lineage']"

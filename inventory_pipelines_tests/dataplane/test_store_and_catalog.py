@@ -37,6 +37,18 @@ def test_a_sku_of_the_subset_that_no_longer_exists_is_removed(tmp_path):
     assert store.read(KEY)["sku"].to_list() == ["A"]
 
 
+def test_a_partial_write_over_a_table_of_an_older_schema_takes_the_new_columns(tmp_path):
+    """A table written before a column was added (or after one was dropped): a SKU-subset
+    write keeps the other SKUs, with nulls in the new column, and drops the old column."""
+    store = TableStore(tmp_path)
+    old = frame(["A", "B"], [1, 2]).with_columns(retired=pl.lit("x"))
+    store.write(KEY, old, sort_by=["sku"])
+    new = frame(["B"], [20]).with_columns(own=pl.lit(20.0))
+    store.write(KEY, new, replace_skus=["B"], sort_by=["sku"])
+    assert store.read(KEY).rows() == [("A", "MAIN", 1.0, None), ("B", "MAIN", 20.0, 20.0)]
+    assert store.read(KEY).columns == ["sku", "warehouse", "available", "own"]
+
+
 def test_reading_a_subset_returns_only_its_rows(tmp_path):
     store = TableStore(tmp_path)
     store.write(KEY, frame(["A", "B", "C"], [1, 2, 3]))

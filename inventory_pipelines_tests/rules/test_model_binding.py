@@ -166,9 +166,15 @@ def test_the_columns_models_bind_against_are_those_the_table_assets_write():
     from inventory_pipelines.inventory.locations import assign_location_roles
     from inventory_pipelines.odoo.moves import MOVES_SCHEMA
     from inventory_pipelines.odoo.snapshot import LOCATIONS_SCHEMA, PRODUCTS_SCHEMA, QUANTS_SCHEMA
+    from inventory_pipelines.supply.threepl import THREEPL_STOCK_SCHEMA, apply_threepl_stock
 
     policy = load_policy()
-    canonical = pl.DataFrame(schema=CANONICAL_SCHEMA)
+    # what the asset writes: the 3PL feeds applied (`odoo_on_hand` beside `on_hand`)
+    canonical = apply_threepl_stock(
+        pl.DataFrame(schema=CANONICAL_SCHEMA),
+        pl.DataFrame(schema=THREEPL_STOCK_SCHEMA),
+        policy.warehouses,
+    )
     universe = pl.DataFrame(schema={"sku": pl.Utf8, "velocity_tier": pl.Utf8})
     frames = {
         "products": pl.DataFrame(schema=PRODUCTS_SCHEMA),

@@ -60,6 +60,7 @@ from inventory_pipelines.defs.resources import LedgerResource, build_resources
 from inventory_pipelines.defs.shared import (
     CANONICAL,
     CHANNEL_ALLOCATION,
+    CHANNEL_GRAPH,
     POLICY,
     channel_range_tags,
 )
@@ -309,6 +310,7 @@ def _run(cycle: Cycle, odoo: OdooSandbox, emulators: dict[str, Any]) -> None:
         assets = list(defs().assets or [])
         full = dg.materialize(
             assets,
+            selection=CHANNEL_GRAPH,
             resources=build_resources(),
             instance=instance,
             tags=EVERY_CHANNEL,

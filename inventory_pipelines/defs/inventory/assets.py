@@ -1,12 +1,14 @@
-"""Canonical inventory and its quarantine, from the Odoo snapshot."""
+"""Canonical inventory and its quarantine, from the Odoo snapshot (and the 3PL feeds of the
+warehouses whose `stock_source` is `feed` or `both` in warehouses.yml)."""
 
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
+from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
-from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY
+from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, ParquetIOManager
 from inventory_pipelines.defs.shared import (
     CANONICAL,
     LOCATIONS,
@@ -14,9 +16,12 @@ from inventory_pipelines.defs.shared import (
     PRODUCTS,
     QUARANTINE,
     STOCK_QUANTS,
+    THREEPL_STOCK,
 )
 from inventory_pipelines.inventory.canonical import compute_canonical
 from inventory_pipelines.inventory.schemas import CanonicalInventorySchema, QuarantineSchema
+from inventory_pipelines.rules.warehouses import StockSource
+from inventory_pipelines.supply.threepl import THREEPL_STOCK_SCHEMA, apply_threepl_stock
 
 
 @dg.multi_asset(
@@ -26,7 +31,9 @@ from inventory_pipelines.inventory.schemas import CanonicalInventorySchema, Quar
             metadata={SCOPE_COLUMN: "sku", SORT_BY: ["sku", "warehouse"]},
             kinds={"polars", "parquet"},
             description="One row per (sku, warehouse) in base units: on_hand, reserved, "
-            "quality_hold, in_transit, available = max(0, on_hand - reserved), uom, as_of.",
+            "quality_hold, in_transit, available = max(0, on_hand - reserved), uom, as_of; "
+            "odoo_on_hand is Odoo's own on-hand (it differs from on_hand only in a 3PL "
+            "warehouse whose stock_source is feed or both).",
         ),
         "quarantine": dg.AssetOut(
             key=QUARANTINE,
@@ -54,12 +61,16 @@ def canonical_inventory(
     products: pl.DataFrame,
     locations: pl.DataFrame,
     stock_quants: pl.DataFrame,
+    io_manager: dg.ResourceParam[ParquetIOManager],
 ):
-    """Normalize the snapshot into canonical rows; quarantine what cannot be normalized."""
+    """Normalize the snapshot into canonical rows; quarantine what cannot be normalized; take
+    a 3PL warehouse's on-hand from its feed where its stock_source says so."""
     as_of = stock_quants["read_at"].max() if "read_at" in stock_quants.columns else None
     canonical, quarantine = compute_canonical(
         products, locations, stock_quants, as_of or datetime.now(UTC)
     )
+    feeds = _threepl_stock(TableStore(io_manager.base_dir), products)
+    canonical = apply_threepl_stock(canonical, feeds, POLICY.warehouses)
     yield dg.Output(
         canonical,
         output_name="canonical_inventory",
@@ -81,6 +92,20 @@ def canonical_inventory(
     )
     yield schema_check_result(CANONICAL, CanonicalInventorySchema, canonical)
     yield schema_check_result(QUARANTINE, QuarantineSchema, quarantine)
+
+
+def _threepl_stock(store: TableStore, products: pl.DataFrame) -> pl.DataFrame:
+    """What the feeds of the warehouses that take stock from their 3PL last said, for the
+    products of this run (a SKU subset reads only its SKUs); a feed never read is no row, so
+    its warehouse counts 0 under `feed` and `both` (never more than anyone has seen)."""
+    taken = [w.code for w in POLICY.warehouses.warehouses if w.stock_source != StockSource.ODOO]
+    empty = pl.DataFrame(schema=THREEPL_STOCK_SCHEMA)
+    frames = [
+        store.read(THREEPL_STOCK, code, skus=products["sku"].drop_nulls().to_list())
+        for code in taken
+        if store.exists(THREEPL_STOCK, code)
+    ]
+    return pl.concat([empty, *frames], how="diagonal_relaxed") if frames else empty
 
 
 @dg.definitions

@@ -54,6 +54,7 @@ from inventory_pipelines.defs.shared import (
     summed,
 )
 from inventory_pipelines.ledger import dlq, fences, inbox
+from inventory_pipelines.orders.dropship import SnapshotSupply
 from inventory_pipelines.orders.events import take_in
 from inventory_pipelines.orders.ingest import Ingestor, channel_setups
 from inventory_pipelines.rules import Channel
@@ -318,8 +319,11 @@ def odoo_order_sync(
     figures: dict[str, dict[str, object]] = {}
     parked: dict[str, list[dlq.DeadLetter]] = {}
     mapped, errors, waiting = [], [], 0
+    policy = rules.policy()
     with ledger.engine() as engine, odoo.client() as client:
-        ingestor = Ingestor(engine, client, channel_setups(rules.policy()), worker=worker)
+        # drop-ship channels split what their own stock cannot cover onto the drop-ship route
+        supply = SnapshotSupply(policy, engine, TableStore(io_manager.base_dir))
+        ingestor = Ingestor(engine, client, channel_setups(policy), worker=worker, supply=supply)
         for channel in chosen:
             summary = ingestor.run(channel=channel)
             with engine.connect() as conn:

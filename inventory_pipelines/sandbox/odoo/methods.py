@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import domain as dom
-from . import rules
+from . import purchase, rules
 from .access import check_mode
-from .errors import UserError
+from .errors import AccessError, UserError
 from .models import Env
 from .versions import VersionProfile
 
@@ -726,6 +726,8 @@ def picking_action_cancel(env: Env) -> bool:
         rules.cancel_moves(state, list(moves.indexes["picking_id"].map.get(row[0], ())))
         if row[pickings.pos["state"]] != "cancel":
             state.touch("stock.picking", row, {"state": "cancel"}, env.uid)
+        if row[pickings.pos["purchase_id"]]:
+            purchase.refresh_receipt_status(state, row[pickings.pos["purchase_id"]])
     return True
 
 
@@ -758,17 +760,143 @@ def picking_action_assign(env: Env) -> bool:
 
 
 @rpc("button_validate", models=("stock.picking",))
-def button_validate(env: Env) -> bool:
-    """Process the pickings with the reserved quantities."""
+def button_validate(env: Env) -> Any:
+    """Process the pickings: deliveries with what is reserved, receipts with what is received.
+
+    A receipt short of its demand asks first, as Odoo does: the answer is the
+    ``stock.backorder.confirmation`` wizard's action, unless the context says
+    ``skip_backorder`` (then a backorder is made, but for the pickings in
+    ``picking_ids_not_to_backorder``) or ``cancel_backorder`` (the rest is cancelled).
+    """
     state = env.state
-    for row in state.rows(env):
+    rows = state.rows(env)
+    for row in rows:
         if row[state.tables["stock.picking"].pos["state"]] in ("done", "cancel"):
             raise UserError("You cannot validate a transfer that is already done or cancelled.")
-        rules.validate_picking(state, row[0])
+    ctx = env.context
+    if not ctx.get("skip_backorder") and not ctx.get("cancel_backorder"):
+        short = [row[0] for row in rows if rules.receipt_shortfall(state, row[0])]
+        if short:
+            return {
+                "name": "Create Backorder?",
+                "type": "ir.actions.act_window",
+                "view_mode": "form",
+                "res_model": "stock.backorder.confirmation",
+                "views": [[False, "form"]],
+                "target": "new",
+                "context": {
+                    **ctx,
+                    "button_validate_picking_ids": list(env.ids),
+                    "default_show_transfers": False,
+                    "default_pick_ids": [[4, pid] for pid in short],
+                },
+            }
+    not_to_backorder = set(ctx.get("picking_ids_not_to_backorder") or ())
+    for row in rows:
+        backorder = not ctx.get("cancel_backorder") and row[0] not in not_to_backorder
+        rules.validate_picking(state, row[0], backorder=backorder)
     return True
+
+
+@rpc("process", models=("stock.backorder.confirmation",))
+def backorder_process(env: Env) -> Any:
+    """The wizard's *Create Backorder*: validate the pickings of ``button_validate_picking_ids``
+    (the context the wizard action carries) with backorders."""
+    return _backorder_answer(env, cancel=False)
+
+
+@rpc("process_cancel_backorder", models=("stock.backorder.confirmation",))
+def backorder_process_cancel(env: Env) -> Any:
+    """The wizard's *No Backorder*: validate them and cancel what was not received."""
+    return _backorder_answer(env, cancel=True)
+
+
+def _backorder_answer(env: Env, cancel: bool) -> Any:
+    state = env.state
+    wizards = state.tables["stock.backorder.confirmation"]
+    asked = {pid for row in state.rows(env) for pid in row[wizards.pos["pick_ids"]]}
+    to_validate = env.context.get("button_validate_picking_ids")
+    if not to_validate:
+        return True
+    pickings = env.for_model("stock.picking", to_validate)
+    if cancel:
+        return button_validate(
+            pickings.with_context(skip_backorder=True, picking_ids_not_to_backorder=sorted(asked))
+        )
+    return button_validate(pickings.with_context(skip_backorder=True))
 
 
 @rpc("action_apply_inventory", models=("stock.quant",))
 def action_apply_inventory(env: Env) -> None:
     """Apply the counted quantities (``inventory_quantity``) as inventory adjustments."""
     rules.apply_inventory(env)
+
+
+# -- purchases ------------------------------------------------------------------------------------
+
+
+@rpc("button_confirm", models=("purchase.order",))
+def purchase_button_confirm(env: Env) -> bool:
+    """Confirm requests for quotation: state ``purchase`` and the receipt."""
+    return purchase.button_confirm(env)
+
+
+@rpc("button_approve", models=("purchase.order",))
+def purchase_button_approve(env: Env, force: bool = False) -> bool:
+    """Approve orders waiting for approval."""
+    return purchase.button_approve(env)
+
+
+@rpc("button_cancel", models=("purchase.order",))
+def purchase_button_cancel(env: Env) -> bool:
+    """Cancel orders and their open receipts (refused once something was received)."""
+    return purchase.button_cancel(env)
+
+
+@rpc("button_draft", models=("purchase.order",))
+def purchase_button_draft(env: Env) -> bool:
+    """Set cancelled orders back to request for quotation."""
+    return purchase.button_draft(env)
+
+
+@rpc("button_done", models=("purchase.order",), max_version=18)
+def purchase_button_done(env: Env) -> bool:
+    """Lock confirmed orders: state ``done`` (up to 18)."""
+    return purchase.set_locked(env, True)
+
+
+@rpc("button_lock", models=("purchase.order",), min_version=19)
+def purchase_button_lock(env: Env) -> bool:
+    """Lock confirmed orders: the ``locked`` flag (19)."""
+    return purchase.set_locked(env, True)
+
+
+@rpc("button_unlock", models=("purchase.order",))
+def purchase_button_unlock(env: Env) -> bool:
+    """Unlock orders."""
+    return purchase.set_locked(env, False)
+
+
+# -- external identifiers -------------------------------------------------------------------------
+
+
+@rpc("check_object_reference", model_api=True, readonly=True, models=("ir.model.data",))
+def check_object_reference(
+    env: Env, module: str, xml_id: str, raise_on_access_error: bool = False
+) -> list[Any]:
+    """``[model, res_id]`` of ``module.xml_id`` (what odoorpc's ``env.ref`` calls);
+    ``ValueError`` when no such external id exists."""
+    state = env.state
+    data = state.tables["ir.model.data"]
+    pos = data.pos
+    for rid in data.indexes["name"].map.get(xml_id, ()):
+        row = data.records[rid]
+        if row[pos["module"]] != module:
+            continue
+        model, res_id = row[pos["model"]], row[pos["res_id"]]
+        if model in state.tables and res_id in state.tables[model].records:
+            return [model, res_id]
+        if raise_on_access_error:
+            raise AccessError(f"Not enough access rights on the external ID '{module}.{xml_id}'")
+        return [model, False]
+    raise ValueError(f"External ID not found in the system: {module}.{xml_id}")

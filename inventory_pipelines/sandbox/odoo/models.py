@@ -122,7 +122,12 @@ def _as_ids(value: Any) -> list[int]:
 
 
 #: wizards (``TransientModel`` in Odoo)
-TRANSIENT_MODELS = ("sale.order.cancel", "stock.return.picking", "stock.return.picking.line")
+TRANSIENT_MODELS = (
+    "sale.order.cancel",
+    "stock.backorder.confirmation",
+    "stock.return.picking",
+    "stock.return.picking.line",
+)
 
 
 class OdooState:
@@ -257,17 +262,40 @@ class OdooState:
                     {
                         "name": t.description,
                         "model": name,
-                        "transient": name
-                        in (
-                            "sale.order.cancel",
-                            "stock.return.picking",
-                            "stock.return.picking.line",
-                        ),
+                        "transient": name in TRANSIENT_MODELS,
                     },
                 )
             describe_fields(self)
+            for xmlid, model, rid in (
+                ("base.main_company", "res.company", 1),
+                ("base.main_partner", "res.partner", 1),
+                ("base.partner_root", "res.partner", 2),
+                ("base.partner_admin", "res.partner", 3),
+                ("base.user_root", "res.users", SUPERUSER_ID),
+                ("base.user_admin", "res.users", ADMIN_UID),
+            ):
+                self.add_xmlid(xmlid, model, rid)
         self._passwords[ADMIN_UID] = self.password
         self._api_keys[self.api_key] = ADMIN_UID
+
+    def add_xmlid(self, xmlid: str, model: str, res_id: int, *, noupdate: bool = False) -> int:
+        """Give a record an external identifier (``module.name`` in ``ir.model.data``), as a
+        module's data file does when it is installed."""
+        module, _, name = xmlid.partition(".")
+        if not module or not name:
+            raise ValueError(f"an external id is module.name, not {xmlid!r}")
+        with self.transaction():
+            return self.insert(
+                "ir.model.data",
+                {
+                    "module": module,
+                    "name": name,
+                    "complete_name": xmlid,
+                    "model": model,
+                    "res_id": res_id,
+                    "noupdate": noupdate,
+                },
+            )
 
     def add_user(
         self,
@@ -1150,6 +1178,75 @@ class OdooState:
 
         with self.transaction():
             return rules.adjust_stock(self, product, location, float(qty), lot, reference)
+
+    def receive_purchase(
+        self,
+        order: int | str,
+        quantities: dict[int | str, float] | None = None,
+        *,
+        backorder: bool = True,
+    ) -> dict[str, Any]:
+        """Receive a confirmed purchase order's open receipt, as a warehouse worker does.
+
+        ``quantities`` gives the units received per product (id or default_code, in the
+        product's unit); products left out receive nothing; None receives everything. What is
+        not received stays in a backorder (or is cancelled with ``backorder=False``).
+        """
+        from . import rules
+
+        with self.transaction():
+            order_id = self._purchase_order_id(order)
+            orders = self.tables["purchase.order"]
+            pickings = self.tables["stock.picking"]
+            moves = self.tables["stock.move"]
+            mpos = moves.pos
+            open_ids = [
+                pid
+                for pid in orders.records[order_id][orders.pos["picking_ids"]]
+                if pickings.records[pid][pickings.pos["state"]] not in ("done", "cancel")
+            ]
+            if not open_ids:
+                raise UserError("This purchase order has no receipt waiting to be received.")
+            picking_id = open_ids[0]
+            left = (
+                {self.product_id(key): float(qty) for key, qty in quantities.items()}
+                if quantities is not None
+                else None
+            )
+            if left is not None and not any(qty > 0 for qty in left.values()):
+                raise ValueError("receive at least one unit")
+            qty_field = self.profile.move_quantity_field
+            for mid in moves.indexes["picking_id"].map.get(picking_id, ()):
+                row = moves.records[mid]
+                if row[mpos["state"]] in ("done", "cancel"):
+                    continue
+                product = row[mpos["product_id"]]
+                if left is None:
+                    take = row[mpos["product_qty"]]
+                else:
+                    take = min(left.get(product, 0.0), row[mpos["product_qty"]])
+                    left[product] = _round(left.get(product, 0.0) - take)
+                in_move_uom = self.convert_qty(
+                    take, self.product_uom(product), row[mpos["product_uom"]]
+                )
+                self.touch("stock.move", row, {qty_field: in_move_uom})
+            backorder_id = rules.validate_picking(self, picking_id, backorder=backorder)
+            lines = self.tables["purchase.order.line"]
+            received = {
+                lid: lines.records[lid][lines.pos["qty_received"]]
+                for lid in lines.indexes["order_id"].map.get(order_id, ())
+            }
+            return {"picking_id": picking_id, "backorder_id": backorder_id, "received": received}
+
+    def _purchase_order_id(self, order: int | str) -> int:
+        orders = self.tables["purchase.order"]
+        if isinstance(order, int):
+            self.row("purchase.order", order)
+            return order
+        ids = orders.indexes["name"].map.get(order)
+        if not ids:
+            raise UserError(f"No purchase order named {order!r}")
+        return ids[0]
 
     def set_quant_quantity_silently(
         self, quant_id: int, quantity: float, reserved_quantity: float | None = None

@@ -16,7 +16,8 @@ error exactly as Odoo's controllers do:
 - ``/sandbox/...``: JSON control endpoints for tests (faults, counter, stock, reset, the
   webhook deliveries of automation rules and their commit delay, users and their rights:
   ``POST /sandbox/users {login, api_key?, password?, rights?: {model: [operations]}}``,
-  ``POST /sandbox/users/revoke {login, model, operation}``).
+  ``POST /sandbox/users/revoke {login, model, operation}``, receipts of purchase orders:
+  ``POST /sandbox/purchase/receive {order, quantities?: {sku: units}, backorder?}``).
 """
 
 from __future__ import annotations
@@ -442,6 +443,12 @@ async def control(request: Request, backend: Backend) -> Response:
                 int(quant_id), float(body["quantity"]), body.get("reserved_quantity")
             )
             return _ok({"quant_id": quant_id})
+        if action == "purchase/receive":
+            return _ok(
+                state.receive_purchase(
+                    body["order"], body.get("quantities"), backorder=body.get("backorder", True)
+                )
+            )
         if action == "stock/delete_quant":
             state.delete_quant_silently(int(body["quant_id"]))
             return _ok({"quant_id": body["quant_id"]})

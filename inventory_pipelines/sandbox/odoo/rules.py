@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import domain as dom
+from . import purchase
 from .errors import UserError
 
 if TYPE_CHECKING:
@@ -83,8 +84,10 @@ def before_create(env: Env, vals: dict[str, Any]) -> dict[str, Any]:
             vals.setdefault("location_dest_id", row[types.pos["default_location_dest_id"]])
             if not vals.get("name"):
                 warehouse = row[types.pos["warehouse_id"]]
-                code = state.get("stock.warehouse", warehouse, "code") if warehouse else "WH"
-                prefix = f"{code}/{row[types.pos['sequence_code']]}/"
+                # a type of no warehouse (drop-ship) numbers on its own sequence: DS/00001
+                prefix = f"{row[types.pos['sequence_code']]}/"
+                if warehouse:
+                    prefix = f"{state.get('stock.warehouse', warehouse, 'code')}/{prefix}"
                 vals["name"] = f"{prefix}{state.next_sequence(prefix):05d}"
         vals.setdefault("scheduled_date", state.now())
     elif model == "sale.order":
@@ -114,6 +117,14 @@ def before_create(env: Env, vals: dict[str, Any]) -> dict[str, Any]:
         )
     elif model == "stock.quant":
         vals.setdefault("in_date", state.now())
+    elif model == "purchase.order":
+        vals = purchase.before_create_order(env, vals)
+    elif model == "purchase.order.line":
+        vals = purchase.before_create_line(env, vals)
+    elif model == "product.supplierinfo":
+        vals = purchase.before_create_supplierinfo(env, vals)
+    elif model == "ir.model.data":
+        vals["complete_name"] = f"{vals.get('module') or ''}.{vals.get('name') or ''}"
     elif model == "ir.actions.server":
         from .automation import before_create as action_defaults
 
@@ -160,6 +171,8 @@ def after_create(env: Env, row: list, vals: dict[str, Any]) -> None:
         _refresh_order_amounts(state, row[lines.pos["order_id"]])
     elif model == "sale.order":
         _refresh_order_amounts(state, rid)
+    elif model == "purchase.order.line":
+        purchase.after_create_line(env, row)
     elif model == "stock.move":
         moves = state.tables["stock.move"]
         product = row[moves.pos["product_id"]]
@@ -194,6 +207,13 @@ def before_write(env: Env, rows: list[list], vals: dict[str, Any]) -> dict[str, 
             row[lines.pos["price_subtotal"]] = _round(qty * price)
     elif model == "uom.uom" and state.profile.uom_categories and "factor" in vals:
         vals["factor_inv"] = 1.0 / (float(vals["factor"]) or 1.0)
+    elif model == "purchase.order.line" and rows:
+        vals = purchase.before_write_line(env, rows, vals)
+    elif model == "ir.model.data" and ({"module", "name"} & vals.keys()):
+        data = state.tables["ir.model.data"]
+        for row in rows:
+            module = vals.get("module", row[data.pos["module"]]) or ""
+            row[data.pos["complete_name"]] = f"{module}.{vals.get('name', row[data.pos['name']])}"
     return vals
 
 
@@ -228,11 +248,28 @@ def after_write(env: Env, rows: list[list], vals: dict[str, Any]) -> None:
             )
     elif model == "stock.warehouse" and "view_location_id" in vals:
         _refresh_location_warehouses(state)
+    elif model == "purchase.order.line":
+        purchase.after_write_line(env, rows, vals)
 
 
 def before_unlink(env: Env, rows: list[list]) -> None:
-    """Refuse deletions Odoo refuses."""
+    """Refuse deletions Odoo refuses; forget the external ids of what goes."""
     state = env.state
+    if env.model == "purchase.order":
+        orders = state.tables["purchase.order"]
+        for row in rows:
+            if row[orders.pos["state"]] not in ("draft", "cancel"):
+                raise UserError("In order to delete a purchase order, you must cancel it first.")
+    if env.model == "purchase.order.line":
+        lines = state.tables["purchase.order.line"]
+        labels = dict(state.profile.purchase_states)
+        for row in rows:
+            order_state = state.get("purchase.order", row[lines.pos["order_id"]], "state")
+            if order_state in purchase.CONFIRMED:
+                raise UserError(
+                    "Cannot delete a purchase order line which is in state "
+                    f"“{labels[order_state]}”."
+                )
     if env.model == "sale.order":
         orders = state.tables["sale.order"]
         for row in rows:
@@ -244,6 +281,22 @@ def before_unlink(env: Env, rows: list[list]) -> None:
     if env.model == "stock.move":
         for row in rows:
             release_move(state, row)
+    if env.model != "ir.model.data":
+        _forget_xmlids(state, env.model, {row[0] for row in rows})
+
+
+def _forget_xmlids(state: OdooState, model: str, ids: set[int]) -> None:
+    """Odoo's ``unlink`` deletes the ``ir.model.data`` entries of the records it deletes."""
+    data = state.tables["ir.model.data"]
+    if not data.records or not ids:
+        return
+    pos = data.pos
+    for rid in [
+        rid
+        for rid in data.indexes["model"].map.get(model, ())
+        if data.records[rid][pos["res_id"]] in ids
+    ]:
+        data.delete(rid)
 
 
 def _sync_product_type(major: int, vals: dict[str, Any]) -> None:
@@ -424,7 +477,33 @@ def computes(state: OdooState) -> dict[str, Any]:
             out[row[0]] = _round(total)
         return out
 
+    def supplierinfo_variant_count(env: Env, rows: list[list]) -> dict[int, Any]:
+        pos = state.tables["product.supplierinfo"].pos["product_tmpl_id"]
+        index = state.tables["product.product"].indexes["product_tmpl_id"].map
+        return {row[0]: len(index.get(row[pos], ())) for row in rows}
+
+    def picking_is_dropship(env: Env, rows: list[list]) -> dict[int, Any]:
+        pickings = state.tables["stock.picking"]
+        usage = state.tables["stock.location"]
+        src, dest, kind = pickings.pos["location_id"], pickings.pos["location_dest_id"], usage.pos
+        return {
+            row[0]: usage.records[row[src]][kind["usage"]] == "supplier"
+            and usage.records[row[dest]][kind["usage"]] == "customer"
+            for row in rows
+        }
+
+    def purchase_incoming_picking_count(env: Env, rows: list[list]) -> dict[int, Any]:
+        pos = state.tables["purchase.order"].pos["picking_ids"]
+        return {row[0]: len(row[pos]) for row in rows}
+
+    def sale_purchase_order_count(env: Env, rows: list[list]) -> dict[int, Any]:
+        return {row[0]: len(purchase.purchase_orders_of_sale(state, row[0])) for row in rows}
+
     functions: dict[str, Any] = {
+        "supplierinfo_variant_count": supplierinfo_variant_count,
+        "picking_is_dropship": picking_is_dropship,
+        "purchase_incoming_picking_count": purchase_incoming_picking_count,
+        "sale_purchase_order_count": sale_purchase_order_count,
         "uom_rounding": uom_rounding,
         "product_variant_count": product_variant_count,
         "template_qty_available": template_qty_available,
@@ -812,27 +891,79 @@ def cancel_moves(state: OdooState, move_ids: list[int]) -> None:
         refresh_picking_state(state, picking_id)
 
 
-def validate_picking(state: OdooState, picking_id: int) -> None:
-    """Process a picking with what is reserved: quants move, moves and picking become done."""
+def _is_incoming(state: OdooState, move_row: list) -> bool:
+    """Whether a move brings units from outside (a vendor, a customer): nothing to reserve."""
+    locations = state.tables["stock.location"]
+    source = move_row[state.tables["stock.move"].pos["location_id"]]
+    return locations.records[source][locations.pos["usage"]] not in ("internal", "transit")
+
+
+def _open_moves(state: OdooState, picking_id: int) -> list[int]:
+    moves = state.tables["stock.move"]
+    return [
+        mid
+        for mid in moves.indexes["picking_id"].map.get(picking_id, ())
+        if moves.records[mid][moves.pos["state"]] not in ("done", "cancel")
+    ]
+
+
+def receipt_quantities(state: OdooState, picking_id: int) -> dict[int, float]:
+    """What each open incoming move of a picking receives, in the product's unit.
+
+    From 17 the move's ``quantity`` (set to the demand when the move is ready, lowered for a
+    partial receipt); on 16 its ``quantity_done``, or the whole demand when no incoming move
+    has one (Odoo 16 then offers an immediate transfer of everything).
+    """
     moves = state.tables["stock.move"]
     mpos = moves.pos
-    move_ids = [
-        mid
-        for mid in state.tables["stock.move"].indexes["picking_id"].map.get(picking_id, ())
-        if moves.records[mid][mpos["state"]] not in ("done", "cancel")
+    qty_field = state.profile.move_quantity_field
+    incoming = [
+        mid for mid in _open_moves(state, picking_id) if _is_incoming(state, moves.records[mid])
     ]
+    immediate = qty_field == "quantity_done" and not any(
+        moves.records[mid][mpos["quantity_done"]] for mid in incoming
+    )
+    out = {}
+    for mid in incoming:
+        row = moves.records[mid]
+        if immediate:
+            out[mid] = row[mpos["product_qty"]]
+        else:
+            out[mid] = state.convert_qty(
+                row[mpos[qty_field]],
+                row[mpos["product_uom"]],
+                state.product_uom(row[mpos["product_id"]]),
+            )
+    return out
+
+
+def receipt_shortfall(state: OdooState, picking_id: int) -> bool:
+    """Whether validating the picking would leave incoming units to a backorder."""
+    moves = state.tables["stock.move"]
+    demand = moves.pos["product_qty"]
+    return any(
+        qty < moves.records[mid][demand] - 1e-9
+        for mid, qty in receipt_quantities(state, picking_id).items()
+    )
+
+
+def validate_picking(state: OdooState, picking_id: int, backorder: bool = True) -> int | None:
+    """Process a picking: outgoing moves with what is reserved, incoming moves with what is
+    received (:func:`receipt_quantities`). What an incoming move does not receive goes to a
+    backorder (a new transfer, ``backorder_id`` this one) or, without one, is cancelled.
+    Purchase lines of the moves get their ``qty_received``. Returns the backorder's id."""
+    moves = state.tables["stock.move"]
+    mpos = moves.pos
+    move_ids = _open_moves(state, picking_id)
     storable = {
         mid for mid in move_ids if state.is_storable(moves.records[mid][mpos["product_id"]])
     }
-    locations = state.tables["stock.location"]
-    incoming = {
-        mid
-        for mid in move_ids
-        if locations.records[moves.records[mid][mpos["location_id"]]][locations.pos["usage"]]
-        not in ("internal", "transit")
-    }
-    reserved_any = any(state.reservations.get(mid) for mid in move_ids) or any(
-        mid not in storable or mid in incoming for mid in move_ids
+    incoming = {mid for mid in move_ids if _is_incoming(state, moves.records[mid])}
+    received = receipt_quantities(state, picking_id)
+    reserved_any = (
+        any(state.reservations.get(mid) for mid in move_ids)
+        or any(mid not in storable and mid not in incoming for mid in move_ids)
+        or any(qty > 0 for qty in received.values())
     )
     if not reserved_any:
         raise UserError(
@@ -842,16 +973,26 @@ def validate_picking(state: OdooState, picking_id: int) -> None:
     quants = state.tables["stock.quant"]
     qpos = quants.pos
     qty_field = state.profile.move_quantity_field
+    leftovers: list[tuple[list, float]] = []  # (move, units it did not receive, product unit)
+    purchase_lines: set[int] = set()
     for mid in move_ids:
         row = moves.records[mid]
         product_id = row[mpos["product_id"]]
         dest = row[mpos["location_dest_id"]]
+        if row[mpos["purchase_line_id"]]:
+            purchase_lines.add(row[mpos["purchase_line_id"]])
         done = 0.0
-        if mid in storable and mid in incoming:
-            # from a customer or vendor: the units arrive, nothing was reserved
-            done = row[mpos["product_qty"]]
-            update_available_quantity(state, product_id, dest, done, False)
-            update_available_quantity(state, product_id, row[mpos["location_id"]], -done, False)
+        if mid in incoming:
+            # from a vendor or a customer: the units arrive, nothing was reserved
+            done = received[mid]
+            rest = _round(row[mpos["product_qty"]] - done)
+            if rest > 1e-9:
+                leftovers.append((row, rest))
+            if done <= 0:
+                continue
+            if mid in storable:
+                update_available_quantity(state, product_id, dest, done, False)
+                update_available_quantity(state, product_id, row[mpos["location_id"]], -done, False)
         elif mid in storable:
             for qid, qty in state.reservations.pop(mid, ()):
                 q = quants.records.get(qid)
@@ -874,10 +1015,102 @@ def validate_picking(state: OdooState, picking_id: int) -> None:
             continue
         done_uom = state.convert_qty(done, state.product_uom(product_id), row[mpos["product_uom"]])
         values: dict[str, Any] = {"state": "done", qty_field: done_uom, "date": state.now()}
+        if mid in incoming:
+            values["product_uom_qty"] = done_uom
         if qty_field == "quantity":
             values["picked"] = True
         state.touch("stock.move", row, values)
+        if mid in incoming:
+            row[mpos["product_qty"]] = _round(done)
+    backorder_id = None
+    if leftovers:
+        if backorder:
+            backorder_id = _backorder(state, picking_id)
+        for row, rest in leftovers:
+            _carry_over(state, row, rest, backorder_id)
     refresh_picking_state(state, picking_id)
+    if backorder_id is not None:
+        refresh_picking_state(state, backorder_id)
+        order_id = state.get("stock.picking", picking_id, "purchase_id")
+        if order_id:
+            purchase.add_backorder_to_order(state, order_id, backorder_id)
+    if purchase_lines:
+        purchase.refresh_received(state, purchase_lines)
+    return backorder_id
+
+
+def _backorder(state: OdooState, picking_id: int) -> int:
+    """A new transfer for what a picking did not process (``backorder_id`` points back)."""
+    from .models import Env
+
+    pickings = state.tables["stock.picking"]
+    original = pickings.records[picking_id]
+    ppos = pickings.pos
+    keep = (
+        "picking_type_id",
+        "partner_id",
+        "origin",
+        "location_id",
+        "location_dest_id",
+        "scheduled_date",
+        "sale_id",
+        "purchase_id",
+        "company_id",
+        "move_type",
+    )
+    vals = {name: original[ppos[name]] for name in keep}
+    return state.create(
+        Env(state, "stock.picking"), {**vals, "backorder_id": picking_id, "state": "draft"}
+    )
+
+
+def _carry_over(state: OdooState, move: list, rest: float, backorder_id: int | None) -> None:
+    """The part of an incoming move not received: moved to the backorder (ready), or cancelled.
+    A move that received nothing moves whole; one that received some is split."""
+    from .models import Env
+
+    moves = state.tables["stock.move"]
+    mpos = moves.pos
+    qty_field = state.profile.move_quantity_field
+    rest_uom = state.convert_qty(
+        rest, state.product_uom(move[mpos["product_id"]]), move[mpos["product_uom"]]
+    )
+    target = backorder_id or move[mpos["picking_id"]]
+    reference = state.get("stock.picking", target, "name")
+    after: dict[str, Any] = {"state": "assigned" if backorder_id else "cancel"}
+    if qty_field == "quantity":
+        after["quantity"] = rest_uom if backorder_id else 0.0
+    else:
+        after["quantity_done"] = 0.0
+    if move[mpos["state"]] not in ("done", "cancel"):
+        # nothing of it was received: the move itself goes on
+        state.touch("stock.move", move, {**after, "picking_id": target, "reference": reference})
+        return
+    copied = (
+        "name",
+        "origin",
+        "product_id",
+        "product_uom",
+        "location_id",
+        "location_dest_id",
+        "picking_type_id",
+        "sale_line_id",
+        "purchase_line_id",
+        "warehouse_id",
+        "date",
+        "company_id",
+    )
+    vals = {name: move[mpos[name]] for name in copied}
+    state.create(
+        Env(state, "stock.move"),
+        {
+            **vals,
+            **after,
+            "product_uom_qty": rest_uom,
+            "picking_id": target,
+            "reference": reference,
+        },
+    )
 
 
 def create_return(env: Env) -> dict[str, Any]:
@@ -926,9 +1159,16 @@ def create_return(env: Env) -> dict[str, Any]:
     )
     for line in returned:
         product_id = line[lines.pos["product_id"]]
+        # nothing to reserve at a customer's: ready with its whole quantity (17+)
+        ready = (
+            {"quantity": line[lines.pos["quantity"]]}
+            if state.profile.move_quantity_field == "quantity"
+            else {}
+        )
         state.create(
             env.for_model("stock.move"),
             {
+                **ready,
                 "name": f"Return of {name}",
                 "origin": f"Return of {name}",
                 "reference": state.get("stock.picking", picking_id, "name"),
@@ -965,23 +1205,27 @@ def confirm_orders(env: Env) -> bool:
     if bad:
         names = ", ".join(row[opos["name"]] for row in bad)
         raise UserError(f"The following orders are not in a state requiring confirmation: {names}")
+    route_id = purchase.dropship_route_id(state)
+    split = {row[0]: _goods_lines(state, row, route_id) for row in rows}
+    # Odoo's procurement fails the whole confirmation: check before anything changes
+    purchase.check_dropship_vendors(state, [line for _, ds in split.values() for line in ds])
     for row in rows:
         state.touch("sale.order", row, {"state": "sale", "date_order": state.now()}, env.uid)
-        _launch_procurement(env, row)
+        stocked, dropship = split[row[0]]
+        _launch_procurement(env, row, stocked)
+        if dropship:
+            purchase.raise_dropship_purchases(env, row, dropship)
     return True
 
 
-def _launch_procurement(env: Env, order: list) -> None:
-    state = env.state
-    orders = state.tables["sale.order"]
+def _goods_lines(
+    state: OdooState, order: list, route_id: int | None
+) -> tuple[list[list], list[list]]:
+    """An order's goods lines: (delivered from its warehouse, drop-shipped by a vendor)."""
     lines = state.tables["sale.order.line"]
-    warehouses = state.tables["stock.warehouse"]
-    opos, lpos = orders.pos, lines.pos
-    warehouse_id = order[opos["warehouse_id"]]
-    if not warehouse_id:
-        return
-    warehouse = warehouses.records[warehouse_id]
-    goods = []
+    lpos = lines.pos
+    stocked: list[list] = []
+    dropship: list[list] = []
     for lid in lines.indexes["order_id"].map.get(order[0], ()):
         line = lines.records[lid]
         product_id = line[lpos["product_id"]]
@@ -996,9 +1240,23 @@ def _launch_procurement(env: Env, order: list) -> None:
             == "service"
         ):
             continue
-        goods.append(line)
-    if not goods:
+        if purchase.is_dropship_line(state, line, route_id):
+            dropship.append(line)
+        else:
+            stocked.append(line)
+    return stocked, dropship
+
+
+def _launch_procurement(env: Env, order: list, goods: list[list]) -> None:
+    state = env.state
+    orders = state.tables["sale.order"]
+    lines = state.tables["sale.order.line"]
+    warehouses = state.tables["stock.warehouse"]
+    opos, lpos = orders.pos, lines.pos
+    warehouse_id = order[opos["warehouse_id"]]
+    if not warehouse_id or not goods:
         return
+    warehouse = warehouses.records[warehouse_id]
     uom_field = state.profile.sale_line_uom_field
     customers = special_location(state, "customer")
     picking_env = env.for_model("stock.picking")

@@ -1,7 +1,8 @@
 """The models the emulator knows, with their fields as each Odoo version declares them.
 
-Only what an inventory connector touches is modelled: partners and users, units of measure,
-products, warehouses, locations, lots, quants, moves, pickings and sales orders. Field names,
+Only what an inventory connector touches is modelled: partners and users, external ids,
+units of measure, products and their vendor prices, warehouses, locations, routes, lots, quants,
+moves, pickings, sales orders and purchase orders. Field names,
 types, selections and relations follow Odoo 16.0 to 19.0; the version differences come from
 :mod:`.versions`.
 """
@@ -42,6 +43,16 @@ LOCATION_USAGES = (
     ("transit", "Transit Location"),
 )
 TRACKING = (("serial", "By Unique Serial Number"), ("lot", "By Lots"), ("none", "No Tracking"))
+PICKING_TYPE_CODES = (
+    ("incoming", "Receipt"),
+    ("outgoing", "Delivery"),
+    ("internal", "Internal Transfer"),
+)
+RECEIPT_STATUSES = (
+    ("pending", "Not Received"),
+    ("partial", "Partially Received"),
+    ("full", "Fully Received"),
+)
 
 
 def _magic() -> list[Field]:
@@ -137,6 +148,20 @@ def build_schema(
             Field("info", "text", "Information"),
         ],
         order="model",
+    )
+    table(
+        "ir.model.data",
+        "Model Data",
+        [
+            Field("name", "char", "External Identifier", required=True, index=True),
+            Field("complete_name", "char", "Complete ID", readonly=True),
+            Field("module", "char", "Module", required=True, default="", index=True),
+            Field("model", "char", "Model Name", required=True, index=True),
+            Field("res_id", "integer", "Record ID", index=True),
+            Field("noupdate", "boolean", "Non Updatable"),
+        ],
+        order="module, model, name",
+        rec_name="complete_name",
     )
 
     # -- units of measure ---------------------------------------------------------------------
@@ -318,6 +343,14 @@ def build_schema(
         Field(
             "qty_available", "float", "Quantity On Hand", compute=computes["template_qty_available"]
         ),
+        Field(
+            "seller_ids",
+            "one2many",
+            "Vendors",
+            relation="product.supplierinfo",
+            inverse="product_tmpl_id",
+        ),
+        Field("route_ids", "many2many", "Routes", relation="stock.route"),
     ]
     product_fields = [
         Field(
@@ -459,6 +492,76 @@ def build_schema(
         order="default_code, id",
         display=product_display,
     )
+    supplierinfo_fields = [
+        Field(
+            "partner_id",
+            "many2one",
+            "Vendor",
+            relation="res.partner",
+            required=True,
+            index=True,
+            ondelete="cascade",
+        ),
+        Field("product_name", "char", "Vendor Product Name"),
+        Field("product_code", "char", "Vendor Product Code"),
+        Field("sequence", "integer", "Sequence", default=1),
+        Field("min_qty", "float", "Quantity", required=True, default=1.0 if v >= 19 else 0.0),
+        Field("price", "float", "Price", aggregator="none"),
+        Field("company_id", "many2one", "Company", relation="res.company"),
+        Field("date_start", "date", "Start Date"),
+        Field("date_end", "date", "End Date"),
+        Field(
+            "product_id",
+            "many2one",
+            "Product Variant",
+            relation="product.product",
+            index=True,
+        ),
+        Field(
+            "product_tmpl_id",
+            "many2one",
+            "Product Template",
+            relation="product.template",
+            index=True,
+            ondelete="cascade",
+        ),
+        Field(
+            "product_variant_count",
+            "integer",
+            "Variant Count",
+            compute=computes["supplierinfo_variant_count"],
+        ),
+        Field(
+            "delay",
+            "integer",
+            "Lead Time" if v >= 19 else "Delivery Lead Time",
+            required=True,
+            default=1,
+        ),
+    ]
+    if profile.supplierinfo_uom_field == "uom_id":
+        supplierinfo_fields.append(Field("uom_id", "many2one", "Unit", relation="uom.uom"))
+    else:
+        supplierinfo_fields.append(
+            Field(
+                "product_uom",
+                "many2one",
+                "Unit of Measure",
+                relation="uom.uom",
+                related="product_tmpl_id.uom_po_id",
+            )
+        )
+    if v >= 17:
+        supplierinfo_fields.append(Field("discount", "float", "Discount (%)"))
+    table(
+        "product.supplierinfo",
+        "Supplier Pricelist",
+        supplierinfo_fields,
+        order="sequence, min_qty desc, price, id",
+        rec_name="partner_id",
+        display=lambda t, row: name_of("res.partner", row[t.pos["partner_id"]]),
+        cache_display=False,
+    )
 
     # -- warehouses and locations ---------------------------------------------------------------
     table(
@@ -531,6 +634,9 @@ def build_schema(
         rec_name="complete_name",
         parent_name="location_id",
     )
+    picking_type_codes = PICKING_TYPE_CODES
+    if profile.dropship_picking_code == "dropship":
+        picking_type_codes += (("dropship", "Dropship"),)
     table(
         "stock.picking.type",
         "Picking Type",
@@ -541,11 +647,7 @@ def build_schema(
                 "selection",
                 "Type of Operation",
                 required=True,
-                selection=(
-                    ("incoming", "Receipt"),
-                    ("outgoing", "Delivery"),
-                    ("internal", "Internal Transfer"),
-                ),
+                selection=picking_type_codes,
             ),
             Field("sequence_code", "char", "Sequence Prefix"),
             Field("warehouse_id", "many2one", "Warehouse", relation="stock.warehouse"),
@@ -570,6 +672,21 @@ def build_schema(
             if row[t.pos["warehouse_id"]]
             else row[t.pos["name"]]
         ),
+    )
+    table(
+        "stock.route",
+        "Inventory Routes",
+        [
+            Field("name", "char", "Route", required=True),
+            Field("active", "boolean", "Active", default=True),
+            Field("sequence", "integer", "Sequence", default=0),
+            Field("product_selectable", "boolean", "Applicable on Product", default=True),
+            Field("product_categ_selectable", "boolean", "Applicable on Product Category"),
+            Field("warehouse_selectable", "boolean", "Applicable on Warehouse"),
+            Field("sale_selectable", "boolean", "Selectable on Sales Order Line"),
+            Field("company_id", "many2one", "Company", relation="res.company"),
+        ],
+        order="sequence",
     )
     table(
         "stock.lot",
@@ -709,11 +826,7 @@ def build_schema(
                 "picking_type_code",
                 "selection",
                 "Type of Operation",
-                selection=(
-                    ("incoming", "Receipt"),
-                    ("outgoing", "Delivery"),
-                    ("internal", "Internal Transfer"),
-                ),
+                selection=picking_type_codes,
                 related="picking_type_id.code",
             ),
             Field(
@@ -755,6 +868,21 @@ def build_schema(
             ),
             Field("sale_id", "many2one", "Sales Order", relation="sale.order", index=True),
             Field("company_id", "many2one", "Company", relation="res.company"),
+            Field(
+                "backorder_id", "many2one", "Back Order of", relation="stock.picking", index=True
+            ),
+            # related to move_ids.purchase_line_id.order_id in Odoo; kept here by the rules
+            Field(
+                "purchase_id",
+                "many2one",
+                "Purchase Orders",
+                relation="purchase.order",
+                readonly=True,
+                index=True,
+            ),
+            Field(
+                "is_dropship", "boolean", "Is a Dropship", compute=computes["picking_is_dropship"]
+            ),
         ],
         order="scheduled_date asc, id desc",
         cache_display=False,
@@ -794,6 +922,13 @@ def build_schema(
         Field("picking_id", "many2one", "Transfer", relation="stock.picking", index=True),
         Field("picking_type_id", "many2one", "Operation Type", relation="stock.picking.type"),
         Field("sale_line_id", "many2one", "Sale Line", relation="sale.order.line", index=True),
+        Field(
+            "purchase_line_id",
+            "many2one",
+            "Purchase Order Line",
+            relation="purchase.order.line",
+            index=True,
+        ),
         Field("date", "datetime", "Date Scheduled"),
         Field("company_id", "many2one", "Company", relation="res.company"),
         Field("warehouse_id", "many2one", "Warehouse", relation="stock.warehouse"),
@@ -860,6 +995,12 @@ def build_schema(
         Field(
             "delivery_count", "integer", "Delivery Orders", compute=computes["sale_delivery_count"]
         ),
+        Field(
+            "purchase_order_count",
+            "integer",
+            "Number of Purchase Order Generated",
+            compute=computes["sale_purchase_order_count"],
+        ),
         Field("amount_untaxed", "float", "Untaxed Amount", readonly=True),
         Field("amount_total", "float", "Total", readonly=True),
         Field("note", "text", "Terms and conditions"),
@@ -896,6 +1037,14 @@ def build_schema(
             Field(
                 "move_ids", "one2many", "Stock Moves", relation="stock.move", inverse="sale_line_id"
             ),
+            Field("route_id", "many2one", "Route", relation="stock.route", ondelete="restrict"),
+            Field(
+                "purchase_line_ids",
+                "one2many",
+                "Generated Purchase Lines",
+                relation="purchase.order.line",
+                inverse="sale_line_id",
+            ),
             Field(
                 "state",
                 "selection",
@@ -909,6 +1058,165 @@ def build_schema(
         display=lambda t, row: (
             f"{name_of('sale.order', row[t.pos['order_id']])} - {row[t.pos['name']]}"
         ),
+    )
+    # -- purchases (purchase, purchase_stock, sale_purchase) ---------------------------------------
+    purchase_fields = [
+        Field("name", "char", "Order Reference", required=True, index=True, default="New"),
+        Field(
+            "priority",
+            "selection",
+            "Priority",
+            selection=(("0", "Normal"), ("1", "Urgent")),
+            default="0",
+        ),
+        Field("origin", "char", "Source"),
+        Field("partner_ref", "char", "Vendor Reference"),
+        Field("date_order", "datetime", "Order Deadline", required=True, index=True),
+        Field("date_approve", "datetime", "Order Date", readonly=True),
+        Field(
+            "partner_id", "many2one", "Vendor", relation="res.partner", required=True, index=True
+        ),
+        Field("dest_address_id", "many2one", "Dropship Address", relation="res.partner"),
+        Field(
+            "state",
+            "selection",
+            "Status",
+            selection=profile.purchase_states,
+            default="draft",
+            index=True,
+            readonly=True,
+        ),
+        Field(
+            "order_line",
+            "one2many",
+            "Order Lines",
+            relation="purchase.order.line",
+            inverse="order_id",
+        ),
+        Field("date_planned", "datetime", "Expected Arrival", index=True),
+        Field("amount_untaxed", "float", "Untaxed Amount", readonly=True),
+        Field("amount_total", "float", "Total", readonly=True),
+        Field("user_id", "many2one", "Buyer", relation="res.users"),
+        Field("company_id", "many2one", "Company", relation="res.company", required=True),
+        Field(
+            "picking_type_id",
+            "many2one",
+            "Deliver To",
+            relation="stock.picking.type",
+            required=True,
+        ),
+        Field("picking_ids", "many2many", "Receptions", relation="stock.picking", readonly=True),
+        Field(
+            "incoming_picking_count",
+            "integer",
+            "Incoming Shipment count",
+            compute=computes["purchase_incoming_picking_count"],
+        ),
+        Field(
+            "receipt_status",
+            "selection",
+            "Receipt Status",
+            selection=RECEIPT_STATUSES,
+            readonly=True,
+        ),
+        Field("effective_date", "datetime", "Arrival", readonly=True),
+    ]
+    if profile.purchase_locked_flag:
+        purchase_fields.append(Field("locked", "boolean", "Locked"))
+    table(
+        "purchase.order",
+        "Purchase Order",
+        purchase_fields,
+        order="priority desc, id desc",
+        display=lambda t, row: (
+            f"{row[t.pos['name']]} ({row[t.pos['partner_ref']]})"
+            if row[t.pos["partner_ref"]]
+            else row[t.pos["name"]]
+        ),
+    )
+    table(
+        "purchase.order.line",
+        "Purchase Order Line",
+        [
+            Field("name", "text", "Description", required=True),
+            Field("sequence", "integer", "Sequence", default=10),
+            Field("product_qty", "float", "Quantity", required=True),
+            Field("product_uom_qty", "float", "Total Quantity", readonly=True),
+            Field("date_planned", "datetime", "Expected Arrival", index=True),
+            Field(
+                profile.purchase_line_uom_field, "many2one", "Unit of Measure", relation="uom.uom"
+            ),
+            Field("product_id", "many2one", "Product", relation="product.product", index=True),
+            Field("price_unit", "float", "Unit Price", aggregator="avg"),
+            Field("price_subtotal", "float", "Subtotal", readonly=True),
+            Field(
+                "order_id",
+                "many2one",
+                "Order Reference",
+                relation="purchase.order",
+                required=True,
+                index=True,
+                ondelete="cascade",
+            ),
+            Field("company_id", "many2one", "Company", relation="res.company", readonly=True),
+            Field(
+                "state",
+                "selection",
+                "Status",
+                selection=profile.purchase_states,
+                related="order_id.state",
+            ),
+            Field("qty_received", "float", "Received Qty", readonly=True),
+            Field(
+                "partner_id",
+                "many2one",
+                "Partner",
+                relation="res.partner",
+                related="order_id.partner_id",
+            ),
+            Field("date_order", "datetime", "Order Date", related="order_id.date_order"),
+            Field(
+                "display_type",
+                "selection",
+                "Display Type",
+                selection=(("line_section", "Section"), ("line_note", "Note")),
+            ),
+            Field(
+                "move_ids",
+                "one2many",
+                "Reservation",
+                relation="stock.move",
+                inverse="purchase_line_id",
+            ),
+            Field(
+                "sale_line_id",
+                "many2one",
+                "Origin Sale Item",
+                relation="sale.order.line",
+                index=True,
+            ),
+            Field(
+                "sale_order_id",
+                "many2one",
+                "Sale Order",
+                relation="sale.order",
+                related="sale_line_id.order_id",
+            ),
+        ],
+        order="order_id, sequence, id",
+        cache_display=False,
+        display=lambda t, row: (
+            f"{name_of('purchase.order', row[t.pos['order_id']])}: {row[t.pos['name']]}"
+        ),
+    )
+    table(
+        "stock.backorder.confirmation",
+        "Backorder Confirmation",
+        [
+            Field("pick_ids", "many2many", "Transfers", relation="stock.picking"),
+            Field("show_transfers", "boolean", "Show Transfers"),
+        ],
+        rec_name=None,
     )
     table(
         "stock.return.picking",

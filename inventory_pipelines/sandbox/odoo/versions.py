@@ -71,6 +71,42 @@ class VersionProfile:
         return f"type object '{model}' has no attribute '{method}'"
 
     @property
+    def purchase_locked_flag(self) -> bool:
+        """``locked`` flag on purchase.order (19, from saas-18.3) versus a ``done`` state."""
+        return self.major >= 19
+
+    @property
+    def purchase_states(self) -> tuple[tuple[str, str], ...]:
+        """purchase.order ``state`` selection (``done``, "Locked", up to 18)."""
+        states = [
+            ("draft", "RFQ"),
+            ("sent", "RFQ Sent"),
+            ("to approve", "To Approve"),
+            ("purchase", "Purchase Order"),
+        ]
+        if not self.purchase_locked_flag:
+            states.append(("done", "Locked"))
+        states.append(("cancel", "Cancelled"))
+        return tuple(states)
+
+    @property
+    def purchase_line_uom_field(self) -> str:
+        """purchase.order.line unit field: renamed with the sale line's on 19."""
+        return self.sale_line_uom_field
+
+    @property
+    def supplierinfo_uom_field(self) -> str:
+        """product.supplierinfo unit: ``product_uom`` (the template's purchase unit) up to 18,
+        a stored ``uom_id`` of its own on 19."""
+        return "product_uom" if self.major <= 18 else "uom_id"
+
+    @property
+    def dropship_picking_code(self) -> str:
+        """The code of stock_dropshipping's operation type: ``incoming`` on 16, a code of its
+        own, ``dropship``, from 17."""
+        return "incoming" if self.major <= 16 else "dropship"
+
+    @property
     def sale_states(self) -> tuple[tuple[str, str], ...]:
         """sale.order ``state`` selection."""
         states = [

@@ -1,0 +1,232 @@
+"""3PL warehouses: their feed read by our SKUs, what `stock_source` does to the canonical
+stock, and the drift between Odoo's books and the 3PL's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+from inventory_pipelines.inventory.canonical import CANONICAL_SCHEMA
+from inventory_pipelines.inventory.schemas import CanonicalInventorySchema
+from inventory_pipelines.reconciliation.threepl import ThreeplDriftSchema, threepl_drift
+from inventory_pipelines.rules.warehouses import Warehouse, WarehouseRules
+from inventory_pipelines.supply.feeds import read_feed, threepl_feed
+from inventory_pipelines.supply.model import FeedRead
+from inventory_pipelines.supply.schemas import SupplyQuarantineSchema, ThreeplStockSchema
+from inventory_pipelines.supply.threepl import apply_threepl_stock, threepl_stock
+from inventory_pipelines_tests.supply.conftest import now
+
+AS_OF = datetime(2026, 12, 1, 6, tzinfo=UTC)
+
+
+def products(*skus: str) -> pl.DataFrame:
+    """`odoo/products` rows for `skus` (a SKU given twice is two products)."""
+    return pl.DataFrame(
+        {
+            "product_id": list(range(1, len(skus) + 1)),
+            "sku": list(skus),
+            "base_uom": ["Units"] * len(skus),
+        }
+    )
+
+
+def warehouse(code: str = "WEST", source: str = "odoo", url: str = "http://127.0.0.1/x.csv"):
+    return Warehouse.model_validate(
+        {
+            "code": code,
+            "stock_source": source,
+            "feed": {"kind": "http", "url": url, "columns": {"updated_at": "updated_at"}},
+        }
+    )
+
+
+def canonical(*rows: tuple[str, str, float, float]) -> pl.DataFrame:
+    """Canonical rows (sku, warehouse, on_hand, reserved)."""
+    return pl.DataFrame(
+        [
+            {
+                "sku": sku,
+                "warehouse": wh,
+                "product_id": int(sku.split("-")[1]),
+                "on_hand": on_hand,
+                "reserved": reserved,
+                "quality_hold": 0.0,
+                "in_transit": 0.0,
+                "available": max(0.0, on_hand - reserved),
+                "uom": "Units",
+                "as_of": AS_OF,
+            }
+            for sku, wh, on_hand, reserved in rows
+        ],
+        schema=CANONICAL_SCHEMA,
+    )
+
+
+def threepl(code: str, *rows: tuple[str, float], fresh: bool = True) -> pl.DataFrame:
+    """`supply/threepl_stock` rows of warehouse `code`: (sku, what the 3PL says)."""
+    return pl.DataFrame(
+        [
+            {
+                "warehouse": code,
+                "sku": sku,
+                "product_id": int(sku.split("-")[1]),
+                "feed_quantity": q,
+                "quantity": q if fresh else 0.0,
+                "fresh": fresh,
+                "as_of": AS_OF,
+                "uom": "Units",
+            }
+            for sku, q in rows
+        ]
+    )
+
+
+def test_a_3pl_feed_is_matched_by_our_skus_and_what_odoo_lacks_is_quarantined(
+    vendors, engine, store
+):
+    vendors.state.add_feed("west", [("SKU-1", 10), ("SKU-2", 4), ("NOPE-9", 3), ("SKU-3", 1)])
+    vendors.state.set_dirt("west", negative=1)
+    wh = warehouse(url=vendors.feed_url("west"))
+    at = now()
+    read = read_feed(threepl_feed("WEST"), wh.feed, engine=engine, store=store, now=at)
+    stock, quarantine = threepl_stock(read, products("SKU-1", "SKU-2", "SKU-3"), wh, now=at)
+    ThreeplStockSchema.validate(stock)
+    SupplyQuarantineSchema.validate(quarantine)
+    assert sorted(quarantine["reason"]) == ["negative_quantity", "unknown_sku"]
+    unknown = quarantine.filter(pl.col("reason") == "unknown_sku").row(0, named=True)
+    assert unknown["code"] == "NOPE-9" and unknown["warehouse"] == "WEST"
+    assert "3PL feeds use our SKUs" in unknown["detail"]
+    assert stock["warehouse"].unique().to_list() == ["WEST"]
+    assert stock.height == 2 and (stock["quantity"] == stock["feed_quantity"]).all()
+
+
+def test_a_sku_odoo_holds_twice_is_not_guessed():
+    parsed = pl.DataFrame(
+        {
+            "line": [2],
+            "code": ["SKU-1"],
+            "quantity": ["5"],
+            "updated_at": [None],
+            "raw": ["SKU-1,5"],
+            "defect": [None],
+        },
+        schema={
+            "line": pl.Int64,
+            "code": pl.Utf8,
+            "quantity": pl.Utf8,
+            "updated_at": pl.Utf8,
+            "raw": pl.Utf8,
+            "defect": pl.Utf8,
+        },
+    )
+    read = FeedRead("threepl:WEST", "x", parsed, 200, now(), now())
+    stock, quarantine = threepl_stock(read, products("SKU-1", "SKU-1"), warehouse(), now=now())
+    assert stock.height == 0 and quarantine["reason"].to_list() == ["ambiguous_code"]
+
+
+def test_a_stale_3pl_feed_counts_zero_and_says_so(vendors, engine, store):
+    vendors.state.add_feed("west", [("SKU-1", 10)])
+    vendors.state.set_dirt("west", stale_hours=30)
+    wh = warehouse(url=vendors.feed_url("west"))
+    at = now()
+    read = read_feed(threepl_feed("WEST"), wh.feed, engine=engine, store=store, now=at)
+    stock, _ = threepl_stock(read, products("SKU-1"), wh, now=at)
+    row = stock.row(0, named=True)
+    assert (row["feed_quantity"], row["quantity"], row["fresh"]) == (10.0, 0.0, False)
+    assert "warehouses.yml freshness_hours of WEST" in row["reason"]
+
+
+RULES = WarehouseRules(
+    warehouses=(
+        Warehouse(code="MAIN"),
+        warehouse("WEST", "feed"),
+        warehouse("EAST", "both", "http://127.0.0.1/east.csv"),
+    )
+)
+
+
+def applied(canon: pl.DataFrame, feeds: pl.DataFrame) -> dict[tuple[str, str], dict]:
+    result = apply_threepl_stock(canon, feeds, RULES)
+    CanonicalInventorySchema.validate(result)
+    return {(r["sku"], r["warehouse"]): r for r in result.iter_rows(named=True)}
+
+
+def test_stock_source_odoo_leaves_the_warehouse_as_odoo_sees_it():
+    rows = applied(canonical(("SKU-1", "MAIN", 8, 2)), threepl("MAIN", ("SKU-1", 50)))
+    assert rows[("SKU-1", "MAIN")]["on_hand"] == 8 and rows[("SKU-1", "MAIN")]["available"] == 6
+
+
+def test_stock_source_feed_takes_the_3pls_count_less_odoos_reservations():
+    rows = applied(
+        canonical(("SKU-1", "WEST", 8, 2), ("SKU-2", "WEST", 5, 0)),
+        threepl("WEST", ("SKU-1", 20), ("SKU-3", 7)),
+    )
+    assert (rows[("SKU-1", "WEST")]["on_hand"], rows[("SKU-1", "WEST")]["available"]) == (20, 18)
+    assert rows[("SKU-1", "WEST")]["odoo_on_hand"] == 8
+    # Odoo holds it, the 3PL lists nothing: nothing to sell
+    assert rows[("SKU-2", "WEST")]["available"] == 0
+    # only the 3PL holds it: it gets a row, with the product and unit from the feed
+    assert rows[("SKU-3", "WEST")]["available"] == 7 and rows[("SKU-3", "WEST")]["product_id"] == 3
+
+
+def test_stock_source_feed_counts_zero_while_the_3pls_feed_is_stale():
+    rows = applied(canonical(("SKU-1", "WEST", 8, 0)), threepl("WEST", ("SKU-1", 20), fresh=False))
+    assert rows[("SKU-1", "WEST")]["available"] == 0
+
+
+def test_stock_source_both_sells_only_what_both_books_see():
+    rows = applied(
+        canonical(("SKU-1", "EAST", 8, 1), ("SKU-2", "EAST", 3, 0)),
+        threepl("EAST", ("SKU-1", 5), ("SKU-2", 9), ("SKU-4", 6)),
+    )
+    assert (rows[("SKU-1", "EAST")]["on_hand"], rows[("SKU-1", "EAST")]["available"]) == (5, 4)
+    assert rows[("SKU-2", "EAST")]["on_hand"] == 3
+    assert ("SKU-4", "EAST") not in rows  # Odoo has none: the lower of the two is 0
+
+
+def test_applying_twice_gives_the_same_stock():
+    canon = canonical(("SKU-1", "WEST", 8, 2), ("SKU-1", "MAIN", 1, 0))
+    feeds = threepl("WEST", ("SKU-1", 20))
+    once = apply_threepl_stock(canon, feeds, RULES)
+    assert apply_threepl_stock(once, feeds, RULES).equals(once)
+
+
+def test_the_3pl_drift_names_each_gap_with_its_cause():
+    drift = threepl_drift(
+        canonical(("SKU-1", "WEST", 8, 0), ("SKU-2", "WEST", 5, 0), ("SKU-5", "WEST", 4, 0)),
+        threepl("WEST", ("SKU-1", 11), ("SKU-3", 2), ("SKU-5", 4)),
+        ["WEST"],
+        now=now(),
+    )
+    ThreeplDriftSchema.validate(drift)
+    got = {
+        r["sku"]: (r["odoo_on_hand"], r["threepl_quantity"], r["difference"])
+        for r in drift.iter_rows(named=True)
+    }
+    assert got == {"SKU-1": (8, 11, 3), "SKU-2": (5, 0, -5), "SKU-3": (0, 2, 2)}
+    assert set(drift["cause"]) == {"threepl_mismatch"}
+    assert "not list it" in drift.filter(pl.col("sku") == "SKU-2")["detail"][0]
+
+
+def test_the_3pl_drift_reads_odoos_own_figure_after_the_feed_replaced_it():
+    canon = canonical(("SKU-1", "WEST", 8, 0))
+    feeds = threepl("WEST", ("SKU-1", 11))
+    drift = threepl_drift(apply_threepl_stock(canon, feeds, RULES), feeds, ["WEST"], now=now())
+    assert drift["difference"].to_list() == [3]
+
+
+def test_a_warehouse_not_compared_has_no_drift():
+    drift = threepl_drift(
+        canonical(("SKU-1", "WEST", 8, 0)), threepl("WEST", ("SKU-1", 1)), [], now=now()
+    )
+    assert drift.height == 0
+
+
+def test_the_drift_schema_refuses_a_difference_that_is_not_the_gap():
+    drift = threepl_drift(
+        canonical(("SKU-1", "WEST", 8, 0)), threepl("WEST", ("SKU-1", 11)), ["WEST"], now=now()
+    ).with_columns(difference=pl.lit(1.0))
+    with pytest.raises(Exception, match="difference must be threepl_quantity - odoo_on_hand"):
+        ThreeplDriftSchema.validate(drift)
