@@ -45,6 +45,7 @@ __all__ = [
     "drop_ship_route_id",
     "read_incoming",
     "read_supplierinfo",
+    "read_unreserved_demand",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,10 @@ INCOMING_SCHEMA = pl.Schema(
         "date_planned": UTC_DATETIME,
         "receipt_state": pl.Utf8,
     }
+)
+
+UNRESERVED_DEMAND_SCHEMA = pl.Schema(
+    {"sku": pl.Utf8, "warehouse": pl.Utf8, "quantity": pl.Float64, "moves": pl.Int64}
 )
 
 #: ``module.name`` of the drop-ship route in ``ir.model.data`` (stock_dropshipping's data)
@@ -320,6 +325,86 @@ def read_incoming(client: OdooClient, skus: Sequence[str] | None = None) -> pl.D
         .select(INCOMING_SCHEMA.names())
         .cast(INCOMING_SCHEMA)
         .sort("line_id")
+    )
+
+
+# Deliveries confirmed and not done: their units are sold, whether reserved or not.
+_OPEN_DELIVERY_STATES = ["waiting", "confirmed", "partially_available", "assigned"]
+
+
+def read_unreserved_demand(client: OdooClient, skus: Sequence[str] | None = None) -> pl.DataFrame:
+    """Units Odoo has sold out of a warehouse but not reserved: per (sku, warehouse), the open
+    deliveries' demand less what they reserved, in the product's base unit.
+
+    A sale confirmed while the shelf is empty (sold ahead from a purchase still on its way, or
+    a phone order beyond stock) waits in Odoo with nothing reserved: the snapshot's `reserved`
+    does not hold it, so it is read here and counted as pending until Odoo reserves it (the
+    receipt arrives). Moves from an internal location to a customer location, in any state but
+    done and cancelled; the reserved part is `quantity` (17+) or `reserved_availability` (16).
+    Drop-ship moves (vendor to customer) are not from a warehouse and are left out.
+    """
+    major = client.version.major
+    reserved = "quantity" if major >= 17 else "reserved_availability"
+    uom_field = "product_uom"
+    wire = {
+        "id": pl.Int64,
+        "product_id": pl.Int64,
+        "location_id": pl.Int64,
+        "product_uom_qty": pl.Float64,
+        reserved: pl.Float64,
+        uom_field: pl.Int64,
+    }
+    domain: list[Any] = [
+        ["state", "in", _OPEN_DELIVERY_STATES],
+        ["location_id.usage", "=", "internal"],
+        ["location_dest_id.usage", "=", "customer"],
+    ]
+    if skus is None:
+        moves = client.search_read_all("stock.move", domain, list(wire))
+    else:
+        products = _variants(client, "default_code", list(dict.fromkeys(skus)))
+        moves = _read_in(
+            client, "stock.move", "product_id", products["product_id"].to_list(), list(wire),
+            domain,
+        )  # fmt: skip
+    if not moves:
+        return UNRESERVED_DEMAND_SCHEMA.to_frame()
+    frame = _frame(moves, wire).select(
+        _many2one("product_id").alias("product_id"),
+        _many2one("location_id").alias("location_id"),
+        (pl.col("product_uom_qty").fill_null(0.0) - pl.col(reserved).fill_null(0.0))
+        .clip(lower_bound=0.0)
+        .alias("open"),
+        _many2one(uom_field).alias("uom_id"),
+    )
+    frame = frame.filter(pl.col("open") > 0)
+    if frame.is_empty():
+        return UNRESERVED_DEMAND_SCHEMA.to_frame()
+    variants = _variants(client, "id", frame["product_id"].unique().to_list())
+    locations = _frame(
+        _read_in(client, "stock.location", "id", frame["location_id"].unique().to_list(),
+                 ["warehouse_id"], context=_WITH_ARCHIVED),
+        {"id": pl.Int64, "warehouse_id": pl.Int64},
+    ).select(pl.col("id").alias("location_id"), _many2one("warehouse_id"))  # fmt: skip
+    warehouses = _frame(
+        client.search_read_all("stock.warehouse", [], ["id", "code"], context=_WITH_ARCHIVED),
+        {"id": pl.Int64, "code": pl.Utf8},
+    ).select(pl.col("id").alias("warehouse_id"), pl.col("code").alias("warehouse"))
+    uoms = _read_uoms(client, major).select("uom_id", "factor")
+    return (
+        frame.join(variants.select("product_id", "sku"), on="product_id", how="inner")
+        .join(locations, on="location_id", how="left")
+        .join(warehouses, on="warehouse_id", how="left")
+        .join(uoms, on="uom_id", how="left")
+        .filter(pl.col("sku").is_not_null() & pl.col("warehouse").is_not_null())
+        .group_by("sku", "warehouse")
+        .agg(
+            (pl.col("open") * pl.col("factor").fill_null(1.0)).sum().alias("quantity"),
+            pl.len().cast(pl.Int64).alias("moves"),
+        )
+        .select(UNRESERVED_DEMAND_SCHEMA.names())
+        .cast(UNRESERVED_DEMAND_SCHEMA)
+        .sort("sku", "warehouse")
     )
 
 

@@ -38,3 +38,17 @@ class IncomingPurchasesSchema(pa.DataFrameModel):
 
     class Config:
         strict = False
+
+
+class UnreservedDemandSchema(pa.DataFrameModel):
+    """`odoo/unreserved_demand`: per (sku, warehouse), the units of open deliveries Odoo has
+    not reserved (sold beyond the shelf, e.g. ahead of a purchase still on its way)."""
+
+    sku: str = pa.Field(nullable=False)
+    warehouse: str = pa.Field(nullable=False)
+    quantity: float = pa.Field(gt=0)
+    moves: int = pa.Field(ge=1)
+
+    class Config:
+        strict = False
+        unique = ["sku", "warehouse"]

@@ -20,6 +20,7 @@ from inventory_pipelines.odoo.supply import (
     drop_ship_route_id,
     read_incoming,
     read_supplierinfo,
+    read_unreserved_demand,
 )
 from inventory_pipelines.sandbox.odoo import OdooSandbox, OdooState
 from inventory_pipelines_tests.odoo.conftest import ClientFactory, FakeOdoo
@@ -404,3 +405,53 @@ def test_without_stock_dropshipping_there_is_no_drop_ship_route() -> None:
         odoo.state.call("stock.route", "unlink", [[route]])  # the module uninstalled
 
         assert drop_ship_route_id(client) is None
+
+
+def _sell(state: OdooState, product: int, units: float) -> int:
+    """A confirmed sale order of `units` of `product` from the default warehouse."""
+    customer = state.call("res.partner", "search", [[("name", "=", "Walk-in Customer")]])[0]
+    so = state.call(
+        "sale.order",
+        "create",
+        [{"partner_id": customer, "order_line": [(0, 0, {"product_id": product,
+                                                          "product_uom_qty": units})]}],
+    )  # fmt: skip
+    state.call("sale.order", "action_confirm", [[so]])
+    return so
+
+
+def test_a_sale_beyond_the_shelf_is_unreserved_demand_until_odoo_reserves_it(
+    odoo: OdooSandbox, client: OdooClient
+) -> None:
+    """Sold while the shelf is empty (ahead of a purchase on its way): Odoo reserves nothing,
+    the snapshot's `reserved` does not hold it, this read does; a sale the shelf covers is
+    reserved and not here."""
+    state = odoo.state
+    product, sku = storable(state)
+    _sell(state, product, 5)
+    assert read_unreserved_demand(client, skus=[sku]).select("sku", "quantity").rows() == [
+        (sku, 5.0)
+    ]
+
+    covered, covered_sku = storable(state)
+    state.move_stock(covered_sku, "MAIN/Stock", 10)
+    _sell(state, covered, 4)
+    assert read_unreserved_demand(client, skus=[covered_sku]).is_empty()
+
+    state.move_stock(sku, "MAIN/Stock", 3)  # a partial receipt: Odoo reserves what came
+    state.call("stock.picking", "action_assign",
+               [state.call("stock.picking", "search", [[("state", "!=", "done")]])])  # fmt: skip
+    assert read_unreserved_demand(client, skus=[sku])["quantity"].to_list() == [2.0]
+
+
+def test_unreserved_demand_for_some_skus_is_the_full_read_of_those_skus(
+    odoo: OdooSandbox, client: OdooClient
+) -> None:
+    state = odoo.state
+    for units in (2, 7):
+        product, _ = storable(state)
+        _sell(state, product, units)
+    full = read_unreserved_demand(client)
+    skus = full["sku"].unique().sort().head(2).to_list()
+    assert read_unreserved_demand(client, skus=skus).equals(full.filter(pl.col("sku").is_in(skus)))
+    assert full["quantity"].min() > 0 and full["warehouse"].null_count() == 0

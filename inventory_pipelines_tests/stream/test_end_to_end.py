@@ -20,6 +20,7 @@ from inventory_pipelines.dataplane import TableStore
 from inventory_pipelines.defs.inventory.allocation import channel_allocation
 from inventory_pipelines.defs.inventory.assets import canonical_inventory
 from inventory_pipelines.defs.odoo.assets import locations, products, stock_moves, stock_quants
+from inventory_pipelines.defs.odoo.supply import incoming_purchases, unreserved_demand
 from inventory_pipelines.defs.orders.assets import channel_orders, odoo_order_sync
 from inventory_pipelines.defs.publish.assets import (
     channel_stock,
@@ -45,6 +46,8 @@ ASSETS = [
     locations,
     stock_quants,
     stock_moves,
+    incoming_purchases,
+    unreserved_demand,
     canonical_inventory,
     *build_model_assets(default_rules_dir(), TABLES),
     channel_allocation,

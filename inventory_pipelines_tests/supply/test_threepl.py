@@ -230,3 +230,44 @@ def test_the_drift_schema_refuses_a_difference_that_is_not_the_gap():
     ).with_columns(difference=pl.lit(1.0))
     with pytest.raises(Exception, match="difference must be threepl_quantity - odoo_on_hand"):
         ThreeplDriftSchema.validate(drift)
+
+
+def test_the_canonical_build_counts_a_3pl_feed_older_than_its_limit_as_zero(
+    tmp_path, monkeypatch
+) -> None:
+    """A 3PL partition its schedule stopped reading: the canonical asset judges its age when it
+    builds, so `stock_source: feed` does not keep selling the last figures for ever."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from inventory_pipelines.dataplane import TableStore
+    from inventory_pipelines.defs.inventory import assets as canonical_assets
+    from inventory_pipelines.defs.shared import THREEPL_STOCK
+    from inventory_pipelines.rules.warehouses import StockSource
+    from inventory_pipelines.supply.threepl import THREEPL_STOCK_SCHEMA
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    policy = canonical_assets.POLICY
+    west = policy.warehouses.get("WEST").model_copy(update={"stock_source": StockSource.FEED})
+    warehouses = policy.warehouses.model_copy(
+        update={
+            "warehouses": [west if w.code == "WEST" else w for w in policy.warehouses.warehouses]
+        }
+    )
+    monkeypatch.setattr(canonical_assets, "POLICY", replace(policy, warehouses=warehouses))
+    store = TableStore(tmp_path)
+    rows = [
+        ("WEST", "SKU-1", 1, 9.0, 9.0, True, now - timedelta(hours=west.freshness_hours + 1)),
+        ("WEST", "SKU-2", 2, 4.0, 4.0, True, now - timedelta(hours=1)),
+    ]
+    frame = pl.DataFrame(
+        [(*r, "Units", "feed", None) for r in rows], schema=THREEPL_STOCK_SCHEMA, orient="row"
+    )
+    store.write(THREEPL_STOCK, frame, "WEST")
+    products = pl.DataFrame({"sku": ["SKU-1", "SKU-2"]})
+    read = canonical_assets._threepl_stock(store, products, now)
+    assert west.freshness_hours == 24
+    assert read.select("sku", "quantity", "fresh").sort("sku").rows() == [
+        ("SKU-1", 0.0, False),
+        ("SKU-2", 4.0, True),
+    ]

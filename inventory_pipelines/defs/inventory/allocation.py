@@ -34,9 +34,11 @@ from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
     CHANNEL_ORDERS,
     CHANNELS_IN_ONE_RUN,
+    INCOMING_PURCHASES,
     POLICY,
     PRODUCTS,
     SKU_VELOCITY,
+    UNRESERVED_DEMAND,
     channel_partitions,
     channels_of,
 )
@@ -51,7 +53,6 @@ OVERRIDE_RULE = r"^(override|emergency stop) #"
 # The rule files the allocation depends on: a change to any of them makes it stale.
 ALLOCATION_RULES = ("warehouses.yml", "channels.yml", "policies.yml", "suppressions.yml")
 VENDOR_STOCK = ("supply", "vendor_stock")
-INCOMING_PURCHASES = ("odoo", "incoming_purchases")
 
 
 def ledger_inputs(
@@ -123,6 +124,26 @@ def _judged(rows: pl.DataFrame, policy: Policy, vendor: str, now: datetime) -> p
     )
 
 
+def with_unreserved_demand(pending: pl.DataFrame, demand: pl.DataFrame | None) -> pl.DataFrame:
+    """`pending` plus the units Odoo sold and has not reserved (`odoo/unreserved_demand`,
+    summed over warehouses). An order the ledger marked reserved stops counting there once a
+    snapshot is newer than its confirmation, but Odoo reserves nothing while the shelf is empty
+    (a sale ahead of incoming stock): from that snapshot on its units are counted here instead,
+    until Odoo reserves them. Counted like the ledger's pending units: own stock first, then
+    drop-ship, then incoming."""
+    if demand is None or demand.is_empty():
+        return pending
+    per_sku = demand.group_by("sku").agg(pl.col("quantity").sum().alias("_odoo"))
+    return (
+        pending.join(per_sku, on="sku", how="full", coalesce=True)
+        .with_columns(
+            pl.col("pending").fill_null(0.0) + pl.col("_odoo").fill_null(0.0),
+            pl.col("pending_dropship").fill_null(0.0),
+        )
+        .drop("_odoo")
+    )
+
+
 def override_inputs(ledger: LedgerResource, now: datetime) -> pl.DataFrame:
     """The approved overrides and stops that apply at `now`, as the engine takes them; those
     whose time ran out are recorded as expired on the way (audited, once)."""
@@ -142,6 +163,8 @@ def override_inputs(ledger: LedgerResource, now: datetime) -> pl.DataFrame:
         dg.AssetKey(CHANNEL_ORDERS),
         # after the purchase lines are read, when a run has both (read from the data plane)
         dg.AssetKey(list(INCOMING_PURCHASES)),
+        # after Odoo's unreserved deliveries are read (they count as pending)
+        dg.AssetKey(list(UNRESERVED_DEMAND)),
     ],
     kinds={"polars", "parquet"},
     code_version=f"rules-{POLICY.version_of(*ALLOCATION_RULES)}",
@@ -187,6 +210,10 @@ def channel_allocation(
         TableStore(io_manager.base_dir), policy, io_manager.sku_scope.skus, now
     )
     pending, sales, epoch = ledger_inputs(ledger, policy, canonical_inventory, vendor_stock)
+    store = TableStore(io_manager.base_dir)
+    if store.exists(UNRESERVED_DEMAND):
+        demand = store.read(UNRESERVED_DEMAND, None, skus=io_manager.sku_scope.skus)
+        pending = with_unreserved_demand(pending, demand)
     applying = override_inputs(ledger, now)
     everything = allocate(
         canonical_inventory,

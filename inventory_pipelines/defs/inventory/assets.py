@@ -1,7 +1,7 @@
 """Canonical inventory and its quarantine, from the Odoo snapshot (and the 3PL feeds of the
 warehouses whose `stock_source` is `feed` or `both` in warehouses.yml)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -94,18 +94,35 @@ def canonical_inventory(
     yield schema_check_result(QUARANTINE, QuarantineSchema, quarantine)
 
 
-def _threepl_stock(store: TableStore, products: pl.DataFrame) -> pl.DataFrame:
+def _threepl_stock(
+    store: TableStore, products: pl.DataFrame, now: datetime | None = None
+) -> pl.DataFrame:
     """What the feeds of the warehouses that take stock from their 3PL last said, for the
     products of this run (a SKU subset reads only its SKUs); a feed never read is no row, so
-    its warehouse counts 0 under `feed` and `both` (never more than anyone has seen)."""
-    taken = [w.code for w in POLICY.warehouses.warehouses if w.stock_source != StockSource.ODOO]
+    its warehouse counts 0 under `feed` and `both` (never more than anyone has seen). A feed
+    older than its warehouse's `freshness_hours` now counts 0 too, whether or not its schedule
+    read it again since."""
+    now = now or datetime.now(UTC)
+    taken = [w for w in POLICY.warehouses.warehouses if w.stock_source != StockSource.ODOO]
     empty = pl.DataFrame(schema=THREEPL_STOCK_SCHEMA)
     frames = [
-        store.read(THREEPL_STOCK, code, skus=products["sku"].drop_nulls().to_list())
-        for code in taken
-        if store.exists(THREEPL_STOCK, code)
+        store.read(THREEPL_STOCK, w.code, skus=products["sku"].drop_nulls().to_list()).with_columns(
+            _limit=pl.lit(now - timedelta(hours=w.freshness_hours))
+        )
+        for w in taken
+        if store.exists(THREEPL_STOCK, w.code)
     ]
-    return pl.concat([empty, *frames], how="diagonal_relaxed") if frames else empty
+    if not frames:
+        return empty
+    aged = pl.col("as_of").is_null() | (pl.col("as_of") < pl.col("_limit"))
+    return (
+        pl.concat([empty.with_columns(_limit=pl.lit(now)), *frames], how="diagonal_relaxed")
+        .with_columns(
+            quantity=pl.when(aged).then(0.0).otherwise(pl.col("quantity")),
+            fresh=pl.col("fresh") & ~aged,
+        )
+        .drop("_limit")
+    )
 
 
 @dg.definitions

@@ -6,11 +6,15 @@ import polars as pl
 from inventory_pipelines.defs.checks import preview, schema_check_result, schema_check_spec
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, SkuScope
 from inventory_pipelines.defs.resources import OdooResource
+from inventory_pipelines.defs.shared import INCOMING_PURCHASES, UNRESERVED_DEMAND
 from inventory_pipelines.odoo import supply
-from inventory_pipelines.odoo.supply_schemas import IncomingPurchasesSchema, SupplierInfoSchema
+from inventory_pipelines.odoo.supply_schemas import (
+    IncomingPurchasesSchema,
+    SupplierInfoSchema,
+    UnreservedDemandSchema,
+)
 
 SUPPLIERINFO = ["odoo", "supplierinfo"]
-INCOMING_PURCHASES = ["odoo", "incoming_purchases"]
 UNAMBIGUOUS_CODES_CHECK = "vendor_codes_unambiguous"
 #: how many ambiguous codes the check names one by one
 NAMED_CODES = 20
@@ -112,7 +116,34 @@ def incoming_purchases(context: dg.AssetExecutionContext, odoo: OdooResource, sk
     yield schema_check_result(INCOMING_PURCHASES, IncomingPurchasesSchema, frame)
 
 
+@dg.asset(
+    key=UNRESERVED_DEMAND,
+    group_name="odoo",
+    kinds={"odoo", "polars", "parquet"},
+    metadata={SCOPE_COLUMN: "sku", SORT_BY: ["sku", "warehouse"]},
+    check_specs=[schema_check_spec(UNRESERVED_DEMAND, UnreservedDemandSchema)],
+    description="Per SKU and warehouse, the units of open deliveries Odoo has not reserved: "
+    "sold beyond the shelf (ahead of a purchase on its way, or beyond stock). The allocation "
+    "counts them as pending until Odoo reserves them, so units sold ahead from incoming stock "
+    "are not offered again.",
+)
+def unreserved_demand(context: dg.AssetExecutionContext, odoo: OdooResource, sku_scope: SkuScope):
+    """Read the open deliveries' unreserved units (those of the SKU subset in a partial run)."""
+    with odoo.client() as client:
+        frame = supply.read_unreserved_demand(client, skus=sku_scope.skus)
+    yield dg.Output(
+        frame,
+        metadata={
+            "skus": frame["sku"].n_unique(),
+            "units": float(frame["quantity"].sum()),
+            "moves": int(frame["moves"].sum()),
+            "preview": preview(frame),
+        },
+    )
+    yield schema_check_result(UNRESERVED_DEMAND, UnreservedDemandSchema, frame)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     """The supply assets read from Odoo."""
-    return dg.Definitions(assets=[supplierinfo, incoming_purchases])
+    return dg.Definitions(assets=[supplierinfo, incoming_purchases, unreserved_demand])

@@ -14,6 +14,7 @@ from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
     CHANNEL_STOCK,
     FAST_PATH_PRIORITY,
+    INCOMING_PURCHASES,
     LOCATIONS,
     POLICY,
     PRODUCT_IDENTITY,
@@ -23,12 +24,23 @@ from inventory_pipelines.defs.shared import (
     SKU_VELOCITY,
     STEPS_IN_ONE_PROCESS,
     STOCK_QUANTS,
+    UNRESERVED_DEMAND,
 )
 
 #: what a change of stock in Odoo touches: the SKUs' products and quants, their canonical rows,
 #: their allocation and their publish on every channel
+#: a fast run reads, for its SKUs, what the allocation takes from Odoo in the same run: the
+#: quants, the purchase lines still to come (a receipt validated moves units from one to the
+#: other, never counted twice) and the deliveries Odoo has not reserved
 CHANGED_SKUS_SELECTION = dg.AssetSelection.assets(
-    PRODUCTS, STOCK_QUANTS, CANONICAL, QUARANTINE, CHANNEL_ALLOCATION, PUBLISHED
+    PRODUCTS,
+    STOCK_QUANTS,
+    INCOMING_PURCHASES,
+    UNRESERVED_DEMAND,
+    CANONICAL,
+    QUARANTINE,
+    CHANNEL_ALLOCATION,
+    PUBLISHED,
 )
 #: what started a run (a sensor or schedule name, "push"...)
 TRIGGER_TAG = "inventory/trigger"
