@@ -31,7 +31,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import polars as pl
@@ -107,7 +107,22 @@ class SnapshotSupply:
         if not present:
             return None
         frames = [self.store.read(VENDOR_STOCK, v, skus=skus) for v in present]
-        return pl.concat(frames, how="vertical_relaxed")
+        now = datetime.now(UTC)
+        # judged fresh at this moment, as the allocation judges it: a partition its schedule
+        # stopped reading sends nothing to the drop-ship route once its feed is too old
+        return pl.concat(
+            [
+                frame.with_columns(
+                    fresh=pl.col("fresh")
+                    & (
+                        pl.col("as_of")
+                        >= now - timedelta(hours=self.policy.vendors.get(v).freshness_hours)
+                    ).fill_null(False)
+                )
+                for v, frame in zip(present, frames, strict=True)
+            ],
+            how="diagonal_relaxed",
+        )
 
     def before_order(
         self, channel: str, external_id: str, skus: Sequence[str]

@@ -274,6 +274,13 @@ def fetch_channel_api(
             pages = list(connector.read_listings())
     except ChannelError as exc:
         return Fetched(0, problem=FeedProblem("unreachable", f"{source}: {exc}"))
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or listings of another shape
+        return Fetched(
+            0,
+            problem=FeedProblem(
+                "malformed_feed", f"{source}: the listings could not be read ({type(exc).__name__})"
+            ),
+        )
     for page in pages:
         for listing in page:
             item = {

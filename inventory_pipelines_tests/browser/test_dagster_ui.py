@@ -38,6 +38,7 @@ import httpx
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -344,11 +345,14 @@ def _asset_graph(driver: WebDriver, ui: Ui) -> list[str]:
     """Open the global asset lineage with every group expanded; the asset names it shows."""
 
     def labels() -> list[str]:
-        nodes = driver.find_elements(By.CSS_SELECTOR, "[class*='AssetNode_assetName']")
-        return [n.text for n in nodes if n.text.strip()]
+        try:
+            nodes = driver.find_elements(By.CSS_SELECTOR, "[class*='AssetNode_assetName']")
+            return [n.text for n in nodes if n.text.strip()]
+        except StaleElementReferenceException:  # re-rendered while read: the next poll reads it
+            return []
 
     # nodes outside the viewport are not rendered: a tall window holds the whole graph
-    driver.set_window_size(4800, 3200)
+    driver.set_window_size(6400, 5200)
     driver.get(f"{ui.url}/asset-groups")
     _wait("the lineage page", lambda: driver.find_elements(
         By.XPATH, "//*[normalize-space()='Global asset lineage']"

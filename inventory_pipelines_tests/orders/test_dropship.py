@@ -340,6 +340,19 @@ def test_the_supply_before_an_order_leaves_that_order_out(migrated_ledger_url, t
         write_stock(sold_out, "SKU-1", own=10.0, vendor=0.0)
         nothing = SnapshotSupply(policy, engine, sold_out)
         assert nothing.before_order("shopify", "1", ["SKU-1"]) == {}  # no drop-ship stock
+        # a vendor partition its schedule stopped reading: too old now, so nothing goes to the
+        # drop-ship route on its stored figures (the allocation shows that vendor at 0 too)
+        stale = TableStore(tmp_path / "stale")
+        write_stock(stale, "SKU-1", own=10.0, vendor=6.0)
+        hours = policy.vendors.get(VENDOR_CODE).freshness_hours
+        old = stale.read(("supply", "vendor_stock"), VENDOR_CODE).with_columns(
+            as_of=pl.lit(datetime.now(UTC) - timedelta(hours=hours + 1)).cast(
+                pl.Datetime("us", "UTC")
+            )
+        )
+        stale.write(("supply", "vendor_stock"), old, VENDOR_CODE)
+        aged = SnapshotSupply(policy, engine, stale).before_order("shopify", "1", ["SKU-1"])
+        assert aged == {}
     finally:
         engine.dispose()
 

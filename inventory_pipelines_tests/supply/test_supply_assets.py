@@ -122,8 +122,28 @@ def test_a_vendor_partition_maps_its_feed_through_odoos_supplierinfo(vendors, tm
         upstream = dg.AssetSpec(list(SUPPLIERINFO))
         first = dg.materialize([upstream, vendor_stock_asset], resources=run, partition_key=VENDOR)
         second = dg.materialize([upstream, vendor_stock_asset], resources=run, partition_key=VENDOR)
+        # the vendor runs out of its first code: that SKU is dirty for the next batch, at once
+        vendors.state.add_feed(VENDOR, [(code, 0 if i == 0 else 10 + i)
+                                         for i, code in enumerate(codes)])  # fmt: skip
+        vendors.state.set_dirt(VENDOR, negative=1, missing_codes=1)
+        from inventory_pipelines.ledger import create_engine, dirty
 
-    assert snapshot.success and first.success and second.success
+        engine = create_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+        with engine.connect() as conn:  # the first read marked every SKU it brought
+            before = {r.sku: r.marks for r in dirty.rows(conn)}
+        third = dg.materialize([upstream, vendor_stock_asset], resources=run, partition_key=VENDOR)
+        with engine.connect() as conn:
+            marked = {r.sku: (r.reason, r.marks) for r in dirty.rows(conn)}
+        engine.dispose()
+
+    assert snapshot.success and first.success and second.success and third.success
+    assert materialization(second, VENDOR_STOCK)["skus_changed"] == 0  # a 304 changes nothing
+    emptied = set(mine.filter(pl.col("vendor_code") == codes[0])["sku"])
+    # a new vendor's stock reaches the channels too (SKUs it sells none of change nothing)
+    assert before and set(before) <= set(mine["sku"])
+    assert {sku for sku, (_, n) in marked.items() if n > before.get(sku, 0)} == emptied
+    assert {marked[sku][0] for sku in emptied} == {f"vendor {VENDOR} feed changed"}
+    assert materialization(third, VENDOR_STOCK)["skus_changed"] == len(emptied)
     stock_figures = materialization(first, VENDOR_STOCK)
     assert stock_figures["fetch_status"] == 200 and stock_figures["stale"] == 0
     assert stock_figures["quarantined"] == 3  # one negative, one unknown code, one without
@@ -135,9 +155,9 @@ def test_a_vendor_partition_maps_its_feed_through_odoos_supplierinfo(vendors, tm
     quarantine = store.read(SUPPLY_QUARANTINE, VENDOR)
     assert set(stock["vendor"]) == {VENDOR}
     assert set(stock["sku"]) == set(mine["sku"])
-    assert stock_figures["units"] == pytest.approx(stock["quantity"].sum())
+    assert materialization(third, VENDOR_STOCK)["units"] == pytest.approx(stock["quantity"].sum())
     # the buffer of vendors.yml (1 unit) is held back from what the vendor said
-    sold = stock.filter(pl.col("reason").is_null())
+    sold = stock.filter(pl.col("reason").is_null() & (pl.col("feed_quantity") > 0))
     assert ((sold["feed_quantity"] - sold["quantity"]) == 1).all()
     assert sorted(quarantine["reason"]) == ["missing_code", "negative_quantity", "unknown_code"]
 
@@ -237,3 +257,17 @@ def test_a_3pl_warehouse_whose_stock_comes_from_its_feed_sells_what_its_stock_so
         assert west[unlisted]["on_hand"] == 0  # both books must see it
     others = canonical.filter(pl.col("warehouse") != "WEST")
     assert (others["on_hand"] == others["odoo_on_hand"]).all()
+
+
+def test_a_vendor_partition_before_the_first_snapshot_fails_saying_what_to_run(vendors, tmp_path):
+    rules = rules_pointing_at(vendors, tmp_path)
+    result = dg.materialize(
+        [dg.AssetSpec(list(SUPPLIERINFO)), vendor_stock_asset],
+        resources=resources(tmp_path, rules),
+        partition_key=VENDOR,
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.to_string()
+    assert "odoo/supplierinfo has not been read yet" in message and "refresh_inventory" in message

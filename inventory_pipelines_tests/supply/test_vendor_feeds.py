@@ -424,3 +424,21 @@ def test_a_vendor_on_the_generic_channel_api_reports_its_listings_as_stock(
     assert set(quarantine["reason"]) <= {"missing_code"}
     expected = {f"OUR-{i}": float(p.quantity) for i, p in enumerate(listings, start=1)}
     assert dict(stock.select("sku", "feed_quantity").iter_rows()) == expected
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>maintenance</html>", b'{"items": [{"sku": "A"}]}', b'{"items": "x"}']
+)
+def test_a_channel_api_answer_of_another_shape_is_a_malformed_feed_not_a_crash(body) -> None:
+    """Not JSON, a listing without its id, a list that is not one: the vendor's run records a
+    malformed feed (and keeps its last good parse) instead of failing."""
+    import httpx
+
+    from inventory_pipelines.rules.feeds import ChannelApiFeed
+    from inventory_pipelines.supply.sources import fetch_channel_api
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    feed = ChannelApiFeed(kind="channel_api", url="http://127.0.0.1:9/", secret_env="PORTAL_KEY")
+    fetched = fetch_channel_api(feed, transport=transport, environ={"PORTAL_KEY": "k" * 16})
+    assert fetched.problem is not None and fetched.problem.reason == "malformed_feed"
+    assert "could not be read" in fetched.problem.detail and "k" * 16 not in fetched.problem.detail

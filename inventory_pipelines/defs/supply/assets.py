@@ -18,7 +18,7 @@ cannot write into it without racing it. They have its columns (plus ``feed``, ``
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -46,7 +46,9 @@ from inventory_pipelines.defs.shared import (
     threepl_partitions,
     vendor_partitions,
 )
+from inventory_pipelines.ledger import dirty
 from inventory_pipelines.reconciliation.threepl import ThreeplDriftSchema, threepl_drift
+from inventory_pipelines.rules.warehouses import StockSource
 from inventory_pipelines.supply.feeds import read_feed, threepl_feed, vendor_feed
 from inventory_pipelines.supply.model import FeedRead
 from inventory_pipelines.supply.schemas import (
@@ -145,6 +147,12 @@ def vendor_stock_asset(
     """Read one vendor's feed, map its codes through Odoo's supplierinfo, judge its age."""
     vendor = rules.policy().vendors.get(context.partition_key)
     store = TableStore(io_manager.base_dir)
+    if not store.exists(SUPPLIERINFO):
+        raise dg.Failure(
+            f"vendor {vendor.code}: odoo/supplierinfo has not been read yet, so no vendor code "
+            "can be mapped to a SKU. Run refresh_inventory (or wait for the nightly "
+            "reconcile_all), then this partition again; meanwhile the vendor sells nothing."
+        )
     supplierinfo = store.read(SUPPLIERINFO)
     now = datetime.now(UTC)
     with ledger.engine() as engine:
@@ -159,10 +167,17 @@ def vendor_stock_asset(
     stock, quarantine = vendor_stock(read, supplierinfo, vendor, now=now)
     if read.problem is not None:
         context.log.warning(f"vendor {vendor.code}: {read.problem.describe()}")
+    changed = _mark_changed(
+        ledger, store, VENDOR_STOCK, context.partition_key, stock, f"vendor {vendor.code}"
+    )
     yield dg.Output(
         stock,
         output_name="vendor_stock",
-        metadata={**feed_figures(read, stock, quarantine), "preview": preview(stock)},
+        metadata={
+            **feed_figures(read, stock, quarantine),
+            "skus_changed": changed,
+            "preview": preview(stock),
+        },
     )
     yield dg.Output(
         quarantine,
@@ -227,10 +242,26 @@ def threepl_stock_asset(
     stock, quarantine = threepl_stock(read, products, warehouse, now=now)
     if read.problem is not None:
         context.log.warning(f"3PL {warehouse.code}: {read.problem.describe()}")
+    changed = (
+        _mark_changed(
+            ledger,
+            TableStore(io_manager.base_dir),
+            THREEPL_STOCK,
+            context.partition_key,
+            stock,
+            f"3PL {warehouse.code}",
+        )
+        if warehouse.stock_source is not StockSource.ODOO
+        else 0  # compared with Odoo only: no channel quantity depends on it
+    )
     yield dg.Output(
         stock,
         output_name="threepl_stock",
-        metadata={**feed_figures(read, stock, quarantine), "preview": preview(stock)},
+        metadata={
+            **feed_figures(read, stock, quarantine),
+            "skus_changed": changed,
+            "preview": preview(stock),
+        },
     )
     yield dg.Output(
         quarantine,
@@ -313,6 +344,37 @@ def threepl_drift_asset(
         severity=dg.AssetCheckSeverity.WARN,
         metadata=result.metadata,
     )
+
+
+def _mark_changed(
+    ledger: LedgerResource,
+    store: TableStore,
+    key: Sequence[str],
+    partition: str,
+    stock: pl.DataFrame,
+    source: str,
+) -> int:
+    """Mark dirty, for the next batch (`batch_sync`, every 15 minutes), the SKUs whose sellable
+    quantity this feed changes against what its partition held (a SKU it no longer lists
+    included): a vendor at 0 since 09:00 reaches the channels then, not at the nightly run.
+    Returns how many were marked."""
+    new = stock.select("sku", pl.col("quantity").alias("_new"))
+    old = (
+        store.read(key, partition).select("sku", pl.col("quantity").alias("_old"))
+        if store.exists(key, partition)
+        else pl.DataFrame(schema={"sku": pl.Utf8, "_old": pl.Float64})
+    )
+    moved = (
+        old.join(new, on="sku", how="full", coalesce=True)
+        .filter(pl.col("_old").fill_null(0.0) != pl.col("_new").fill_null(0.0))
+        .get_column("sku")
+        .drop_nulls()
+        .to_list()
+    )
+    if moved:
+        with ledger.engine() as engine, engine.connect() as conn:
+            dirty.mark(conn, dict.fromkeys(moved, f"{source} feed changed"))
+    return len(moved)
 
 
 @dg.definitions
