@@ -165,27 +165,11 @@ def vendor_stock_asset(
             environ=feed_environment(),
         )
     stock, quarantine = vendor_stock(read, supplierinfo, vendor, now=now)
-    if read.problem is not None:
-        context.log.warning(f"vendor {vendor.code}: {read.problem.describe()}")
-    changed = _mark_changed(
-        ledger, store, VENDOR_STOCK, context.partition_key, stock, f"vendor {vendor.code}"
+    source = f"vendor {vendor.code}"
+    changed = _mark_changed(ledger, store, VENDOR_STOCK, context.partition_key, stock, source)
+    yield from _feed_outputs(
+        context, source, read, changed, ("vendor_stock", stock), ("quarantine", quarantine)
     )
-    yield dg.Output(
-        stock,
-        output_name="vendor_stock",
-        metadata={
-            **feed_figures(read, stock, quarantine),
-            "skus_changed": changed,
-            "preview": preview(stock),
-        },
-    )
-    yield dg.Output(
-        quarantine,
-        output_name="quarantine",
-        metadata={"rows": quarantine.height, "preview": preview(quarantine)},
-    )
-    yield schema_check_result(VENDOR_STOCK, VendorStockSchema, stock)
-    yield schema_check_result(SUPPLY_QUARANTINE, SupplyQuarantineSchema, quarantine)
 
 
 @dg.multi_asset(
@@ -240,8 +224,7 @@ def threepl_stock_asset(
             environ=feed_environment(),
         )
     stock, quarantine = threepl_stock(read, products, warehouse, now=now)
-    if read.problem is not None:
-        context.log.warning(f"3PL {warehouse.code}: {read.problem.describe()}")
+    source = f"3PL {warehouse.code}"
     changed = (
         _mark_changed(
             ledger,
@@ -249,27 +232,14 @@ def threepl_stock_asset(
             THREEPL_STOCK,
             context.partition_key,
             stock,
-            f"3PL {warehouse.code}",
+            source,
         )
         if warehouse.stock_source is not StockSource.ODOO
         else 0  # compared with Odoo only: no channel quantity depends on it
     )
-    yield dg.Output(
-        stock,
-        output_name="threepl_stock",
-        metadata={
-            **feed_figures(read, stock, quarantine),
-            "skus_changed": changed,
-            "preview": preview(stock),
-        },
+    yield from _feed_outputs(
+        context, source, read, changed, ("threepl_stock", stock), ("threepl_quarantine", quarantine)
     )
-    yield dg.Output(
-        quarantine,
-        output_name="threepl_quarantine",
-        metadata={"rows": quarantine.height, "preview": preview(quarantine)},
-    )
-    yield schema_check_result(THREEPL_STOCK, ThreeplStockSchema, stock)
-    yield schema_check_result(THREEPL_QUARANTINE, SupplyQuarantineSchema, quarantine)
 
 
 @dg.asset(
@@ -344,6 +314,47 @@ def threepl_drift_asset(
         severity=dg.AssetCheckSeverity.WARN,
         metadata=result.metadata,
     )
+
+
+#: each supply output's key and pandera schema, by output name
+_OUTPUTS = {
+    "vendor_stock": (VENDOR_STOCK, VendorStockSchema),
+    "quarantine": (SUPPLY_QUARANTINE, SupplyQuarantineSchema),
+    "threepl_stock": (THREEPL_STOCK, ThreeplStockSchema),
+    "threepl_quarantine": (THREEPL_QUARANTINE, SupplyQuarantineSchema),
+}
+
+
+def _feed_outputs(
+    context: dg.AssetExecutionContext,
+    source: str,
+    read: FeedRead,
+    changed: int,
+    stock: tuple[str, pl.DataFrame],
+    quarantine: tuple[str, pl.DataFrame],
+):
+    """What a feed's run yields: its stock (with the feed's figures) and its quarantine, then
+    the schema check of each; a feed problem logged first."""
+    if read.problem is not None:
+        context.log.warning(f"{source}: {read.problem.describe()}")
+    (stock_name, stock_frame), (quarantine_name, quarantine_frame) = stock, quarantine
+    yield dg.Output(
+        stock_frame,
+        output_name=stock_name,
+        metadata={
+            **feed_figures(read, stock_frame, quarantine_frame),
+            "skus_changed": changed,
+            "preview": preview(stock_frame),
+        },
+    )
+    yield dg.Output(
+        quarantine_frame,
+        output_name=quarantine_name,
+        metadata={"rows": quarantine_frame.height, "preview": preview(quarantine_frame)},
+    )
+    for name, frame in (stock, quarantine):
+        key, schema = _OUTPUTS[name]
+        yield schema_check_result(key, schema, frame)
 
 
 def _mark_changed(
