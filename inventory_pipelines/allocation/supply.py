@@ -241,16 +241,28 @@ def dropship_pending(
 
     `rows` (sku, units, reserved_at): the ledger's open drop-ship units, `reserved_at` when the
     order went into Odoo (null: not yet). A unit counts until every fresh feed of a vendor of
-    its SKU is dated after that moment (the vendor has had the purchase order Odoo raised; its
-    buffer covers one slower to book it); with no fresh feed for the SKU it counts on.
+    its SKU was written after that moment (the vendor has had the purchase order Odoo raised;
+    its buffer covers one slower to book it): a row's ``written_at`` where the table has it
+    (null, unknown, keeps the unit counting), else its ``as_of``; with no fresh feed for the
+    SKU it counts on.
     """
     lazy = _conformed(rows, DROPSHIP_PENDING_COLUMNS, "drop-ship pending rows")
     if vendor_stock is not None:
+        has_written = "written_at" in vendor_stock.lazy().collect_schema()
+        columns = dict(VENDOR_STOCK_COLUMNS)
+        if has_written:
+            columns["written_at"] = pl.Datetime("us", "UTC")
+        written = pl.col("written_at" if has_written else "as_of")
         oldest = (
-            _conformed(vendor_stock, VENDOR_STOCK_COLUMNS, "supply/vendor_stock")
+            _conformed(vendor_stock, columns, "supply/vendor_stock")
             .filter(pl.col("fresh").fill_null(False))
             .group_by("sku")
-            .agg(pl.col("as_of").min().alias("_feeds_as_of"))
+            .agg(
+                pl.when(written.is_null().any())
+                .then(None)
+                .otherwise(written.min())
+                .alias("_feeds_as_of")
+            )
         )
         lazy = lazy.join(oldest, on="sku", how="left")
     else:

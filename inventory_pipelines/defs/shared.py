@@ -12,6 +12,9 @@ import dagster as dg
 from inventory_pipelines.rules import load_policy
 
 POLICY = load_policy()
+#: the warehouses whose on-hand comes from their 3PL's feed (stock_source feed or both): a run
+#: that builds their canonical rows reads Odoo's done moves first (what left since the feed)
+FEED_WAREHOUSES = [w.code for w in POLICY.warehouses.warehouses if w.stock_source != "odoo"]
 
 # -- asset keys --------------------------------------------------------------------------------
 PRODUCTS = ["odoo", "products"]

@@ -5,8 +5,15 @@ conditional request sends back (its ETag as ``If-None-Match``, its Last-Modified
 ``If-Modified-Since``) and where the parse of that body lives on the data plane
 (``cache_key``), so a 304 on any machine reuses it: no local file is the source of truth.
 
+When the feed was true (`GoodFetch.as_of`, `written_by`, `written_after`): its Last-Modified
+(or file time) where the source states one; else the row knows when the body was first
+fetched (`fetched_at`), when the source last served it again or answered 304 for it
+(`confirmed_at`, `record_confirmed`), and the last confirmation of the body it replaced
+(`changed_after`: this body was written after it).
+
 Two runs of one feed may finish in either order: a good fetch replaces the stored one only if
-it was fetched no earlier (`record_good`), so a slow run never puts back an older feed.
+it was fetched no earlier (`record_good`), so a slow run never puts back an older feed; a
+confirmation only ever confirms the body that is still stored.
 """
 
 from __future__ import annotations
@@ -35,9 +42,33 @@ class GoodFetch:
     object_name: str | None
     content_digest: str
     cache_key: str
-    feed_as_of: dt.datetime | None
+    feed_as_of: dt.datetime | None  # what the source states (Last-Modified, file time)
     rows: int
-    fetched_at: dt.datetime
+    fetched_at: dt.datetime  # when this body was first fetched
+    confirmed_at: dt.datetime | None = None  # last served again or 304 (None: at fetched_at)
+    changed_after: dt.datetime | None = None  # the replaced body's last confirmation
+
+    @property
+    def confirmed(self) -> dt.datetime:
+        """When the source last vouched for this body."""
+        return self.confirmed_at or self.fetched_at
+
+    @property
+    def as_of(self) -> dt.datetime:
+        """When the feed was current: its stated time, else its last confirmation."""
+        return self.feed_as_of or self.confirmed
+
+    @property
+    def written_by(self) -> dt.datetime:
+        """No row of the body can be true later than this: its stated time, else its first
+        fetch."""
+        return self.feed_as_of or self.fetched_at
+
+    @property
+    def written_after(self) -> dt.datetime | None:
+        """The body was written after this: its stated time, else the replaced body's last
+        confirmation (None: unknown)."""
+        return self.feed_as_of or self.changed_after
 
 
 @dataclass(frozen=True)
@@ -77,6 +108,8 @@ def get(conn: Connection, feed: str) -> FeedRecord | None:
             feed_as_of=row.feed_as_of,
             rows=row.rows,
             fetched_at=row.fetched_at,
+            confirmed_at=row.confirmed_at,
+            changed_after=row.changed_after,
         )
     return FeedRecord(row.feed, row.source, good, row.checked_at, row.last_status, row.last_error)
 
@@ -94,6 +127,8 @@ def record_good(conn: Connection, fetch: GoodFetch, status: int = 200) -> bool:
         "feed_as_of": fetch.feed_as_of,
         "rows": fetch.rows,
         "fetched_at": fetch.fetched_at,
+        "confirmed_at": fetch.confirmed,
+        "changed_after": fetch.changed_after,
     }
     attempt = {"checked_at": fetch.fetched_at, "last_status": status, "last_error": None}
     with write_transaction(conn):
@@ -108,6 +143,43 @@ def record_good(conn: Connection, fetch: GoodFetch, status: int = 200) -> bool:
         )
         # a row comes back only when it was written (rowcount of an upsert differs by driver)
         return conn.execute(statement.returning(supply_feeds.c.feed)).first() is not None
+
+
+def record_confirmed(
+    conn: Connection,
+    feed: str,
+    digest: str,
+    status: int,
+    confirmed_at: dt.datetime,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    feed_as_of: dt.datetime | None = None,
+) -> bool:
+    """The source vouched again for the stored body of digest `digest` (a 304, or the same
+    body served again): its confirmation moves to `confirmed_at`, its validators and stated
+    time to what this answer said (where it said them). False when the stored body is another
+    one by now (a newer run replaced it), which is kept as it is."""
+    stored = supply_feeds.c.confirmed_at
+    changes: dict[str, Any] = {
+        # the later of two overlapping runs' confirmations
+        "confirmed_at": sa.case((stored > confirmed_at, stored), else_=confirmed_at),
+        "checked_at": confirmed_at,
+        "last_status": status,
+        "last_error": None,
+    }
+    if etag is not None:
+        changes["etag"] = etag
+    if last_modified is not None:
+        changes["last_modified"] = last_modified
+        changes["feed_as_of"] = feed_as_of
+    with write_transaction(conn):
+        result = conn.execute(
+            supply_feeds.update()
+            .where(supply_feeds.c.feed == feed, supply_feeds.c.content_digest == digest)
+            .values(**changes)
+        )
+        return result.rowcount == 1
 
 
 def record_attempt(

@@ -767,14 +767,30 @@ def order_pending(conn: Connection, channel: str, external_id: str) -> dict[str,
         return {sku: (int(q), int(d)) for sku, q, d in conn.execute(query)}
 
 
-def pending_dropship_rows(conn: Connection) -> list[tuple[str, int, dt.datetime | None]]:
-    """(sku, units, reserved_at) of the open pending rows with units on the drop-ship route:
-    what the allocation counts against the vendors' stock until their feeds show it."""
+#: SKUs per IN (...) query
+_IN_CHUNK = 500
+
+
+def pending_dropship_rows(
+    conn: Connection, skus: Sequence[str] | None = None
+) -> list[tuple[str, int, dt.datetime | None]]:
+    """(sku, units, reserved_at) of the open pending rows with units on the drop-ship route
+    (of `skus` only, when given): what the allocation counts against the vendors' stock until
+    their feeds show it."""
     query = sa.select(
         pending_units.c.sku, pending_units.c.dropship_quantity, pending_units.c.reserved_at
     ).where(pending_units.c.released_at.is_(None), pending_units.c.dropship_quantity > 0)
     with read_transaction(conn):
-        return [(sku, int(units), at) for sku, units, at in conn.execute(query)]
+        if skus is None:
+            return [(sku, int(units), at) for sku, units, at in conn.execute(query)]
+        wanted = sorted(set(skus))
+        return [
+            (sku, int(units), at)
+            for start in range(0, len(wanted), _IN_CHUNK)
+            for sku, units, at in conn.execute(
+                query.where(pending_units.c.sku.in_(wanted[start : start + _IN_CHUNK]))
+            )
+        ]
 
 
 def pending_by_sku(conn: Connection, snapshot_at: dt.datetime | None) -> dict[str, int]:

@@ -419,7 +419,11 @@ supply_feeds = Table(
     Column("cache_key", String(255), nullable=True),  # the data plane partition of its parse
     Column("feed_as_of", UtcDateTime, nullable=True),  # Last-Modified, or the file's mtime
     Column("rows", Integer, nullable=True),
-    Column("fetched_at", UtcDateTime, nullable=True),  # when that body was fetched (a 200)
+    Column("fetched_at", UtcDateTime, nullable=True),  # when that body was first fetched
+    # when the source last served that body again or answered 304 for it
+    Column("confirmed_at", UtcDateTime, nullable=True),
+    # the last confirmation of the body it replaced: it was written after (null: unknown)
+    Column("changed_after", UtcDateTime, nullable=True),
     # the last attempt, whatever its outcome
     Column("checked_at", UtcDateTime, nullable=False),
     Column("last_status", Integer, nullable=False),  # 200, 304, an HTTP error, 0 unreachable

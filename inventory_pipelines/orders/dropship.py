@@ -148,7 +148,7 @@ class SnapshotSupply:
         with self.ledger.connect() as conn:
             units, sold, _ = fences.allocation_inputs(conn, fence_signature(self.policy), as_of)
             mine = inbox.order_pending(conn, channel, external_id)
-            rows = inbox.pending_dropship_rows(conn)
+            rows = inbox.pending_dropship_rows(conn, wanted)
         dropship = dropship_pending(
             pl.DataFrame(rows, schema=DROPSHIP_PENDING_COLUMNS, orient="row"), vendor_stock
         )

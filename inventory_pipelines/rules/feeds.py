@@ -15,7 +15,8 @@ Three kinds, told apart by ``kind``:
 
 ``columns`` names the feed's columns (CSV header or JSON keys): ``code`` (the supplier's
 product code; for a 3PL, our SKU), ``quantity`` and, optionally, ``updated_at`` (when the
-row's quantity was true; rows older than the freshness limit count as zero).
+row's quantity was true; rows older than the freshness limit count as zero), read in
+``timezone`` when written without an offset.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import codecs
 import fnmatch
 import re
+import zoneinfo
 from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlparse
@@ -56,6 +58,20 @@ class FeedColumns(_Strict):
     code: str = Field(default="code", min_length=1)
     quantity: str = Field(default="quantity", min_length=1)
     updated_at: str | None = Field(default=None, min_length=1)
+    #: the time zone of an ``updated_at`` written without an offset (an IANA name such as
+    #: Europe/Berlin); one with an offset or Z is read as written
+    timezone: str = Field(default="UTC", min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as UTC or Europe/Berlin"
+            ) from None
+        return value
 
 
 class _FileFeed(_Strict):

@@ -14,12 +14,21 @@ body, in the same folder or bucket as every other table). So:
   then decides whether it is still fresh, so a feed that stays broken goes stale and counts
   zero. With no last good parse, there is no feed (zero, and the reason).
 
+When the feed was true: the time the source states (Last-Modified, a file's time, never later
+than the read) where it states one. Else a body is current as of its last confirmation (the
+source served it again, or answered 304), so a source that stops answering makes it stale;
+and it was written after the last confirmation of the body it replaced, which is when the
+drop-ship units reserved before it may show in it (`FeedRead.written_after`).
+
 Each feed keeps its current parse and the one before (a run that read the ledger just before
-a newer fetch may still ask for it); older parses are deleted.
+a newer fetch may still ask for it); older parses are deleted. Two runs of one feed at once:
+the one that fetched later wins in the ledger, and the other returns that feed, prunes
+nothing and writes nothing else (a parse it wrote meanwhile is pruned by the next run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import time
@@ -104,6 +113,50 @@ def _prune(store: TableStore, feed: str, keep: set[str]) -> None:
             _delete_parse(store, key)
 
 
+def _from_good(
+    feed_name: str,
+    good: ledger_feeds.GoodFetch,
+    parsed: pl.DataFrame,
+    *,
+    status: int,
+    encoding: str | None,
+    problem: FeedProblem | None = None,
+    from_cache: bool = True,
+) -> FeedRead:
+    return FeedRead(
+        feed=feed_name,
+        source=good.source,
+        parsed=parsed,
+        status=status,
+        feed_as_of=good.as_of,
+        fetched_at=good.fetched_at,
+        written_by=good.written_by,
+        written_after=good.written_after,
+        from_cache=from_cache,
+        problem=problem,
+        object_name=good.object_name,
+        encoding=encoding,
+    )
+
+
+def _stated(fetched: Fetched, now: datetime) -> datetime | None:
+    """The time the source states for its feed, never later than now (a clock ahead of ours
+    does not make a feed fresher than the moment it was read)."""
+    return min(fetched.feed_as_of, now) if fetched.feed_as_of is not None else None
+
+
+def _current(
+    engine: Engine, store: TableStore, feed_name: str
+) -> tuple[ledger_feeds.GoodFetch, pl.DataFrame] | None:
+    """The good fetch the ledger holds now and its parse (None: none, or its parse is gone)."""
+    with engine.connect() as conn:
+        record = ledger_feeds.get(conn, feed_name)
+    if record is None or record.good is None:
+        return None
+    parsed = _read_parse(store, record.good.cache_key)
+    return None if parsed is None else (record.good, parsed)
+
+
 def read_feed(
     feed_name: str,
     feed: AnyFeed,
@@ -117,12 +170,8 @@ def read_feed(
 ) -> FeedRead:
     """Fetch `feed` (named `feed_name` in the ledger) and return the parse in use (module)."""
     source = feed_source(feed)
-    with engine.connect() as conn:
-        record = ledger_feeds.get(conn, feed_name)
-    good = record.good if record is not None else None
-    cached = _read_parse(store, good.cache_key) if good is not None else None
-    if cached is None:
-        good = None  # its parse is gone: fetch the feed whole again
+    held = _current(engine, store, feed_name)
+    good, cached = held if held is not None else (None, None)  # no parse: fetch it whole
     validators = (
         Validators(good.etag, good.last_modified, good.object_name) if good is not None else None
     )
@@ -130,20 +179,7 @@ def read_feed(
     encoding = getattr(feed, "encoding", None)
 
     if fetched.status == 304 and good is not None and cached is not None:
-        with engine.connect() as conn:
-            ledger_feeds.record_attempt(conn, feed_name, source, 304, now)
-        return FeedRead(
-            feed=feed_name,
-            source=source,
-            parsed=cached,
-            status=304,
-            # Last-Modified when the server says it; else the server confirmed it just now
-            feed_as_of=fetched.feed_as_of or good.feed_as_of or now,
-            fetched_at=good.fetched_at,
-            from_cache=True,
-            object_name=good.object_name,
-            encoding=encoding,
-        )
+        return _confirmed(feed_name, good, cached, fetched, 304, now, engine, store, encoding)
 
     problem = fetched.problem
     if fetched.status == 304:
@@ -151,43 +187,17 @@ def read_feed(
             "http_error", f"{source} answered 304 to a request without validators"
         )
     elif fetched.has_body:
+        digest = _digest(fetched)
+        if good is not None and cached is not None and digest == good.content_digest:
+            # the same body served again: it is confirmed, not new
+            return _confirmed(feed_name, good, cached, fetched, 200, now, engine, store, encoding)
         try:
             parsed = _parse(feed, fetched)
         except FeedUnusable as exc:
             problem = FeedProblem(exc.reason, exc.detail, exc.excerpt)
         else:
-            digest = _digest(fetched)
-            key = f"{_slug(feed_name)}-{digest[:16]}"
-            if _read_parse(store, key) is None:
-                store.write(PARSES_KEY, parsed, key)
-            feed_as_of = fetched.feed_as_of or now
-            with engine.connect() as conn:
-                ledger_feeds.record_good(
-                    conn,
-                    ledger_feeds.GoodFetch(
-                        feed=feed_name,
-                        source=source,
-                        etag=fetched.etag,
-                        last_modified=fetched.last_modified,
-                        object_name=fetched.object_name,
-                        content_digest=digest,
-                        cache_key=key,
-                        feed_as_of=feed_as_of,
-                        rows=parsed.height,
-                        fetched_at=now,
-                    ),
-                )
-            keep = {key} | ({record.good.cache_key} if record and record.good else set())
-            _prune(store, feed_name, keep)
-            return FeedRead(
-                feed=feed_name,
-                source=source,
-                parsed=parsed,
-                status=200,
-                feed_as_of=feed_as_of,
-                fetched_at=now,
-                object_name=fetched.object_name,
-                encoding=encoding,
+            return _replaced(
+                feed_name, source, good, fetched, parsed, digest, now, engine, store, encoding
             )
     problem = problem or FeedProblem("unreachable", f"{source} brought nothing")
     with engine.connect() as conn:
@@ -195,17 +205,8 @@ def read_feed(
             conn, feed_name, source, fetched.status, now, problem.describe()
         )
     if good is not None and cached is not None:
-        return FeedRead(
-            feed=feed_name,
-            source=source,
-            parsed=cached,
-            status=fetched.status,
-            feed_as_of=good.feed_as_of or good.fetched_at,
-            fetched_at=good.fetched_at,
-            from_cache=True,
-            problem=problem,
-            object_name=good.object_name,
-            encoding=encoding,
+        return _from_good(
+            feed_name, good, cached, status=fetched.status, encoding=encoding, problem=problem
         )
     return FeedRead(
         feed=feed_name,
@@ -216,4 +217,90 @@ def read_feed(
         fetched_at=None,
         problem=problem,
         encoding=encoding,
+    )
+
+
+def _confirmed(
+    feed_name: str,
+    good: ledger_feeds.GoodFetch,
+    cached: pl.DataFrame,
+    fetched: Fetched,
+    status: int,
+    now: datetime,
+    engine: Engine,
+    store: TableStore,
+    encoding: str | None,
+) -> FeedRead:
+    """The source vouched again for the body in use (a 304, or the same body): its
+    confirmation (and stated time, where the answer states one) moves on."""
+    stated = _stated(fetched, now)
+    with engine.connect() as conn:
+        still = ledger_feeds.record_confirmed(
+            conn,
+            feed_name,
+            good.content_digest,
+            status,
+            now,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified if stated is not None else None,
+            feed_as_of=stated,
+        )
+    if not still:  # a newer run replaced the body meanwhile: that one is the feed now
+        held = _current(engine, store, feed_name)
+        if held is not None:
+            return _from_good(feed_name, *held, status=status, encoding=encoding)
+    confirmed = dataclasses.replace(
+        good,
+        confirmed_at=max(good.confirmed, now),
+        feed_as_of=stated if stated is not None else good.feed_as_of,
+    )
+    return _from_good(feed_name, confirmed, cached, status=status, encoding=encoding)
+
+
+def _replaced(
+    feed_name: str,
+    source: str,
+    good: ledger_feeds.GoodFetch | None,
+    fetched: Fetched,
+    parsed: pl.DataFrame,
+    digest: str,
+    now: datetime,
+    engine: Engine,
+    store: TableStore,
+    encoding: str | None,
+) -> FeedRead:
+    """A new body: its parse written, the ledger pointed at it, older parses pruned. When a
+    newer run recorded its own body first, that one stays the feed and is returned."""
+    key = f"{_slug(feed_name)}-{digest[:16]}"
+    if _read_parse(store, key) is None:
+        store.write(PARSES_KEY, parsed, key)
+    stated = _stated(fetched, now)
+    fetch_record = ledger_feeds.GoodFetch(
+        feed=feed_name,
+        source=source,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified if stated is not None else None,
+        object_name=fetched.object_name,
+        content_digest=digest,
+        cache_key=key,
+        feed_as_of=stated,
+        rows=parsed.height,
+        fetched_at=now,
+        confirmed_at=now,
+        # written after the body it replaces was last vouched for; a first body without a
+        # stated time: unknown
+        changed_after=good.confirmed if good is not None else None,
+    )
+    with engine.connect() as conn:
+        recorded = ledger_feeds.record_good(conn, fetch_record)
+    if not recorded:
+        # a run that fetched later recorded first: its body is the feed; nothing is pruned
+        held = _current(engine, store, feed_name)
+        if held is not None:
+            return _from_good(feed_name, *held, status=200, encoding=encoding)
+    else:
+        keep = {key} | ({good.cache_key} if good is not None else set())
+        _prune(store, feed_name, keep)
+    return _from_good(
+        feed_name, fetch_record, parsed, status=200, encoding=encoding, from_cache=False
     )

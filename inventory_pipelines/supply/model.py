@@ -37,8 +37,15 @@ class FeedRead:
     source: str  # the URL or path, without query or credentials
     parsed: pl.DataFrame | None
     status: int  # 200, 304, an HTTP error status, 404 (no file), 0 (not reached)
-    feed_as_of: datetime | None  # when the parsed feed was true (Last-Modified, mtime...)
-    fetched_at: datetime | None  # when the body in use was fetched
+    #: when the feed was current (a row without its own time is true as of then): the time
+    #: the source states (Last-Modified, the file's time), else its last confirmation
+    feed_as_of: datetime | None
+    fetched_at: datetime | None  # when the body in use was first fetched
+    #: no row of the body is true later than this (a row's own later time is cut to it)
+    written_by: datetime | None = None
+    #: the body was written after this: its stated time, else the last confirmation of the
+    #: body it replaced (None: unknown; the drop-ship units reserved before are not in it)
+    written_after: datetime | None = None
     from_cache: bool = False  # the parse is the last good one, reused
     problem: FeedProblem | None = None
     object_name: str | None = None  # folder feeds: the file read

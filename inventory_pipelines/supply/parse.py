@@ -10,6 +10,9 @@ decides:
 - **a truncated CSV**: a CSV feed must end its last line with a newline. One that does not
   was cut off in transfer, and its last row is marked ``truncated_line``: a cut can leave a
   valid-looking row (``ABC-1,125`` cut to ``ABC-1,12``), so it is never trusted.
+- **a ragged CSV row**: a row with more or fewer fields than the header is marked
+  ``ragged_line`` (a field missing or one too many shifts every value after it: which one is
+  the quantity is not guessed).
 - **an unusable feed** raises `FeedUnusable`: JSON cut off (``truncated_feed``) or not a JSON
   array of records (``malformed_feed``), a CSV that does not parse, or declared columns the
   feed does not have (``missing_columns``).
@@ -17,12 +20,13 @@ decides:
 The parsed frame (`PARSED_SCHEMA`): ``line`` (the CSV line, the header being line 1; the
 JSON record's position from 1), ``code``, ``quantity``, ``updated_at`` (text as read), ``raw``
 (the row: the CSV fields joined by the delimiter, the JSON record's declared keys as JSON) and
-``defect`` (null, ``truncated_line`` or ``undecodable``).
+``defect`` (null, ``truncated_line``, ``ragged_line`` or ``undecodable``).
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 
 import polars as pl
@@ -139,6 +143,8 @@ def _parse_csv(text: bytes, columns: FeedColumns, delimiter: str) -> pl.DataFram
         )
     cut = not text.endswith(b"\n")
     last = frame.height - 1
+    counts = _field_counts(text, delimiter, frame.height)
+    frame = frame.with_columns(_ragged=counts["fields"] != len(fields), _written=counts["written"])
     return frame.select(
         (pl.col("__row").cast(pl.Int64) + 2).alias("line"),
         pl.col(columns.code).alias("code"),
@@ -146,11 +152,57 @@ def _parse_csv(text: bytes, columns: FeedColumns, delimiter: str) -> pl.DataFram
         (pl.col(columns.updated_at) if columns.updated_at else pl.lit(None, pl.Utf8)).alias(
             "updated_at"
         ),
-        pl.concat_str([pl.col(f).fill_null("") for f in fields], separator=delimiter).alias("raw"),
+        pl.when(pl.col("_ragged") & pl.col("_written").is_not_null())
+        .then(pl.col("_written"))
+        .otherwise(pl.concat_str([pl.col(f).fill_null("") for f in fields], separator=delimiter))
+        .alias("raw"),
         pl.when(pl.lit(cut) & (pl.col("__row") == last))
         .then(pl.lit("truncated_line"))
+        .when(pl.col("_ragged"))
+        .then(pl.lit("ragged_line"))
         .otherwise(pl.lit(None, pl.Utf8))
         .alias("defect"),
+    )
+
+
+#: a quoted CSV field (quotes inside doubled), removed before the delimiters are counted
+_QUOTED = r'"(?:[^"]|"")*"'
+
+
+def _field_counts(text: bytes, delimiter: str, rows: int) -> pl.DataFrame:
+    """Per data row, its number of fields as written (``fields``; null for a blank line,
+    which is no row of any width) and its line as written (``written``, where the lines are
+    the rows): Polars fills a short row with nulls and cuts a long one, and either would shift
+    a value into another column unseen.
+
+    Counted on the lines, in Polars (the quoted parts removed, then the delimiters), when the
+    lines are the rows; when a quoted field spans lines they are not, and Python's csv reader
+    counts instead.
+    """
+    lines = pl.Series(text.decode("utf-8").split("\n")[1:], dtype=pl.Utf8)
+    if text.endswith(b"\n"):
+        lines = lines.head(-1)
+    if lines.len() == rows:
+        line = pl.col("written")
+        counted = line.str.replace_all(_QUOTED, "").str.count_matches(delimiter, literal=True)
+        return (
+            lines.str.strip_suffix("\r")
+            .to_frame("written")
+            .select(
+                pl.when(line.str.strip_chars() == "")
+                .then(None)
+                .otherwise(counted + 1)
+                .cast(pl.Int64)
+                .alias("fields"),
+                line,
+            )
+        )
+    reader = csv.reader(io.StringIO(text.decode("utf-8")), delimiter=delimiter)
+    next(reader, None)
+    counts = [len(record) if any(record) else None for record in reader][:rows]
+    return pl.DataFrame(
+        {"fields": counts + [None] * (rows - len(counts)), "written": [None] * rows},
+        schema={"fields": pl.Int64, "written": pl.Utf8},
     )
 
 

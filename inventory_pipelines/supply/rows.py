@@ -3,7 +3,7 @@ quarantined with its reason, never dropped silently; and the quarantine's shape.
 
 Rules, in the order they are decided (the first that applies is the row's reason):
 
-1. ``truncated_line``, ``undecodable``: what the parse marked (`supply/parse.py`);
+1. ``truncated_line``, ``ragged_line``, ``undecodable``: what the parse marked (`supply/parse.py`);
 2. ``missing_code``: no product code;
 3. ``duplicate_code``: a code the feed lists more than once. **None of its rows is used**:
    two quantities for one product cannot both be true, first-wins and last-wins are both
@@ -12,11 +12,13 @@ Rules, in the order they are decided (the first that applies is the row's reason
 4. ``unparsable_quantity``: not a finite number (``12x``, ``1,000``, empty);
 5. ``negative_quantity``;
 6. ``unparsable_updated_at``: an ``updated_at`` given but not a date-time (ISO 8601 with or
-   without an offset, ``YYYY-MM-DD HH:MM:SS`` or a date; a time without offset is UTC).
+   without an offset, ``YYYY-MM-DD HH:MM:SS`` or a date; a time without an offset is in the
+   feed's ``columns.timezone``, UTC unless the rules say otherwise).
 
-A kept row is true as of its ``updated_at`` when the feed has one, else as of the feed's own
-time (Last-Modified, the file's modification time, or when the feed was last served or
-confirmed); it is ``fresh`` when that is within the freshness limit.
+A kept row is true as of its ``updated_at`` when the feed has one (cut to when the body was
+written at the latest: a time in the future is the writer's clock, not a fresher figure),
+else as of the feed's own time (Last-Modified, the file's modification time, or when the feed
+was last served or confirmed); it is ``fresh`` when that is within the freshness limit.
 
 The quarantine has the columns of `inventory/quarantine` (`QUARANTINE_SCHEMA`: ``source``,
 ``record_id`` the line, ``quantity``, ``reason``, ``detail``, ``as_of``...) plus ``feed``
@@ -48,6 +50,7 @@ SUPPLY_QUARANTINE_REASONS = (
     "missing_columns",
     # one row
     "truncated_line",
+    "ragged_line",
     "undecodable",
     "missing_code",
     "duplicate_code",
@@ -67,6 +70,7 @@ CLEAN_SCHEMA: dict[str, pl.DataType] = {
     "code": pl.Utf8(),
     "feed_quantity": pl.Float64(),
     "as_of": UTC_TIME,
+    "written_at": UTC_TIME,
     "fresh": pl.Boolean(),
 }
 #: the rejected rows before they are shaped as quarantine rows
@@ -82,36 +86,48 @@ REJECTED_SCHEMA: dict[str, pl.DataType] = {
 _DEFECT_DETAIL = {
     "truncated_line": "the feed does not end with a newline: its last line was cut off in "
     "transfer and is not trusted",
+    "ragged_line": "the row has more or fewer fields than the header: which value is which "
+    "is not guessed",
     "undecodable": "bytes the declared encoding cannot decode (shown as U+FFFD): declare the "
     "feed's encoding in the rules",
 }
 
 
-def parse_time(text: pl.Expr) -> pl.Expr:
-    """Text to a UTC time: ISO 8601 with an offset (or Z), without one (UTC), or a date."""
+def _local(naive: pl.Expr, timezone: str) -> pl.Expr:
+    # a wall-clock time skipped by a DST change is no time: unparsable; one repeated by it is
+    # taken at its earlier instant (the older reading: never fresher than it was)
+    return naive.dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+
+
+def parse_time(text: pl.Expr, timezone: str = "UTC") -> pl.Expr:
+    """Text to a UTC time: ISO 8601 with an offset (or Z), without one (in `timezone`), or a
+    date (its midnight in `timezone`)."""
     aware = text.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us"
     ).dt.convert_time_zone("UTC")
-    naive = (
-        text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
-        .dt.replace_time_zone("UTC")
+    naive = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"
     )
-    day = (
-        text.str.to_date("%Y-%m-%d", strict=False)
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC")
-    )
-    return pl.coalesce(aware, naive, day)
+    day = text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
+    return pl.coalesce(aware, _local(naive, timezone), _local(day, timezone))
 
 
-def parse_times(texts: pl.Series) -> pl.Series:
+def parse_times(texts: pl.Series, timezone: str = "UTC") -> pl.Series:
     """`parse_time` over a column, each distinct text parsed once (a feed stamps many rows
     with one time: a million rows are then a handful of parses and a join)."""
     distinct = texts.drop_nulls().unique().to_frame("_text")
-    parsed = distinct.with_columns(_at=parse_time(pl.col("_text")))
+    parsed = distinct.with_columns(_at=parse_time(pl.col("_text"), timezone))
     joined = texts.to_frame("_text").join(parsed, on="_text", how="left", maintain_order="left")
     return joined["_at"]
+
+
+def feed_timezone(feed: object) -> str:
+    """The time zone a feed's ``updated_at`` without an offset is read in (UTC for a feed that
+    declares no columns, such as a channel API)."""
+    columns = getattr(feed, "columns", None)
+    return columns.timezone if columns is not None else "UTC"
 
 
 def clean(
@@ -120,8 +136,18 @@ def clean(
     feed_as_of: datetime,
     now: datetime,
     freshness: timedelta,
+    written_by: datetime | None = None,
+    written_after: datetime | None = None,
+    timezone: str = "UTC",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split a parsed feed into `(kept, rejected)`: `CLEAN_SCHEMA` and `REJECTED_SCHEMA`."""
+    """Split a parsed feed into `(kept, rejected)`: `CLEAN_SCHEMA` and `REJECTED_SCHEMA`.
+
+    A kept row's ``as_of`` (its freshness) is its ``updated_at`` (read in `timezone` when it
+    has no offset), never later than `written_by` (the body cannot say more than it knew when
+    it was written) nor `now`; without one, `feed_as_of`. Its ``written_at`` (what drop-ship
+    units its figure may include) is that same time for a row with ``updated_at``, else
+    `written_after` (None: unknown).
+    """
     code = pl.col("code").str.strip_chars()
     quantity_text = pl.col("quantity").str.strip_chars()
     updated_text = pl.col("updated_at").str.strip_chars()
@@ -130,7 +156,7 @@ def clean(
         _quantity=quantity_text.cast(pl.Float64, strict=False),
         _updated_text=pl.when(updated_text != "").then(updated_text),
     )
-    staged = staged.with_columns(_updated=parse_times(staged["_updated_text"]))
+    staged = staged.with_columns(_updated=parse_times(staged["_updated_text"], timezone))
     # a code listed more than once among the rows that have one and no defect (a cut-off last
     # line that repeats a code is not a second opinion on it)
     countable = pl.col("defect").is_null() & pl.col("code").is_not_null()
@@ -152,11 +178,16 @@ def clean(
         .otherwise(pl.lit(None, pl.Utf8))
     )
     staged = staged.with_columns(reason=reason)
+    latest = min(written_by or now, now)
+    stamped = pl.when(pl.col("_updated").is_not_null()).then(
+        pl.min_horizontal(pl.col("_updated"), pl.lit(latest, UTC_TIME))
+    )
     kept = staged.filter(pl.col("reason").is_null()).select(
         "line",
         "code",
         pl.col("_quantity").alias("feed_quantity"),
-        pl.col("_updated").fill_null(pl.lit(feed_as_of, UTC_TIME)).alias("as_of"),
+        stamped.fill_null(pl.lit(feed_as_of, UTC_TIME)).alias("as_of"),
+        stamped.fill_null(pl.lit(written_after, UTC_TIME)).alias("written_at"),
     )
     kept = kept.with_columns(fresh=pl.col("as_of") >= pl.lit(now - freshness, UTC_TIME)).select(
         list(CLEAN_SCHEMA)

@@ -12,9 +12,11 @@ canonical rows:
 
 - ``odoo``: unchanged (the feed is only compared: `reconciliation/threepl.py`);
 - ``feed``: ``on_hand`` is the 3PL's quantity (0 for a SKU its feed does not list, and for
-  every SKU while its feed is stale or unread); Odoo's reservations, quality hold and transit
-  stay; a SKU only the 3PL holds gets a row;
-- ``both``: ``on_hand`` is the lower of Odoo's and the 3PL's: only what both see is sold.
+  every SKU while its feed is stale or unread), less what Odoo saw leave the warehouse since
+  the feed was written; Odoo's reservations, quality hold and transit stay; a SKU only the
+  3PL holds gets a row;
+- ``both``: ``on_hand`` is the lower of Odoo's and the 3PL's (less the same shipments): only
+  what both see is sold.
 
 ``available`` is then max(0, on_hand - reserved) again, and ``odoo_on_hand`` keeps Odoo's own
 figure, so the 3PL drift can still be measured on the result.
@@ -35,6 +37,7 @@ from inventory_pipelines.supply.rows import (
     UTC_TIME,
     clean,
     feed_problem_row,
+    feed_timezone,
     quarantine_rows,
 )
 
@@ -46,6 +49,7 @@ THREEPL_STOCK_SCHEMA: dict[str, pl.DataType] = {
     "quantity": pl.Float64(),
     "fresh": pl.Boolean(),
     "as_of": UTC_TIME,
+    "written_at": UTC_TIME,
     "uom": pl.Utf8(),
     "source": pl.Utf8(),
     "reason": pl.Utf8(),
@@ -62,7 +66,17 @@ def threepl_stock(
     freshness = timedelta(hours=warehouse.freshness_hours)
     feed_as_of = read.feed_as_of or read.fetched_at or now
     parsed = read.parsed if read.parsed is not None else empty_parsed()
-    kept, rejected = clean(parsed, feed_as_of=feed_as_of, now=now, freshness=freshness)
+    kept, rejected = clean(
+        parsed,
+        feed_as_of=feed_as_of,
+        now=now,
+        freshness=freshness,
+        written_by=read.written_by,
+        # when the body was written unknown: what shipped after its first fetch is surely not
+        # in it (`apply_threepl_stock` takes that off)
+        written_after=read.written_after or read.written_by or feed_as_of,
+        timezone=feed_timezone(warehouse.feed),
+    )
     catalog = (
         products.lazy()
         .filter(pl.col("sku").is_not_null())
@@ -115,6 +129,7 @@ def threepl_stock(
             pl.when(pl.col("fresh")).then(pl.col("feed_quantity")).otherwise(0.0).alias("quantity"),
             "fresh",
             "as_of",
+            "written_at",
             "uom",
             pl.lit(read.source).alias("source"),
             pl.when(~pl.col("fresh")).then(stale_reason).otherwise(None).alias("reason"),
@@ -148,11 +163,50 @@ def threepl_stock(
     return stock, pl.concat(quarantine).sort("record_id", nulls_last=True)
 
 
+#: what left a warehouse, per done move (`shipments`)
+SHIPMENTS_SCHEMA: dict[str, pl.DataType] = {
+    "warehouse": pl.Utf8(),
+    "sku": pl.Utf8(),
+    "quantity": pl.Float64(),
+    "date": UTC_TIME,
+}
+
+
+def shipments(moves: pl.DataFrame, locations: pl.DataFrame, warehouses: list[str]) -> pl.DataFrame:
+    """The done moves (`odoo/stock_moves`: base units, with the SKU) that took stock out of one
+    of `warehouses`: from an internal location of it to any location outside it (a customer, a
+    transit, another warehouse, a scrap); `SHIPMENTS_SCHEMA`."""
+    where = locations.select("location_id", pl.col("warehouse_code").alias("_from"))
+    to = locations.select(
+        pl.col("location_id").alias("location_dest_id"), pl.col("warehouse_code").alias("_to")
+    )
+    return (
+        moves.lazy()
+        .filter(pl.col("state") == "done", pl.col("source_usage") == "internal")
+        .join(where.lazy(), on="location_id", how="inner")
+        .filter(pl.col("_from").is_in(warehouses))
+        .join(to.lazy(), on="location_dest_id", how="left")
+        .filter(pl.col("_to").is_null() | (pl.col("_to") != pl.col("_from")))
+        .select(pl.col("_from").alias("warehouse"), "sku", "quantity", "date")
+        .collect()
+        .cast(SHIPMENTS_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
 def apply_threepl_stock(
-    canonical: pl.DataFrame, threepl: pl.DataFrame, warehouses: WarehouseRules
+    canonical: pl.DataFrame,
+    threepl: pl.DataFrame,
+    warehouses: WarehouseRules,
+    shipped: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The canonical inventory with each 3PL warehouse's on-hand taken from its feed as its
-    ``stock_source`` says (module docstring); `APPLIED_SCHEMA`, sorted by (sku, warehouse)."""
+    ``stock_source`` says (module docstring); `APPLIED_SCHEMA`, sorted by (sku, warehouse).
+
+    `shipped` (`SHIPMENTS_SCHEMA`, from `shipments`): what Odoo saw leave the warehouse. What
+    left after a feed row was written is taken off that row's quantity: the 3PL's figure
+    still counts it, and Odoo no longer reserves it, so it would be sold again until the next
+    feed (a shipment the figure already counted is taken off twice: one feed's worth of
+    under-selling, never an oversell)."""
     canonical = canonical.with_columns(
         odoo_on_hand=pl.col("odoo_on_hand") if "odoo_on_hand" in canonical.columns else "on_hand"
     ).select(list(APPLIED_SCHEMA))
@@ -163,14 +217,33 @@ def apply_threepl_stock(
         return canonical.cast(APPLIED_SCHEMA).sort("sku", "warehouse")  # type: ignore[arg-type]
     touched = list(sources)
     by_feed = [code for code, source in sources.items() if source is StockSource.FEED]
-    feed = threepl.filter(pl.col("warehouse").is_in(touched)).select(
+    feed = threepl.filter(pl.col("warehouse").is_in(touched))
+    written = pl.col("written_at") if "written_at" in feed.columns else pl.col("as_of")
+    feed = feed.select(
         "warehouse",
         "sku",
         pl.col("product_id").alias("_feed_product"),
         pl.col("uom").alias("_feed_uom"),
         pl.col("as_of").alias("_feed_as_of"),
+        written.alias("_written"),
         pl.col("quantity").alias("_feed"),
     )
+    if shipped is not None and shipped.height:
+        since = (
+            feed.select("warehouse", "sku", "_written")
+            .join(shipped.cast(SHIPMENTS_SCHEMA), on=["warehouse", "sku"], how="inner")  # type: ignore[arg-type]
+            .filter(pl.col("_written").is_null() | (pl.col("date") > pl.col("_written")))
+            .group_by("warehouse", "sku")
+            .agg(pl.col("quantity").sum().alias("_shipped"))
+        )
+        feed = (
+            feed.join(since, on=["warehouse", "sku"], how="left")
+            .with_columns(
+                _feed=(pl.col("_feed") - pl.col("_shipped").fill_null(0.0)).clip(lower_bound=0.0)
+            )
+            .drop("_shipped")
+        )
+    feed = feed.drop("_written")
     mine = canonical.filter(pl.col("warehouse").is_in(touched))
     merged = mine.join(feed, on=["sku", "warehouse"], how="full", coalesce=True)
     odoo = pl.col("odoo_on_hand").fill_null(0.0)

@@ -15,7 +15,9 @@ cleaning's reasons (`supply/rows.py`):
 
 The output (`VENDOR_STOCK_SCHEMA`) has one row per SKU the vendor supplies (every SKU its
 supplierinfo lists, in the feed or not): ``feed_quantity`` (what the vendor says; 0 when it
-says nothing usable), ``quantity`` (after the buffer; 0 when not fresh), ``fresh``, ``as_of``,
+says nothing usable), ``quantity`` (after the buffer; 0 when not fresh), ``fresh``, ``as_of``
+(when the figure was true: its freshness), ``written_at`` (the figure was written after this:
+the drop-ship units reserved in Odoo before it may be in it; null when that is unknown),
 ``lead_time_days`` (the larger of the rules' and the supplierinfo's delay), ``source`` and
 ``reason`` (why the quantity is 0 when it is not the vendor's figure: stale, not in the
 feed, quarantined, no usable feed).
@@ -36,6 +38,7 @@ from inventory_pipelines.supply.rows import (
     UTC_TIME,
     clean,
     feed_problem_row,
+    feed_timezone,
     quarantine_rows,
 )
 
@@ -59,6 +62,7 @@ VENDOR_STOCK_SCHEMA: dict[str, pl.DataType] = {
     "quantity": pl.Float64(),
     "fresh": pl.Boolean(),
     "as_of": UTC_TIME,
+    "written_at": UTC_TIME,
     "lead_time_days": pl.Int64(),
     "source": pl.Utf8(),
     "reason": pl.Utf8(),
@@ -157,7 +161,15 @@ def vendor_stock(
     freshness = timedelta(hours=vendor.freshness_hours)
     feed_as_of = read.feed_as_of or read.fetched_at or now
     parsed = read.parsed if read.parsed is not None else empty_parsed()
-    kept, rejected = clean(parsed, feed_as_of=feed_as_of, now=now, freshness=freshness)
+    kept, rejected = clean(
+        parsed,
+        feed_as_of=feed_as_of,
+        now=now,
+        freshness=freshness,
+        written_by=read.written_by,
+        written_after=read.written_after,
+        timezone=feed_timezone(vendor.feed),
+    )
     rows = vendor_rows(supplierinfo, vendor.odoo_partner)
     codes = vendor_codes(rows)
     joined = kept.join(codes, left_on="code", right_on="vendor_code", how="left")
@@ -242,6 +254,7 @@ def vendor_stock(
         .alias("quantity"),
         "fresh",
         "as_of",
+        "written_at",
         pl.max_horizontal(pl.lit(vendor.lead_time_days), pl.col("delay_days").fill_null(0))
         .cast(pl.Int64)
         .alias("lead_time_days"),
@@ -280,6 +293,7 @@ def vendor_stock(
             pl.lit(0.0).alias("quantity"),
             pl.lit(read.parsed is not None and feed_fresh).alias("fresh"),
             pl.lit(feed_as_of, UTC_TIME).alias("as_of"),
+            pl.lit(read.written_after, UTC_TIME).alias("written_at"),
             pl.max_horizontal(pl.lit(vendor.lead_time_days), pl.col("delay_days").fill_null(0))
             .cast(pl.Int64)
             .alias("lead_time_days"),

@@ -25,6 +25,9 @@ def test_units_on_the_drop_ship_route_leave_the_shelf_pending_and_the_fence_alon
     assert inbox.order_pending(conn, "shopify", "1") == {"A": (5, 3), "B": (2, 0)}
     [(sku, units, reserved_at)] = inbox.pending_dropship_rows(conn)
     assert (sku, units, reserved_at) == ("A", 3, None)
+    # an order's split reads its own SKUs only
+    assert inbox.pending_dropship_rows(conn, ["A", "Z"]) == [("A", 3, None)]
+    assert inbox.pending_dropship_rows(conn, ["B"]) == []
     # into Odoo: reserved from then on, the drop-ship units still listed with that moment
     inbox.mark_reserved(conn, "shopify", "1")
     [(_, _, reserved_at)] = inbox.pending_dropship_rows(conn)
@@ -62,7 +65,7 @@ def test_a_ledger_at_0007_upgrades_to_drop_ship_units_and_back(ledger_url: str) 
     try:
         with engine.connect() as conn:
             inbox.receive(conn, [event("1", pending={"A": 4})])
-        migrate(ledger_url)
+        migrate(ledger_url, "0008")
         with engine.connect() as conn:
             assert current_revision(conn) == "0008"
             assert inbox.order_pending(conn, "shopify", "1") == {"A": (4, 0)}  # all the shelf's

@@ -4,6 +4,7 @@ finishing out of order, another machine reusing the parse, and the migration."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,7 +65,58 @@ def test_a_good_fetch_is_kept_through_later_failed_attempts(ledger):
         record = ledger_feeds.get(conn, "vendor:acme")
     assert (record.last_status, record.last_error) == (503, "http_error: HTTP 503")
     assert record.checked_at == T0 + timedelta(hours=1)
-    assert record.good == good(T0)
+    assert record.good == replace(good(T0), confirmed_at=T0)
+
+
+def test_a_confirmation_moves_on_only_the_body_still_stored(ledger):
+    with ledger.connect() as conn:
+        ledger_feeds.record_good(conn, good(T0))
+        later = T0 + timedelta(hours=2)
+        assert ledger_feeds.record_confirmed(conn, "vendor:acme", "a" * 64, 304, later)
+        # an older run's confirmation, finishing last, does not move it back
+        assert ledger_feeds.record_confirmed(conn, "vendor:acme", "a" * 64, 200, T0)
+        # a confirmation of a body another run replaced confirms nothing
+        assert not ledger_feeds.record_confirmed(conn, "vendor:acme", "b" * 64, 304, later)
+        stored = ledger_feeds.get(conn, "vendor:acme").good
+    assert stored.confirmed_at == later and stored.fetched_at == T0
+    assert stored.as_of == stored.feed_as_of  # Last-Modified stated: it decides
+
+
+def test_migration_0009_keeps_what_a_feed_stated_and_its_fetch_as_its_confirmation(
+    ledger_url: str,
+):
+    migrate(ledger_url, "0008")
+    engine = create_engine(ledger_url)
+    try:
+        with engine.begin() as conn:
+            for feed, modified in (
+                ("vendor:acme", "Tue, 01 Dec 2026 07:00:00 GMT"),
+                ("vendor:api", None),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO supply_feeds (feed, source, last_modified, content_digest, "
+                        "cache_key, feed_as_of, rows, fetched_at, checked_at, last_status) "
+                        "VALUES (:feed, 'x', :modified, 'd', 'k', :as_of, 1, :at, :at, 200)"
+                    ),
+                    {"feed": feed, "modified": modified, "as_of": T0, "at": T0},
+                )
+        migrate(ledger_url, "0009")
+        with engine.connect() as conn:
+            stated = ledger_feeds.get(conn, "vendor:acme").good
+            unstated = ledger_feeds.get(conn, "vendor:api").good
+            assert (stated.feed_as_of, stated.confirmed_at) == (T0, T0)
+            assert (unstated.feed_as_of, unstated.confirmed_at, unstated.written_after) == (
+                None,
+                T0,
+                None,
+            )
+            command.downgrade(alembic_config(conn), "0008")
+            conn.commit()
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("supply_feeds")}
+        assert "confirmed_at" not in columns and "fetched_at" in columns
+    finally:
+        engine.dispose()
 
 
 def test_a_fetch_that_finishes_late_never_replaces_a_newer_one(ledger):

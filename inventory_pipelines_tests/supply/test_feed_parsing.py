@@ -40,6 +40,30 @@ def test_a_csv_without_a_final_newline_has_its_last_line_marked_cut_off():
     assert parsed["raw"][1] == "A-2,12"
 
 
+def test_a_csv_row_with_more_or_fewer_fields_than_the_header_is_marked_ragged():
+    """A field missing or one too many shifts every value after it: never guessed, and the
+    row is kept as written (Polars would have cut the long one and padded the short one)."""
+    body = b'code,quantity\r\nA-1,4\r\nA-2,7,12\r\nA-3\r\n"A,4",5\r\n\r\nA-6,"1,5",9\r\n'
+    parsed = parse_feed(body, format=CSV, columns=COLUMNS)
+    assert parsed["defect"].to_list() == [
+        None,
+        "ragged_line",
+        "ragged_line",
+        None,
+        None,
+        "ragged_line",
+    ]
+    assert parsed["raw"].to_list()[1:3] == ["A-2,7,12", "A-3"]
+    assert parsed["raw"][5] == 'A-6,"1,5",9'
+
+
+def test_ragged_rows_are_found_when_a_quoted_field_spans_lines():
+    body = b'code,quantity\n"A-\n1",4\nA-2,7,12\nA-3,1\n'
+    parsed = parse_feed(body, format=CSV, columns=COLUMNS)
+    assert parsed["code"].to_list() == ["A-\n1", "A-2", "A-3"]
+    assert parsed["defect"].to_list() == [None, "ragged_line", None]
+
+
 def test_a_csv_with_its_declared_columns_renamed_keeps_the_rows_as_read():
     body = b"sku;on_hand;stamp;note\nA-1;4;2026-12-01T00:00:00Z;x\n"
     columns = FeedColumns(code="sku", quantity="on_hand", updated_at="stamp")

@@ -3,7 +3,7 @@ stock, and the drift between Odoo's books and the 3PL's."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -15,7 +15,12 @@ from inventory_pipelines.rules.warehouses import Warehouse, WarehouseRules
 from inventory_pipelines.supply.feeds import read_feed, threepl_feed
 from inventory_pipelines.supply.model import FeedRead
 from inventory_pipelines.supply.schemas import SupplyQuarantineSchema, ThreeplStockSchema
-from inventory_pipelines.supply.threepl import apply_threepl_stock, threepl_stock
+from inventory_pipelines.supply.threepl import (
+    SHIPMENTS_SCHEMA,
+    apply_threepl_stock,
+    shipments,
+    threepl_stock,
+)
 from inventory_pipelines_tests.supply.conftest import now
 
 AS_OF = datetime(2026, 12, 1, 6, tzinfo=UTC)
@@ -261,7 +266,9 @@ def test_the_canonical_build_counts_a_3pl_feed_older_than_its_limit_as_zero(
         ("WEST", "SKU-2", 2, 4.0, 4.0, True, now - timedelta(hours=1)),
     ]
     frame = pl.DataFrame(
-        [(*r, "Units", "feed", None) for r in rows], schema=THREEPL_STOCK_SCHEMA, orient="row"
+        [(*r, r[-1], "Units", "feed", None) for r in rows],
+        schema=THREEPL_STOCK_SCHEMA,
+        orient="row",
     )
     store.write(THREEPL_STOCK, frame, "WEST")
     products = pl.DataFrame({"sku": ["SKU-1", "SKU-2"]})
@@ -271,3 +278,92 @@ def test_the_canonical_build_counts_a_3pl_feed_older_than_its_limit_as_zero(
         ("SKU-1", 0.0, False),
         ("SKU-2", 4.0, True),
     ]
+
+
+def shipped(*rows: tuple[str, str, float, datetime]) -> pl.DataFrame:
+    """What left the warehouses: (sku, warehouse, quantity, when)."""
+    return pl.DataFrame(
+        [{"warehouse": wh, "sku": sku, "quantity": q, "date": at} for sku, wh, q, at in rows],
+        schema=SHIPMENTS_SCHEMA,
+    )
+
+
+def test_what_the_3pl_shipped_after_its_feed_was_written_is_not_sold_again():
+    """The feed (written at AS_OF) still counts a unit shipped after it, and Odoo no longer
+    reserves it: taken off. One shipped before the feed is in its figure already."""
+    canon = canonical(("SKU-1", "WEST", 8, 0), ("SKU-2", "WEST", 5, 0), ("SKU-1", "EAST", 9, 0))
+    feeds = pl.concat([threepl("WEST", ("SKU-1", 20), ("SKU-2", 1)), threepl("EAST", ("SKU-1", 6))])
+    gone = shipped(
+        ("SKU-1", "WEST", 3.0, AS_OF + timedelta(minutes=20)),
+        ("SKU-1", "WEST", 4.0, AS_OF - timedelta(minutes=20)),  # in the feed's figure
+        ("SKU-2", "WEST", 2.0, AS_OF + timedelta(minutes=5)),  # more than the feed: 0
+        ("SKU-1", "EAST", 2.0, AS_OF + timedelta(minutes=5)),
+    )
+    result = apply_threepl_stock(canon, feeds, RULES, gone)
+    rows = {(r["sku"], r["warehouse"]): r for r in result.iter_rows(named=True)}
+    assert rows[("SKU-1", "WEST")]["available"] == 17
+    assert rows[("SKU-2", "WEST")]["available"] == 0
+    # both: the lower of Odoo's 9 and the 3PL's 6 less the 2 shipped since its feed
+    assert rows[("SKU-1", "EAST")]["available"] == 4
+    # without the shipments, the old figures
+    before = applied(canon, feeds)
+    assert before[("SKU-1", "WEST")]["available"] == 20
+
+
+def test_shipments_are_the_done_moves_out_of_a_feed_warehouse():
+    locations = pl.DataFrame(
+        {
+            "location_id": [1, 2, 3, 4],
+            "warehouse_code": ["WEST", "WEST", "MAIN", None],
+            "usage": ["internal", "internal", "internal", "customer"],
+        }
+    )
+    at = AS_OF + timedelta(hours=1)
+    moves = pl.DataFrame(
+        {
+            "move_id": [1, 2, 3, 4, 5],
+            "sku": ["SKU-1"] * 5,
+            "quantity": [2.0, 5.0, 7.0, 1.0, 9.0],
+            "location_id": [1, 1, 1, 3, 4],
+            "location_dest_id": [4, 2, 3, 4, 1],
+            "state": ["done"] * 5,
+            "date": [at] * 5,
+            "source_usage": ["internal", "internal", "internal", "internal", "customer"],
+        }
+    )
+    # to a customer (2) and to another warehouse (7) left WEST; a shelf move inside WEST (5),
+    # MAIN's delivery (1) and a return into WEST (9) did not
+    out = shipments(moves, locations, ["WEST"])
+    assert sorted(out["quantity"].to_list()) == [2.0, 7.0]
+    assert set(out["warehouse"]) == {"WEST"}
+
+
+def test_the_canonical_build_reads_the_shipments_of_its_feed_warehouses(tmp_path, monkeypatch):
+    """`odoo/stock_moves` as last read, for this run's SKUs, out of the feed warehouses."""
+    from inventory_pipelines.dataplane import TableStore
+    from inventory_pipelines.defs.inventory import assets as canonical_assets
+    from inventory_pipelines.defs.shared import STOCK_MOVES
+
+    store = TableStore(tmp_path)
+    monkeypatch.setattr(canonical_assets, "FEED_WAREHOUSES", ["WEST"])
+    locations = pl.DataFrame(
+        {"location_id": [1, 9], "warehouse_code": ["WEST", None], "usage": ["internal", "customer"]}
+    )
+    assert canonical_assets._shipped(store, products("SKU-1"), locations) is None  # never read
+    moves = pl.DataFrame(
+        {
+            "move_id": [1, 2],
+            "product_id": [1, 2],
+            "sku": ["SKU-1", "SKU-2"],
+            "quantity": [3.0, 4.0],
+            "location_id": [1, 1],
+            "location_dest_id": [9, 9],
+            "state": ["done", "done"],
+            "date": [AS_OF, AS_OF],
+            "source_usage": ["internal", "internal"],
+            "destination_usage": ["customer", "customer"],
+        }
+    )
+    store.write(STOCK_MOVES, moves)
+    out = canonical_assets._shipped(store, products("SKU-1"), locations)
+    assert out.select("warehouse", "sku", "quantity").rows() == [("WEST", "SKU-1", 3.0)]

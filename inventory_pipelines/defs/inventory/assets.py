@@ -11,17 +11,23 @@ from inventory_pipelines.defs.checks import preview, schema_check_result, schema
 from inventory_pipelines.defs.io_manager import SCOPE_COLUMN, SORT_BY, ParquetIOManager
 from inventory_pipelines.defs.shared import (
     CANONICAL,
+    FEED_WAREHOUSES,
     LOCATIONS,
     POLICY,
     PRODUCTS,
     QUARANTINE,
+    STOCK_MOVES,
     STOCK_QUANTS,
     THREEPL_STOCK,
 )
 from inventory_pipelines.inventory.canonical import compute_canonical
 from inventory_pipelines.inventory.schemas import CanonicalInventorySchema, QuarantineSchema
 from inventory_pipelines.rules.warehouses import StockSource
-from inventory_pipelines.supply.threepl import THREEPL_STOCK_SCHEMA, apply_threepl_stock
+from inventory_pipelines.supply.threepl import (
+    THREEPL_STOCK_SCHEMA,
+    apply_threepl_stock,
+    shipments,
+)
 
 
 @dg.multi_asset(
@@ -49,6 +55,9 @@ from inventory_pipelines.supply.threepl import THREEPL_STOCK_SCHEMA, apply_three
         "locations": dg.AssetIn(key=LOCATIONS),
         "stock_quants": dg.AssetIn(key=STOCK_QUANTS),
     },
+    # what left a 3PL warehouse since its feed was written is taken off the feed: the done
+    # moves are read first in a run that reads them (a run without them uses the last read)
+    deps=[STOCK_MOVES] if FEED_WAREHOUSES else [],
     group_name="inventory",
     code_version=f"rules-{POLICY.version_of('warehouses.yml')}",
     check_specs=[
@@ -69,8 +78,10 @@ def canonical_inventory(
     canonical, quarantine = compute_canonical(
         products, locations, stock_quants, as_of or datetime.now(UTC)
     )
-    feeds = _threepl_stock(TableStore(io_manager.base_dir), products)
-    canonical = apply_threepl_stock(canonical, feeds, POLICY.warehouses)
+    store = TableStore(io_manager.base_dir)
+    feeds = _threepl_stock(store, products)
+    shipped = _shipped(store, products, locations) if FEED_WAREHOUSES else None
+    canonical = apply_threepl_stock(canonical, feeds, POLICY.warehouses, shipped)
     yield dg.Output(
         canonical,
         output_name="canonical_inventory",
@@ -92,6 +103,17 @@ def canonical_inventory(
     )
     yield schema_check_result(CANONICAL, CanonicalInventorySchema, canonical)
     yield schema_check_result(QUARANTINE, QuarantineSchema, quarantine)
+
+
+def _shipped(
+    store: TableStore, products: pl.DataFrame, locations: pl.DataFrame
+) -> pl.DataFrame | None:
+    """What Odoo's done moves (as `odoo/stock_moves` last read them, for this run's products)
+    took out of the 3PL feed warehouses; none before the moves were ever read."""
+    if not store.exists(STOCK_MOVES):
+        return None
+    moves = store.read(STOCK_MOVES, None, skus=products["sku"].drop_nulls().to_list())
+    return shipments(moves, locations, FEED_WAREHOUSES)
 
 
 def _threepl_stock(

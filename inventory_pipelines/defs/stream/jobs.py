@@ -14,6 +14,7 @@ from inventory_pipelines.defs.shared import (
     CHANNEL_ALLOCATION,
     CHANNEL_STOCK,
     FAST_PATH_PRIORITY,
+    FEED_WAREHOUSES,
     INCOMING_PURCHASES,
     LOCATIONS,
     POLICY,
@@ -23,6 +24,7 @@ from inventory_pipelines.defs.shared import (
     QUARANTINE,
     SKU_VELOCITY,
     STEPS_IN_ONE_PROCESS,
+    STOCK_MOVES,
     STOCK_QUANTS,
     UNRESERVED_DEMAND,
 )
@@ -37,6 +39,7 @@ CHANGED_SKUS_SELECTION = dg.AssetSelection.assets(
     STOCK_QUANTS,
     INCOMING_PURCHASES,
     UNRESERVED_DEMAND,
+    *([STOCK_MOVES] if FEED_WAREHOUSES else []),  # what left a 3PL warehouse since its feed
     CANONICAL,
     QUARANTINE,
     CHANNEL_ALLOCATION,

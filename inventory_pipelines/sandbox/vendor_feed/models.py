@@ -37,6 +37,8 @@ from typing import Any
 import orjson
 
 FORMATS = ("csv", "json")
+#: what a feed's server may send to validate a copy (`Feed.validators`)
+VALIDATORS = ("both", "etag", "last_modified", "none")
 #: the rows a demo feed has unless told otherwise
 DEFAULT_ROWS = 200
 #: how codes of a demo feed look (``n`` counts from 1)
@@ -85,6 +87,9 @@ class Feed:
     dirt: Dirt = field(default_factory=Dirt)
     token: str | None = None  # when set, readers must send `Authorization: Bearer <token>`
     version: int = 1
+    #: which validators the server sends: both, etag (no Last-Modified: many CDNs and object
+    #: stores behind a proxy), last_modified, or none (every request answered 200 in full)
+    validators: str = "both"
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,17 @@ class VendorFeedState:
         """Switch dirt on (or off: no settings) for the feed."""
         chosen = dirt if dirt is not None else replace(Dirt(), **settings)
         return self._change(name, dirt=chosen)
+
+    def set_validators(self, name: str, validators: str) -> Feed:
+        """Which validators the feed is served with (`Feed.validators`); the file is the same."""
+        if validators not in VALIDATORS:
+            raise FeedError(f"validators must be one of {', '.join(VALIDATORS)}", 400)
+        with self._lock:
+            feed = self._feeds.get(name)
+            if feed is None:
+                raise FeedError(f"no feed {name!r}")
+            feed.validators = validators
+            return feed
 
     def touch(self, name: str) -> Feed:
         """A new version with the same rows (the vendor re-exported its file)."""

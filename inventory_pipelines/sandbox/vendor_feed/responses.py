@@ -8,8 +8,9 @@ the current ETag, or (without ``If-None-Match``) whose ``If-Modified-Since`` is 
 a token wants ``Authorization: Bearer <token>`` (401 otherwise). ``HEAD`` answers the headers.
 
 Control (never faulted): ``GET /sandbox/state``; ``POST /sandbox/feeds/<name>`` with
-``{"rows": [[code, quantity], ...]?, "dirt": {...}?, "token": str?}`` creates or changes a
-feed; ``POST /sandbox/feeds/<name>/touch`` makes a new version with the same rows;
+``{"rows": [[code, quantity], ...]?, "dirt": {...}?, "token": str?, "validators": "both" |
+"etag" | "last_modified" | "none"?}`` creates or changes a feed (validators: the headers the
+file is served with); ``POST /sandbox/feeds/<name>/touch`` makes a new version with the same rows;
 ``POST /sandbox/faults`` sets the shared faults (latency, error_rate, outage...).
 """
 
@@ -60,13 +61,13 @@ def _error(exc: FeedError) -> Response:
     return _json({"error": str(exc)}, exc.status)
 
 
-def _not_modified(request: Request, etag: str, last_modified: Any) -> bool:
+def _not_modified(request: Request, etag: str | None, last_modified: Any) -> bool:
     match = request.headers.get("if-none-match")
-    if match is not None:
+    if match is not None and etag is not None:
         tags = [t.strip() for t in match.split(",")]
         return "*" in tags or etag in tags or f"W/{etag}" in tags
     since = request.headers.get("if-modified-since")
-    if since is None:
+    if since is None or last_modified is None:
         return False
     try:
         return last_modified <= parsedate_to_datetime(since)
@@ -89,12 +90,17 @@ async def feed_file(request: Request, backend: Backend) -> Response:
     except FeedError as exc:
         backend.served(exc.status)
         return _error(exc)
-    headers = {
-        "ETag": rendered.etag,
-        "Last-Modified": format_datetime(rendered.last_modified, usegmt=True),
-        "Cache-Control": "no-cache",
-    }
-    if _not_modified(request, rendered.etag, rendered.last_modified):
+    headers = {"Cache-Control": "no-cache"}
+    sent = backend.state.get(name).validators
+    if sent in ("both", "etag"):
+        headers["ETag"] = rendered.etag
+    if sent in ("both", "last_modified"):
+        headers["Last-Modified"] = format_datetime(rendered.last_modified, usegmt=True)
+    if sent != "none" and _not_modified(
+        request,
+        rendered.etag if "ETag" in headers else None,
+        rendered.last_modified if "Last-Modified" in headers else None,
+    ):
         backend.served(304)
         return Response(status_code=304, headers=headers)
     backend.served(200)
@@ -126,6 +132,8 @@ async def control(request: Request, backend: Backend) -> Response:
                 backend.state.set_rows(name, rows_from(data["rows"]))
             if "dirt" in data:
                 backend.state.set_dirt(name, dirt_from(data["dirt"] or {}))
+            if "validators" in data:
+                backend.state.set_validators(name, str(data["validators"]))
             feed = backend.state.get(name)
             return _json({"name": feed.name, "version": feed.version})
     except FeedError as exc:
