@@ -28,10 +28,13 @@ The quarantine has the columns of `inventory/quarantine` (`QUARANTINE_SCHEMA`: `
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import polars as pl
 
 from inventory_pipelines.inventory.canonical import QUARANTINE_SCHEMA
+from inventory_pipelines.supply.model import FeedRead
+from inventory_pipelines.supply.parse import empty_parsed
 
 UTC_TIME = pl.Datetime("us", "UTC")
 
@@ -228,6 +231,40 @@ def clean(
         "raw",
     )
     return kept, rejected.cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
+
+
+class CleanRead(NamedTuple):
+    """A feed as read, cleaned: its parse, the kept and rejected rows (`clean`), and the time a
+    row without its own is true as of."""
+
+    feed_as_of: datetime
+    parsed: pl.DataFrame
+    kept: pl.DataFrame
+    rejected: pl.DataFrame
+
+
+def clean_read(
+    read: FeedRead,
+    feed: object,
+    *,
+    freshness_hours: float,
+    now: datetime,
+    written_after: datetime | None = None,
+) -> CleanRead:
+    """`clean` over a feed as read (none read: no rows), with its times: `written_after`
+    where the caller knows better than the read (else the read's)."""
+    feed_as_of = read.feed_as_of or read.fetched_at or now
+    parsed = read.parsed if read.parsed is not None else empty_parsed()
+    kept, rejected = clean(
+        parsed,
+        feed_as_of=feed_as_of,
+        now=now,
+        freshness=timedelta(hours=freshness_hours),
+        written_by=read.written_by,
+        written_after=written_after or read.written_after,
+        timezone=feed_timezone(feed),
+    )
+    return CleanRead(feed_as_of, parsed, kept, rejected)
 
 
 def quarantine_rows(

@@ -24,20 +24,18 @@ figure, so the 3PL drift can still be measured on the result.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import polars as pl
 
 from inventory_pipelines.inventory.canonical import CANONICAL_SCHEMA, QUANTITY_DECIMALS
 from inventory_pipelines.rules.warehouses import StockSource, Warehouse, WarehouseRules
 from inventory_pipelines.supply.model import BODY_PROBLEMS, FeedRead
-from inventory_pipelines.supply.parse import empty_parsed
 from inventory_pipelines.supply.rows import (
     REJECTED_SCHEMA,
     UTC_TIME,
-    clean,
+    clean_read,
     feed_problem_row,
-    feed_timezone,
     quarantine_rows,
 )
 
@@ -63,19 +61,14 @@ def threepl_stock(
     read: FeedRead, products: pl.DataFrame, warehouse: Warehouse, *, now: datetime
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`(threepl_stock, quarantine)` for one 3PL warehouse from its feed as read."""
-    freshness = timedelta(hours=warehouse.freshness_hours)
-    feed_as_of = read.feed_as_of or read.fetched_at or now
-    parsed = read.parsed if read.parsed is not None else empty_parsed()
-    kept, rejected = clean(
-        parsed,
-        feed_as_of=feed_as_of,
+    feed_as_of, parsed, kept, rejected = clean_read(
+        read,
+        warehouse.feed,
+        freshness_hours=warehouse.freshness_hours,
         now=now,
-        freshness=freshness,
-        written_by=read.written_by,
         # when the body was written unknown: what shipped after its first fetch is surely not
         # in it (`apply_threepl_stock` takes that off)
-        written_after=read.written_after or read.written_by or feed_as_of,
-        timezone=feed_timezone(warehouse.feed),
+        written_after=read.written_after or read.written_by,
     )
     catalog = (
         products.lazy()

@@ -32,13 +32,11 @@ import polars as pl
 from inventory_pipelines.rules.channels import SafetyBuffer
 from inventory_pipelines.rules.vendors import Vendor
 from inventory_pipelines.supply.model import BODY_PROBLEMS, FeedRead
-from inventory_pipelines.supply.parse import empty_parsed
 from inventory_pipelines.supply.rows import (
     REJECTED_SCHEMA,
     UTC_TIME,
-    clean,
+    clean_read,
     feed_problem_row,
-    feed_timezone,
     quarantine_rows,
 )
 
@@ -159,16 +157,8 @@ def vendor_stock(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`(vendor_stock, quarantine)` for one vendor from its feed as read (see the module)."""
     freshness = timedelta(hours=vendor.freshness_hours)
-    feed_as_of = read.feed_as_of or read.fetched_at or now
-    parsed = read.parsed if read.parsed is not None else empty_parsed()
-    kept, rejected = clean(
-        parsed,
-        feed_as_of=feed_as_of,
-        now=now,
-        freshness=freshness,
-        written_by=read.written_by,
-        written_after=read.written_after,
-        timezone=feed_timezone(vendor.feed),
+    feed_as_of, parsed, kept, rejected = clean_read(
+        read, vendor.feed, freshness_hours=vendor.freshness_hours, now=now
     )
     rows = vendor_rows(supplierinfo, vendor.odoo_partner)
     codes = vendor_codes(rows)
