@@ -162,6 +162,11 @@ def _explain_from_store(channel: str, sku: str):
     if not store.exists(CHANNEL_ALLOCATION, channel):
         known = store.partitions(CHANNEL_ALLOCATION)
         hint = f"materialized channels: {', '.join(known)}" if known else "none is materialized"
+        names = [name for name, _ in _channel_kinds()]
+        if channel not in names:  # no partition to materialize: say what it could have meant
+            raise ExplainError(
+                f"unknown channel {channel!r}: channels.yml has {', '.join(names)} ({hint})"
+            )
         raise ExplainError(
             f"no allocation for channel {channel!r} ({hint}); materialize "
             f"inventory/channel_allocation for partition {channel!r} first"
@@ -736,7 +741,7 @@ def dlq_replay(ids: tuple[int, ...], channel: str | None, actor: str) -> None:
 
     if not ids and not channel:
         raise click.UsageError("name dead letter ids, or --channel")
-    failed, kinds = [], set()
+    failed, missing, kinds = [], [], set()
     engine = _ledger()
     try:
         with engine.connect() as conn:
@@ -744,6 +749,11 @@ def dlq_replay(ids: tuple[int, ...], channel: str | None, actor: str) -> None:
             for letter_id in chosen:
                 try:
                     letter = ledger_dlq.get(conn, letter_id)
+                except ledger_dlq.DeadLetterError as exc:
+                    missing.append(letter_id)  # nothing to settle: said once, no advice
+                    click.echo(f"#{letter_id}: {exc}", err=True)
+                    continue
+                try:
                     if letter.kind == "order":
                         row = inbox.replay_parked(conn, letter_id, actor=actor)
                         click.echo(f"#{letter_id}: inbox row {row} back for ingestion")
@@ -769,6 +779,7 @@ def dlq_replay(ids: tuple[int, ...], channel: str | None, actor: str) -> None:
             f'inventory-sync dlq discard {ids_text} --reason "..."',
             err=True,
         )
+    if failed or missing:
         sys.exit(1)
 
 

@@ -295,6 +295,7 @@ def test_audit_never_shows_a_credential_a_stored_row_carries_in_a_url(ledger):
         assert "sync:***@shop.example" in out and "access_token=***" in out
 
 
+@pytest.mark.bad_input
 def test_audit_refuses_a_time_that_is_not_one_and_an_unknown_channel(ledger):
     bad_time = CliRunner().invoke(main, ["audit", "--since", "yesterday"])
     assert bad_time.exit_code == 2 and "'yesterday' is not a time" in bad_time.stderr

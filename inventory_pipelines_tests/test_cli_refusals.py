@@ -28,6 +28,7 @@ def one_error_line(result) -> str:
     return lines[0]
 
 
+@pytest.mark.bad_input
 def test_dlq_list_and_replay_refuse_an_unknown_channel_instead_of_saying_all_is_clear(
     tmp_path, monkeypatch
 ):
@@ -42,6 +43,7 @@ def test_dlq_list_and_replay_refuse_an_unknown_channel_instead_of_saying_all_is_
     assert known.exit_code == 0 and "no open dead letters" in known.output
 
 
+@pytest.mark.bad_input
 def test_sync_refuses_an_unknown_channel_before_reading_anything(tmp_path, monkeypatch):
     monkeypatch.setenv("INVENTORY_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     monkeypatch.setenv("ODOO_URL", "http://127.0.0.1:9")  # nothing there: a snapshot would fail
@@ -51,6 +53,7 @@ def test_sync_refuses_an_unknown_channel_before_reading_anything(tmp_path, monke
     assert "Traceback" not in result.output
 
 
+@pytest.mark.bad_input
 def test_an_environment_that_is_not_one_is_refused_in_one_line(monkeypatch):
     monkeypatch.setenv("INVENTORY_ENV", "bogus")
     result = CliRunner().invoke(main, ["dlq", "list"])
@@ -70,6 +73,7 @@ def test_an_environment_that_is_not_one_is_refused_in_one_line(monkeypatch):
         ),
     ],
 )
+@pytest.mark.bad_input
 def test_a_ledger_url_that_cannot_be_used_is_one_line_without_its_password(monkeypatch, url, said):
     monkeypatch.setenv("INVENTORY_LEDGER_URL", url)
     started = time.monotonic()
@@ -81,6 +85,7 @@ def test_a_ledger_url_that_cannot_be_used_is_one_line_without_its_password(monke
 
 
 @pytest.mark.slow
+@pytest.mark.bad_input
 def test_a_postgresql_that_never_answers_is_one_line_after_the_connect_timeout():
     """A host that takes the connection but says nothing (a dead proxy, a firewall) is an
     error after the ledger's connect timeout, not a command that hangs."""
@@ -123,6 +128,7 @@ def _file(tmp_path):
     ],
     ids=["missing", "a-file", "under-a-file", "under-proc"],
 )
+@pytest.mark.bad_input
 def test_a_configured_ledger_in_a_folder_that_is_not_there_is_refused_not_created_empty(
     tmp_path, monkeypatch, where, said
 ):
@@ -158,6 +164,7 @@ def test_the_default_ledger_of_a_fresh_checkout_is_still_created_on_first_use(
     ],
     ids=["a-file", "under-a-file"],
 )
+@pytest.mark.bad_input
 def test_a_default_ledger_folder_that_cannot_be_created_is_one_line(
     tmp_path, monkeypatch, data_dir, said
 ):
@@ -168,6 +175,7 @@ def test_a_default_ledger_folder_that_cannot_be_created_is_one_line(
     assert said in one_error_line(result)
 
 
+@pytest.mark.bad_input
 def test_sandbox_up_on_a_port_in_use_names_the_port_and_starts_nothing():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -181,6 +189,7 @@ def test_sandbox_up_on_a_port_in_use_names_the_port_and_starts_nothing():
 
 
 @pytest.mark.slow
+@pytest.mark.bad_input
 def test_sync_with_a_broken_rules_folder_says_the_file_line_and_fix_without_a_traceback(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(default_rules_dir(), rules)
@@ -199,6 +208,7 @@ def test_sync_with_a_broken_rules_folder_says_the_file_line_and_fix_without_a_tr
 
 
 @pytest.mark.parametrize("statement", ["", "   ", "\n\t"])
+@pytest.mark.bad_input
 def test_sql_refuses_an_empty_statement_in_one_line_before_looking_for_the_catalog(
     tmp_path, monkeypatch, statement
 ):

@@ -60,6 +60,7 @@ from inventory_pipelines.channels.base import (
     UnreadableOrder,
     UpdateResult,
     UpdateStatus,
+    shown_quantity,
 )
 from inventory_pipelines.channels.http import ChannelHTTP, HTTPCounters, RetrySettings, Secret
 from inventory_pipelines.channels.pacing import Pacer
@@ -573,15 +574,15 @@ class AmazonConnector(HTTPCounters, ChannelConnector):
             (s for s in summaries if s.get("marketplaceId") == self.marketplace_id),
             summaries[0] if summaries else {},
         )
+        sku = str(item["sku"])
         quantity = next(
             (
-                int(f["quantity"])
+                shown_quantity(f["quantity"], "amazon", sku)
                 for f in item.get("fulfillmentAvailability") or []
                 if f.get("fulfillmentChannelCode") == "DEFAULT" and f.get("quantity") is not None
             ),
             None,
         )
-        sku = str(item["sku"])
         return Listing(
             listing_id=sku,
             sku=sku,

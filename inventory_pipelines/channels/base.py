@@ -8,11 +8,15 @@ lives outside its own module; the publisher (ledger + Dagster) only sees this in
 from __future__ import annotations
 
 import abc
+import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,30 @@ class Listing:
     quantity: int | None  # what the channel shows now (None when unknown)
     title: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)  # channel-specific ids (location...)
+
+
+_WHOLE_TEXT = re.compile(r"[+-]?\d{1,18}")
+
+
+def shown_quantity(value: Any, kind: str, listing_id: str) -> int | None:
+    """The quantity a listing shows, as a whole number; None when it shows none, or something
+    that is no whole number (text, a fraction, a list, past 64 bits), then logged naming the
+    listing: one listing read as unknown, never the channel's whole catalog unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, str) and _WHOLE_TEXT.fullmatch(value.strip()):
+        return int(value)
+    log.warning(
+        "%s listing %s shows quantity %.40r, not a whole number: read as unknown",
+        kind,
+        listing_id,
+        value,
+    )
+    return None
 
 
 @dataclass(frozen=True)

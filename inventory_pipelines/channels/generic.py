@@ -43,6 +43,7 @@ from .base import (
     QuantityUpdate,
     UpdateResult,
     UpdateStatus,
+    shown_quantity,
 )
 from .http import ChannelHTTP, HTTPCounters, RetrySettings, Secret, error_code, parse_retry_after
 
@@ -171,7 +172,7 @@ class GenericChannelConnector(HTTPCounters, ChannelConnector):
                     listing_id=str(item["listing_id"]),
                     sku=item.get("sku"),
                     barcode=item.get("barcode"),
-                    quantity=item.get("quantity"),
+                    quantity=shown_quantity(item.get("quantity"), "generic", item["listing_id"]),
                 )
                 for item in data.get("items", [])
             ]

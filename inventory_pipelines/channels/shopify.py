@@ -50,6 +50,7 @@ from inventory_pipelines.channels.base import (
     UpdateStatus,
     WebhookError,
     WebhookKind,
+    shown_quantity,
 )
 from inventory_pipelines.channels.http import (
     ChannelHTTP,
@@ -407,9 +408,10 @@ class ShopifyConnector(HTTPCounters, ChannelConnector):
     def _listing(node: Mapping[str, Any], location: str) -> Listing:
         item = node.get("inventoryItem") or {}
         level = item.get("inventoryLevel")
-        quantity = _available(level)
+        listing_id = str(item.get("id"))
+        quantity = shown_quantity(_available(level), "shopify", listing_id)
         return Listing(
-            listing_id=str(item.get("id")),
+            listing_id=listing_id,
             sku=node.get("sku") or None,
             barcode=node.get("barcode") or None,
             quantity=quantity,
@@ -500,7 +502,9 @@ class ShopifyConnector(HTTPCounters, ChannelConnector):
             )
             for node in data.get("nodes") or []:
                 if node and node.get("id"):
-                    found[str(node["id"])] = _available(node.get("inventoryLevel"))
+                    listing_id = str(node["id"])
+                    shown = _available(node.get("inventoryLevel"))
+                    found[listing_id] = shown_quantity(shown, "shopify", listing_id)
         return found
 
     # -- transport, pacing, retries ---------------------------------------------------------------
@@ -640,12 +644,13 @@ class ShopifyConnector(HTTPCounters, ChannelConnector):
         return max(0.0, requested - available) / restore + 0.01
 
 
-def _available(level: Mapping[str, Any] | None) -> int | None:
+def _available(level: Mapping[str, Any] | None) -> Any:
+    """The "available" quantity of an inventory level, as Shopify sent it (None: no level)."""
     if not level:
         return None
     for entry in level.get("quantities") or []:
         if entry.get("name") == "available":
-            return int(entry["quantity"])
+            return entry.get("quantity")
     return None
 
 

@@ -63,6 +63,7 @@ from .base import (
     UpdateStatus,
     WebhookError,
     WebhookKind,
+    shown_quantity,
 )
 from .http import (
     ChannelHTTP,
@@ -279,7 +280,7 @@ class WooCommerceConnector(HTTPCounters, ChannelConnector):
             listing_id=listing_id,
             sku=row.get("sku") or None,
             barcode=self._barcode(row),
-            quantity=int(quantity) if quantity is not None else None,
+            quantity=shown_quantity(quantity, "woocommerce", listing_id),
             title=str(row.get("name") or row.get("description") or ""),
             extra={
                 **extra,

@@ -119,9 +119,12 @@ def read_products(client: OdooClient, skus: Sequence[str] | None = None) -> pl.D
             )
         ]
     storable = pl.col(storable_field)
+    code = pl.col("default_code")
     products = _frame(records, wire).select(
         pl.col("id").alias("product_id"),
-        pl.col("default_code").alias("sku"),
+        # a code of blanks (an import's empty cell) is no SKU: quarantined as missing_sku,
+        # never a SKU "" that no channel can carry
+        pl.when(code.str.strip_chars() != "").then(code).alias("sku"),
         "barcode",
         "name",
         _many2one("product_tmpl_id").alias("template_id"),

@@ -93,6 +93,7 @@ def test_text_output_lists_the_steps_in_order(data_dir):
     assert [line.split()[0] for line in lines[1:]] == steps
 
 
+@pytest.mark.bad_input
 def test_an_unknown_channel_or_sku_is_a_clear_error(data_dir):
     runner = CliRunner()
     no_channel = runner.invoke(main, ["explain", "--channel", "ebay", "--sku", "SKU-000001"])

@@ -44,6 +44,7 @@ def test_each_connector_names_every_url_it_calls_and_all_are_on_loopback(kind):
         assert connector.endpoints() == ENDPOINTS[kind]
 
 
+@pytest.mark.bad_input
 def test_amazons_token_endpoint_off_the_machine_is_refused_in_local():
     env = env_of("amazon", TOKEN_URL="https://api.amazon.com/auth/o2/token")
     with pytest.raises(ChannelConfigError, match=r"'api\.amazon\.com'") as refused:
@@ -51,6 +52,7 @@ def test_amazons_token_endpoint_off_the_machine_is_refused_in_local():
     assert "secret" not in str(refused.value) and "refresh" not in str(refused.value)
 
 
+@pytest.mark.bad_input
 def test_without_a_token_url_amazon_would_call_the_real_login_with_amazon_so_local_refuses():
     env = env_of("amazon")
     del env[env_prefix("amazon") + "TOKEN_URL"]  # the default is Amazon's own LWA endpoint
@@ -59,6 +61,7 @@ def test_without_a_token_url_amazon_would_call_the_real_login_with_amazon_so_loc
 
 
 @pytest.mark.parametrize("kind", sorted(LOCAL))
+@pytest.mark.bad_input
 def test_a_channel_url_off_the_machine_is_refused_in_local_and_allowed_elsewhere(kind):
     env = env_of(kind, URL="https://shop.example.com")
     with pytest.raises(ChannelConfigError, match=r"shop\.example\.com"):

@@ -117,6 +117,7 @@ BAD_QUANTITIES = [2.9, 0.5, True, False, "2", None, 1e30, 2**63, MAX_QUANTITY + 
 
 
 @pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.bad_input
 def test_every_event_model_refuses_each_bad_id_and_quantity_naming_the_field(reader) -> None:
     good, parse, id_field, quantity_field = READERS[reader]
     assert parse(good())  # the good payload reads
@@ -136,6 +137,7 @@ def test_every_event_model_refuses_each_bad_id_and_quantity_naming_the_field(rea
 
 
 @pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.bad_input
 def test_a_refusal_names_fields_never_values(reader) -> None:
     good, parse, id_field, quantity_field = READERS[reader]
     payload = with_value(good(), quantity_field, 2.9)
@@ -204,6 +206,7 @@ def amazon() -> Iterator[AmazonSandbox]:
         yield sandbox
 
 
+@pytest.mark.bad_input
 def test_amazon_polling_hands_over_the_orders_its_models_refuse_and_reads_the_rest(
     amazon: AmazonSandbox,
 ) -> None:

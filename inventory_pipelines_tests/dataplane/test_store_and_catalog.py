@@ -136,6 +136,7 @@ def test_sql_command_prints_the_result_and_reports_bad_sql(tmp_path, monkeypatch
         ("", "the SQL statement is empty"),
     ],
 )
+@pytest.mark.bad_input
 def test_the_analysts_sql_can_neither_write_nor_read_outside_the_tables(
     tmp_path, monkeypatch, statement, why
 ):

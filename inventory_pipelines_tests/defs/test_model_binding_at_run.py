@@ -3,6 +3,7 @@ gives: the file, the line, DuckDB's message and the fix, not a bare DuckDB trace
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from inventory_pipelines.defs.rules.assets import build_model_assets
 
@@ -14,6 +15,7 @@ def canonical_inventory() -> pl.DataFrame:
     return pl.DataFrame({"sku": ["A"], "warehouse": ["MAIN"], "available": [5.0]})
 
 
+@pytest.mark.bad_input
 def test_a_model_naming_a_column_its_input_lacks_fails_naming_the_file_and_line(tmp_path):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "colours.sql").write_text(

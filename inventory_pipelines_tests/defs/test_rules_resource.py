@@ -26,6 +26,7 @@ def test_another_folder_with_the_same_channels_gives_its_own_rules(tmp_path):
     assert policy.channels.channels[0].safety_buffer.units == 7
 
 
+@pytest.mark.bad_input
 def test_a_folder_with_other_channels_is_refused_with_the_fix(tmp_path):
     folder = tmp_path / "rules"
     shutil.copytree(default_rules_dir(), folder)

@@ -98,6 +98,7 @@ def test_lots_of_one_product_are_summed_into_one_row():
         (dict(product_id=1, sku="A", factor=None, base_uom=None, uom="Bogus"), "unknown_uom"),
     ],
 )
+@pytest.mark.bad_input
 def test_a_quant_that_cannot_be_normalized_is_quarantined_with_its_reason(product, reason):
     canonical, quarantine = canonical_of([product], [(1, 1, 1, 10, 0)])
     assert canonical.height == 0
@@ -106,6 +107,7 @@ def test_a_quant_that_cannot_be_normalized_is_quarantined_with_its_reason(produc
     ]
 
 
+@pytest.mark.bad_input
 def test_a_sku_used_by_two_products_is_quarantined_for_both_not_merged():
     canonical, quarantine = canonical_of(
         [dict(product_id=1, sku="DUP"), dict(product_id=2, sku="DUP")],
@@ -115,6 +117,7 @@ def test_a_sku_used_by_two_products_is_quarantined_for_both_not_merged():
     assert sorted(quarantine["reason"].to_list()) == ["duplicate_sku", "duplicate_sku"]
 
 
+@pytest.mark.bad_input
 def test_quants_of_unknown_products_and_unattributable_locations_are_quarantined():
     _, quarantine = canonical_of(
         [dict(product_id=1, sku="A")],
@@ -128,6 +131,7 @@ def test_quants_of_unknown_products_and_unattributable_locations_are_quarantined
     }
 
 
+@pytest.mark.bad_input
 def test_a_negative_on_hand_is_reported_and_counted_as_zero():
     canonical, quarantine = canonical_of([dict(product_id=1, sku="A")], [(1, 1, 1, -4, 0)])
     r = row(canonical, "A", "MAIN")
@@ -150,6 +154,7 @@ quant_rows = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(quant_rows)
+@pytest.mark.bad_input
 def test_every_quant_is_counted_once_either_in_canonical_or_in_quarantine(rows):
     products = [
         dict(product_id=1, sku="A"),

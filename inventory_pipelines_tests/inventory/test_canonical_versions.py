@@ -133,6 +133,7 @@ def test_lots_are_summed(snapshot):
     assert row(canonical, "T-LOTS", "MAIN")["on_hand"] == 7
 
 
+@pytest.mark.bad_input
 def test_archived_products_and_missing_codes_are_quarantined_with_their_stock(snapshot):
     products, canonical, quarantine = snapshot
     assert canonical.filter(pl.col("sku") == "T-ARCHIVED").is_empty()
@@ -157,6 +158,7 @@ def test_non_storable_products_are_known_but_hold_no_canonical_stock(snapshot):
     assert canonical.filter(pl.col("sku") == "T-CONSU").is_empty()
 
 
+@pytest.mark.bad_input
 def test_the_demo_catalog_dirt_is_quarantined_with_reasons(snapshot):
     _, canonical, quarantine = snapshot
     reasons = set(quarantine["reason"])

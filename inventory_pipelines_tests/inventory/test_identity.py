@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from inventory_pipelines.inventory.identity import map_listings
 from inventory_pipelines.rules.mappings import MappingRules
@@ -22,6 +23,7 @@ LISTINGS = pl.DataFrame(
 )
 
 
+@pytest.mark.bad_input
 def test_matching_prefers_overrides_then_sku_then_a_unique_barcode():
     overrides = MappingRules.model_validate(
         {"mappings": [{"sku": "G", "channel": "shop", "listing_id": "L-G", "pack_size": 6}]}
@@ -42,6 +44,7 @@ def test_matching_prefers_overrides_then_sku_then_a_unique_barcode():
     }
 
 
+@pytest.mark.bad_input
 def test_an_override_naming_an_unknown_listing_is_reported_not_used():
     overrides = MappingRules.model_validate(
         {"mappings": [{"sku": "D", "channel": "shop", "listing_id": "L-NOPE"}]}

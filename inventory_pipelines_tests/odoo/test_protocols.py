@@ -312,6 +312,7 @@ def failing_call(fake: FakeOdoo, client, answer) -> OdooError:
         ("psycopg2.errors.UndefinedColumn", "column does not exist", OdooServerError),
     ],
 )
+@pytest.mark.bad_input
 def test_jsonrpc_errors_map_by_data_name(
     fake: FakeOdoo, make_client: ClientFactory, name: str, message: str, expected: type
 ) -> None:
@@ -445,6 +446,7 @@ def test_an_unknown_method_on_jsonrpc_is_a_missing_error(
         make_client().call("stock.quant", "frobnicate", [[1]])
 
 
+@pytest.mark.bad_input
 def test_a_proxy_404_on_the_endpoint_is_a_missing_error(
     fake: FakeOdoo, make_client: ClientFactory
 ) -> None:
@@ -453,6 +455,7 @@ def test_a_proxy_404_on_the_endpoint_is_a_missing_error(
     assert type(err) is OdooMissingError
 
 
+@pytest.mark.bad_input
 def test_a_garbled_answer_is_a_server_error(fake: FakeOdoo, make_client: ClientFactory) -> None:
     answer = lambda request: httpx.Response(200, text="<html>login</html>")  # noqa: E731
     err = failing_call(fake, make_client(protocol="jsonrpc"), answer)

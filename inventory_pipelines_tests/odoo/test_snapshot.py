@@ -159,6 +159,7 @@ def test_on_19_the_reference_unit_is_the_root_of_the_relative_uom_chain(
     ]
 
 
+@pytest.mark.bad_input
 def test_unknown_or_unreadable_units_leave_the_uom_columns_null(
     fake: FakeOdoo, make_client: ClientFactory
 ) -> None:
@@ -173,6 +174,26 @@ def test_unknown_or_unreadable_units_leave_the_uom_columns_null(
 
     assert frame.select("uom", "base_uom", "factor").rows() == [(None, None, None)]
     assert frame.schema == PRODUCTS_SCHEMA
+
+
+@pytest.mark.bad_input
+def test_a_default_code_of_blanks_is_no_sku(fake: FakeOdoo, make_client: ClientFactory) -> None:
+    codes = ["", "   ", False, "SKU-4"]
+    fake.on(
+        "product.product",
+        "search_read",
+        table([product(i, code, 1, type="product") for i, code in enumerate(codes, start=1)]),
+    )
+    fake.on("uom.uom", "search_read", table(UOMS_16_TO_18))
+
+    frame = read_products(make_client())
+
+    assert frame.select("product_id", "sku").rows() == [
+        (1, None),
+        (2, None),
+        (3, None),
+        (4, "SKU-4"),
+    ]
 
 
 def test_products_can_be_limited_to_some_skus(fake: FakeOdoo, make_client: ClientFactory) -> None:

@@ -198,6 +198,7 @@ def test_pack_channels_order_in_packs_and_odoo_gets_units(odoo, products, ledger
     assert [line["product_uom_qty"] for line in lines] == [12.0]
 
 
+@pytest.mark.bad_input
 def test_orders_that_cannot_be_created_are_parked_with_their_reason_never_half_created(
     odoo, products, ledger
 ) -> None:

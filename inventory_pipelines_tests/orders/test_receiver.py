@@ -153,6 +153,7 @@ def test_a_signed_order_is_stored_once_and_redeliveries_are_counted(receiver, le
 
 
 @pytest.mark.parametrize("problem", ["missing", "wrong secret", "tampered body", "empty"])
+@pytest.mark.bad_input
 def test_a_bad_or_missing_signature_is_401_and_stores_nothing(receiver, ledger, problem) -> None:
     url, app = receiver
     body = json.dumps(shopify_order(4002)).encode()
@@ -175,6 +176,7 @@ def test_a_bad_or_missing_signature_is_401_and_stores_nothing(receiver, ledger, 
     assert app.state.stats.rejected_signature == 1
 
 
+@pytest.mark.bad_input
 def test_a_signed_body_that_is_not_json_is_400_and_stored_nowhere(receiver, ledger) -> None:
     url, _ = receiver
     body = b'{"id": "no line items and no closing brace"'
@@ -227,6 +229,7 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("channel", ["shopify", "b2b-shop"])
+@pytest.mark.bad_input
 def test_a_signed_order_its_model_refuses_is_422_stored_nowhere_and_logged_without_personal_data(
     receiver, ledger, caplog, channel
 ) -> None:
@@ -368,12 +371,14 @@ def test_woocommerce_pings_orders_and_status_changes(receiver, ledger) -> None:
     assert unsigned.status_code == 401
 
 
+@pytest.mark.bad_input
 def test_an_unknown_channel_is_404(receiver) -> None:
     url, _ = receiver
     assert httpx.post(f"{url}/webhooks/nowhere", content=b"{}").status_code == 404
 
 
 @on_both_ledgers
+@pytest.mark.bad_input
 def test_concurrent_redeliveries_store_each_order_once(receiver, ledger) -> None:
     """30 orders, each delivered three times by three threads at once."""
     url, _ = receiver
@@ -405,6 +410,7 @@ def test_concurrent_redeliveries_store_each_order_once(receiver, ledger) -> None
     assert sorted(int(r.external_id) for r in rows(ledger)) == list(range(6000, 6030))
 
 
+@pytest.mark.bad_input
 def test_a_ledger_that_cannot_be_written_answers_503_so_the_channel_retries(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     migrate(url)
@@ -438,6 +444,7 @@ def test_the_secret_never_shows_in_repr_or_logs(receiver, caplog) -> None:
     assert SHOPIFY_SECRET not in caplog.text
 
 
+@pytest.mark.bad_input
 def test_a_huge_body_is_refused_after_the_limit_is_read_not_after_the_whole_body(
     receiver, ledger
 ) -> None:

@@ -135,6 +135,7 @@ def assert_names_the_letter(check: dg.AssetCheckEvaluation, letter_id: int) -> N
     assert f"inventory-sync dlq discard {letter_id} --reason" in check.description
 
 
+@pytest.mark.bad_input
 def test_a_polled_order_of_2_pow_63_units_is_parked_and_the_channel_goes_on(env) -> None:
     woo = env["woo"]
     first, second, third = sellable_items(env)[:3]
@@ -215,6 +216,7 @@ def test_a_polled_order_of_2_pow_63_units_is_parked_and_the_channel_goes_on(env)
     assert sale_orders(env) == refs(*good, later)
 
 
+@pytest.mark.bad_input
 def test_a_webhook_of_2_pow_63_units_is_refused_and_stored_nowhere_and_polling_parks_it(
     env,
 ) -> None:
@@ -269,6 +271,7 @@ def test_a_webhook_of_2_pow_63_units_is_refused_and_stored_nowhere_and_polling_p
     assert sale_orders(env) == refs(*good)
 
 
+@pytest.mark.bad_input
 def test_a_stored_row_that_cannot_be_processed_is_parked_and_can_be_replayed(env) -> None:
     skus = [env["woo"].state.items[i].sku for i in sellable_items(env)[:2]]
 

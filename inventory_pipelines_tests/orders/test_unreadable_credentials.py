@@ -67,6 +67,7 @@ def poll(orders: list[dict[str, Any]]) -> Any:
         connector.close()
 
 
+@pytest.mark.bad_input
 def test_a_refused_order_carrying_a_credential_is_parked_masked_and_polling_goes_on(
     ledger: tuple[Engine, Path],
 ) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from inventory_pipelines.ledger import create_engine, inbox
 from inventory_pipelines.orders.setup import SANDBOX_WEBHOOK_SECRETS, webhook_channels
@@ -76,6 +77,7 @@ def test_serve_takes_the_sandbox_secrets_locally_and_stores_what_it_verifies(
     assert (row.external_id, row.duplicates) == ("8101", 0)
 
 
+@pytest.mark.bad_input
 def test_outside_the_local_environment_a_channel_needs_its_own_secret(monkeypatch) -> None:
     monkeypatch.setenv("INVENTORY_ENV", "prod")
     channels, missing = webhook_channels(env={"INVENTORY_CHANNEL_SHOPIFY_WEBHOOK_SECRET": "s3"})

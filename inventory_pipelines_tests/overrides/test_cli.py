@@ -112,6 +112,7 @@ def test_the_requester_cannot_approve_and_the_refusal_is_audited(ledger) -> None
         (["--reason", " "], "--reason"),
     ],
 )
+@pytest.mark.bad_input
 def test_a_request_that_cannot_be_is_refused_in_one_line_and_audited(
     ledger, change: list[str], said: str
 ) -> None:
@@ -262,6 +263,7 @@ def test_a_break_glass_stop_applies_at_once_loudly(ledger, caplog) -> None:
         (["--sku-pattern", "SKU-0*", "--channel", "nope"], "unknown channel 'nope'"),
     ],
 )
+@pytest.mark.bad_input
 def test_a_stop_that_cannot_be_is_refused_and_audited(ledger, args, said) -> None:
     line = refusal_line(run("stop", *args, "--reason", "recall", "--break-glass", "--actor", "al"))
     assert said in line

@@ -67,6 +67,7 @@ def test_a_valid_rule_loads(rules_dir):
         ("50", "channels.0.incoming", "valid dictionary"),
     ],
 )
+@pytest.mark.bad_input
 def test_a_bad_rule_names_its_key_and_the_fix(rules_dir, rule, key_path, words):
     (issue,) = issues(rules_dir, rule)
     assert issue.key_path == key_path

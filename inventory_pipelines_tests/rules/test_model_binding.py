@@ -45,6 +45,7 @@ def test_the_shipped_models_bind_and_the_shipped_folder_checks_clean():
     assert output.startswith("rules OK:")
 
 
+@pytest.mark.bad_input
 def test_a_model_that_does_not_parse_is_named_with_its_line(rules_dir):
     model(
         rules_dir,
@@ -60,6 +61,7 @@ def test_a_model_that_does_not_parse_is_named_with_its_line(rules_dir):
     assert "Traceback" not in output
 
 
+@pytest.mark.bad_input
 def test_a_model_naming_a_column_no_table_has_is_named_with_the_columns_it_could_mean(rules_dir):
     model(
         rules_dir, "colours", "SELECT\n    sku,\n    colour\nFROM {{ ref('canonical_inventory') }}"
@@ -80,6 +82,7 @@ def test_a_column_a_model_reads_from_another_model_binds_against_that_models_res
     assert 'Referenced column "speed" not found' in issue.message
 
 
+@pytest.mark.bad_input
 def test_a_table_read_without_ref_and_a_type_mismatch_are_refused(rules_dir):
     model(rules_dir, "raw", "SELECT sku FROM canonical_inventory")
     model(rules_dir, "typed", "SELECT sku + 1 AS next FROM {{ ref('canonical_inventory') }}")
@@ -117,6 +120,7 @@ def test_an_unknown_ref_is_reported_once_by_the_loader_not_again_by_the_binding(
         ("CREATE TABLE t AS SELECT 1 AS a", "a CREATE statement"),
     ],
 )
+@pytest.mark.bad_input
 def test_a_model_is_one_select(rules_dir, sql, found):
     model(rules_dir, "odd", sql)
     (issue,) = model_binding_issues(rules_dir)
@@ -124,6 +128,7 @@ def test_a_model_is_one_select(rules_dir, sql, found):
     assert issue.message == f"a model is one SELECT statement, this file has {found}"
 
 
+@pytest.mark.bad_input
 def test_a_yaml_test_of_a_column_the_model_does_not_return_is_refused(rules_dir):
     model(
         rules_dir,
@@ -147,6 +152,7 @@ def test_problems_in_rule_files_and_in_models_are_listed_together(rules_dir):
     assert "models/colours.sql: line 1: Binder Error" in output
 
 
+@pytest.mark.bad_input
 def test_rules_check_given_a_file_says_it_takes_the_folder_in_one_line(rules_dir):
     result = CliRunner().invoke(main, ["rules", "check", str(rules_dir / "channels.yml")])
     assert result.exit_code == 2

@@ -48,23 +48,27 @@ def test_the_shipped_rules_load_with_every_file():
     assert policy.policies.policies and policy.suppressions.suppressions
 
 
+@pytest.mark.bad_input
 def test_bad_yaml_in_channels_names_the_file_and_line(rules_dir):
     (issue,) = problems(rules_dir, "channels.yml", "channels:\n  - name: [a\n")
     assert issue.file == "channels.yml" and issue.key_path.startswith("line ")
 
 
+@pytest.mark.bad_input
 def test_an_unknown_key_names_the_channel_entry(rules_dir):
     (issue,) = problems(rules_dir, "channels.yml", channels({}) + "    colour: red\n")
     assert (issue.file, issue.key_path) == ("channels.yml", "channels.0.colour")
     assert "remove the key" in issue.fix
 
 
+@pytest.mark.bad_input
 def test_an_unknown_warehouse_names_the_channel_and_the_known_ones(rules_dir):
     (issue,) = problems(rules_dir, "channels.yml", channels({"wh": "MARS"}))
     assert (issue.file, issue.key_path) == ("channels.yml", "channels.0.warehouses.0.code")
     assert "MARS" in issue.message and "MAIN, EAST, WEST" in issue.fix
 
 
+@pytest.mark.bad_input
 def test_ring_fenced_shares_above_100_percent_are_refused(rules_dir):
     (issue,) = problems(
         rules_dir,
@@ -78,12 +82,14 @@ def test_ring_fenced_shares_above_100_percent_are_refused(rules_dir):
     assert "a 60%" in issue.message and "b 50%" in issue.message
 
 
+@pytest.mark.bad_input
 def test_a_negative_buffer_is_refused(rules_dir):
     (issue,) = problems(rules_dir, "channels.yml", channels({"buffer": "{units: -2}"}))
     assert (issue.file, issue.key_path) == ("channels.yml", "channels.0.safety_buffer.units")
     assert "not negative" in issue.fix
 
 
+@pytest.mark.bad_input
 def test_a_negative_buffer_in_a_policy_is_refused(rules_dir):
     text = (
         "policies:\n  - name: p\n    match: {sku: 'A*'}\n    set: {safety_buffer: {percent: -5}}\n"
@@ -92,6 +98,7 @@ def test_a_negative_buffer_in_a_policy_is_refused(rules_dir):
     assert (issue.file, issue.key_path) == ("policies.yml", "policies.0.set.safety_buffer.percent")
 
 
+@pytest.mark.bad_input
 def test_a_policy_for_an_unknown_channel_is_refused(rules_dir):
     text = (
         "policies:\n  - name: p\n    match: {sku: 'A*'}\n"
@@ -104,6 +111,7 @@ def test_a_policy_for_an_unknown_channel_is_refused(rules_dir):
 SUPPRESSION = "  - {{channel: {channel}, sku: '{sku}', from: {start}, until: {until}, reason: r}}\n"
 
 
+@pytest.mark.bad_input
 def test_an_expired_suppression_is_refused(rules_dir):
     text = "suppressions:\n" + SUPPRESSION.format(
         channel="amazon", sku="A*", start="2026-01-01T00:00:00Z", until="2026-02-01T00:00:00Z"
@@ -113,6 +121,7 @@ def test_an_expired_suppression_is_refused(rules_dir):
     assert "expired" in issue.message and "remove" in issue.fix
 
 
+@pytest.mark.bad_input
 def test_overlapping_suppressions_are_refused(rules_dir):
     text = "suppressions:\n" + "".join(
         SUPPRESSION.format(channel=ch, sku="A*", start=start, until=until)
@@ -126,6 +135,7 @@ def test_overlapping_suppressions_are_refused(rules_dir):
     assert "overlaps suppressions.0" in issue.message
 
 
+@pytest.mark.bad_input
 def test_a_suppression_without_timezone_says_how_to_write_it(rules_dir):
     text = "suppressions:\n" + SUPPRESSION.format(
         channel="amazon", sku="A*", start="2026-11-01T00:00:00", until="2027-01-01T00:00:00Z"
@@ -135,6 +145,7 @@ def test_a_suppression_without_timezone_says_how_to_write_it(rules_dir):
     assert "offset" in issue.fix
 
 
+@pytest.mark.bad_input
 def test_a_duplicate_mapping_is_refused(rules_dir):
     text = (
         "mappings:\n"
@@ -146,6 +157,7 @@ def test_a_duplicate_mapping_is_refused(rules_dir):
     assert "already mapped by mappings.0" in issue.message
 
 
+@pytest.mark.bad_input
 def test_an_sql_model_with_an_unknown_ref_is_refused(rules_dir):
     (rules_dir / "models" / "broken.sql").write_text("SELECT * FROM {{ ref('nowhere') }}")
     with pytest.raises(RulesError) as caught:
@@ -199,6 +211,7 @@ def test_a_broken_orders_file_names_the_key(rules_dir, text, key_path, words):
     assert words in f"{issue.message} {issue.fix}"
 
 
+@pytest.mark.bad_input
 def test_a_key_given_twice_is_refused_with_its_line_not_silently_the_last_one(rules_dir):
     text = channels({"buffer": "{units: 2}"}) + "    safety_buffer: {units: 0}\n"
     (issue,) = problems(rules_dir, "channels.yml", text)
@@ -207,6 +220,7 @@ def test_a_key_given_twice_is_refused_with_its_line_not_silently_the_last_one(ru
     assert "duplicate key 'safety_buffer' (first given on line 6)" in issue.message
 
 
+@pytest.mark.bad_input
 def test_a_key_given_twice_in_a_models_tests_file_is_refused(rules_dir):
     models = rules_dir / "models"
     name = sorted(models.glob("*.sql"))[0].stem
@@ -219,6 +233,7 @@ def test_a_key_given_twice_in_a_models_tests_file_is_refused(rules_dir):
     assert "duplicate key 'tests'" in issue.message and issue.key_path.startswith("line 4")
 
 
+@pytest.mark.bad_input
 def test_automation_settings_load_and_a_bad_cron_or_unknown_key_is_named(rules_dir):
     automation = load_policy(rules_dir, now=NOW).automation
     assert automation.schedules.batch.cron == "*/15 * * * *"
@@ -243,6 +258,7 @@ def test_without_an_automation_file_the_defaults_apply(rules_dir):
         ("{cron: '0 2 * * *', timezone: Europe/Pariss}", "is not a time zone"),
     ],
 )
+@pytest.mark.bad_input
 def test_a_schedule_dagster_could_not_load_is_refused_by_the_rules(rules_dir, schedule, said):
     # either would stop the whole code location from loading, every sensor and schedule with it
     [bad] = problems(rules_dir, "automation.yml", f"schedules:\n  batch: {schedule}\n")

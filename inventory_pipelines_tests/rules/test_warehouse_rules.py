@@ -31,6 +31,7 @@ def test_the_shipped_rules_load():
     assert policy.warehouses.codes() == ["MAIN", "EAST", "WEST"]
 
 
+@pytest.mark.bad_input
 def test_invalid_yaml_names_the_file_and_line(rules_dir):
     error = broken(rules_dir, "warehouses:\n  - code: MAIN\n   status: [online\n")
     (issue,) = error.issues
@@ -39,6 +40,7 @@ def test_invalid_yaml_names_the_file_and_line(rules_dir):
     assert "invalid YAML" in issue.message
 
 
+@pytest.mark.bad_input
 def test_an_unknown_key_names_its_path_and_the_fix(rules_dir):
     error = broken(rules_dir, "warehouses:\n  - code: MAIN\n    statuss: online\n")
     (issue,) = error.issues
@@ -46,6 +48,7 @@ def test_an_unknown_key_names_its_path_and_the_fix(rules_dir):
     assert "remove the key" in issue.fix
 
 
+@pytest.mark.bad_input
 def test_a_bad_status_lists_the_allowed_values(rules_dir):
     error = broken(rules_dir, "warehouses:\n  - code: MAIN\n    status: closed\n")
     (issue,) = error.issues
@@ -53,6 +56,7 @@ def test_a_bad_status_lists_the_allowed_values(rules_dir):
     assert "online" in issue.message
 
 
+@pytest.mark.bad_input
 def test_a_transit_rule_for_an_unknown_warehouse_is_refused(rules_dir):
     error = broken(
         rules_dir,

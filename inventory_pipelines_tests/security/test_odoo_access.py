@@ -192,6 +192,7 @@ def test_every_model_the_product_calls_is_in_the_list_of_rights() -> None:
     assert called - {"res.users", "ir.model"} <= listed, called - listed
 
 
+@pytest.mark.bad_input
 def test_outside_local_a_run_refuses_an_odoo_user_without_a_right_naming_it(odoo17) -> None:
     login = integration_user(odoo17, ("sale.order", "create"))
     resource = OdooResource(
@@ -227,6 +228,7 @@ def test_locally_the_sandbox_is_not_asked_for_rights(odoo17) -> None:
     assert odoo17.request_count == 0
 
 
+@pytest.mark.bad_input
 def test_odoo_check_lists_every_right_and_exits_1_naming_the_missing_one(
     odoo17, monkeypatch
 ) -> None:

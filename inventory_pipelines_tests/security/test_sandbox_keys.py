@@ -73,6 +73,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, kind: str, settings: dict[str, st
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
 @pytest.mark.parametrize(("kind", "field"), sorted(DOCUMENTED))
+@pytest.mark.bad_input
 def test_outside_local_a_channel_with_a_documented_key_is_refused_naming_the_variable(
     monkeypatch, environment, kind, field
 ) -> None:
@@ -101,6 +102,7 @@ def test_locally_the_documented_keys_are_the_sandboxs_and_taken(monkeypatch) -> 
 
 
 @pytest.mark.parametrize("key", [odoo.DEFAULT_API_KEY, odoo.DEFAULT_PASSWORD])
+@pytest.mark.bad_input
 def test_outside_local_odoo_with_a_documented_key_is_refused_before_any_call(key) -> None:
     resource = OdooResource(
         url="http://127.0.0.1:9", db="prod", login="sync-bot", api_key=key, environment="prod"
@@ -111,6 +113,7 @@ def test_outside_local_odoo_with_a_documented_key_is_refused_before_any_call(key
     assert f"'{key}'" not in str(refused.value)
 
 
+@pytest.mark.bad_input
 def test_odoo_check_refuses_a_documented_key_in_one_line(monkeypatch) -> None:
     for name, value in {
         "INVENTORY_ENV": "staging",
@@ -128,6 +131,7 @@ def test_odoo_check_refuses_a_documented_key_in_one_line(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("channel", sorted(SANDBOX_WEBHOOK_SECRETS))
+@pytest.mark.bad_input
 def test_outside_local_a_documented_webhook_secret_is_refused(monkeypatch, channel) -> None:
     monkeypatch.setenv("INVENTORY_ENV", "prod")
     variable = env_prefix(channel) + "WEBHOOK_SECRET"
@@ -138,6 +142,7 @@ def test_outside_local_a_documented_webhook_secret_is_refused(monkeypatch, chann
     assert set(webhook_channels(env={variable: "a-real-webhook-secret"})[0]) == {channel}
 
 
+@pytest.mark.bad_input
 def test_outside_local_the_push_refuses_the_documented_token_and_odoo_key(monkeypatch) -> None:
     monkeypatch.setenv("INVENTORY_ENV", "staging")
     with pytest.raises(PushConfigError, match=f"{TOKEN_ENV} holds one of the sandbox") as token:

@@ -91,6 +91,7 @@ def test_a_file_that_disappears_or_empties_keeps_the_last_secrets(
     assert stored(ledger) == ["shopify/1", "shopify/2"]
 
 
+@pytest.mark.bad_input
 def test_webhook_channels_reads_the_secret_file_variable(tmp_path: Path, secret_file: Path,
                                                          monkeypatch) -> None:  # fmt: skip
     monkeypatch.setenv("INVENTORY_ENV", "prod")

@@ -162,6 +162,7 @@ def _forge(forgery: str, body: bytes) -> str:
         "the right one twice",
     ],
 )
+@pytest.mark.bad_input
 def test_anything_but_the_exact_signature_is_401_and_stores_nothing(
     receiver, ledger, forgery
 ) -> None:
@@ -174,6 +175,7 @@ def test_anything_but_the_exact_signature_is_401_and_stores_nothing(
     assert app.state.stats.rejected_signature == 1
 
 
+@pytest.mark.bad_input
 def test_a_woocommerce_delivery_signed_with_the_shopify_secret_is_401(receiver, ledger) -> None:
     url, _ = receiver
     body, headers = woo_delivery(5002)
@@ -207,6 +209,7 @@ def test_a_delivery_at_the_edge_of_the_window_is_stored_and_one_second_past_it_i
     assert stored(ledger) == ["shopify/5201"]
 
 
+@pytest.mark.bad_input
 def test_an_old_signed_delivery_is_refused_with_its_reason_stored_nowhere_and_logged_without_personal_data(  # noqa: E501
     receiver, ledger, caplog
 ) -> None:
@@ -234,6 +237,7 @@ def test_a_woocommerce_delivery_is_judged_by_the_modification_time_it_signs(
     assert stored(ledger) == ["woocommerce/5402"]
 
 
+@pytest.mark.bad_input
 def test_a_fresh_unsigned_trigger_header_does_not_make_an_old_signed_body_young(
     receiver, ledger
 ) -> None:
@@ -244,6 +248,7 @@ def test_a_fresh_unsigned_trigger_header_does_not_make_an_old_signed_body_young(
     assert stored(ledger) == []
 
 
+@pytest.mark.bad_input
 def test_an_old_trigger_header_refuses_a_late_retry_even_of_a_young_body(receiver, ledger) -> None:
     """Shopify retries with the original trigger time: the older of the two instants counts."""
     url, _ = receiver

@@ -87,6 +87,7 @@ def _hint(quant_id: int, quantity: float, product_id: int) -> bytes:
     )
 
 
+@pytest.mark.bad_input
 def test_a_wrong_or_missing_token_is_401_and_nothing_is_kept(receiver: Receiver) -> None:
     qid, _, qty, pid = _quant(receiver.odoo)
     body = _hint(qid, qty, pid)
@@ -135,6 +136,7 @@ def test_a_hint_is_answered_in_milliseconds_and_read_back_after_the_commit_wait(
         (b'{"_model": "stock.quant", "_id": 7, "product_id": "x"}', 422, "product_id must be"),
     ],
 )
+@pytest.mark.bad_input
 def test_a_body_that_is_not_a_quant_hint_is_4xx_and_never_queued(
     receiver: Receiver, body: bytes, status: int, says: str
 ) -> None:
@@ -144,6 +146,7 @@ def test_a_body_that_is_not_a_quant_hint_is_4xx_and_never_queued(
     assert receiver.stats.refused == 1 and receiver.coalescer.stats.hints == 0
 
 
+@pytest.mark.bad_input
 def test_a_huge_body_is_413(receiver: Receiver) -> None:
     body = b'{"_model": "stock.quant", "_id": 1, "x": "' + b"a" * 300_000 + b'"}'
     answer = httpx.post(f"{receiver.url}/odoo/{TOKEN}", content=body)
@@ -163,6 +166,7 @@ def test_a_hint_for_an_unknown_quant_is_accepted_and_left_to_the_sensor(
     assert receiver.submitter.runs == []
 
 
+@pytest.mark.bad_input
 def test_the_token_locally_defaults_to_the_sandbox_one_and_elsewhere_must_be_set(
     monkeypatch,
 ) -> None:
