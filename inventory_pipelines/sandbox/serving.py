@@ -140,3 +140,16 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def binder(backend: Any) -> Callable[[Callable[..., Any]], Callable[[Any], Any]]:
+    """`bind(handler)` for an emulator's URL table: a Starlette endpoint calling
+    `handler(request, backend)` (the handlers take the state they serve explicitly)."""
+
+    def bind(handler: Callable[..., Any]) -> Callable[[Any], Any]:
+        async def endpoint(request: Any) -> Any:
+            return await handler(request, backend)
+
+        return endpoint
+
+    return bind

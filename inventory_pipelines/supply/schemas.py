@@ -12,39 +12,10 @@ from inventory_pipelines.supply.rows import SUPPLY_QUARANTINE_REASONS
 EPSILON = 1e-9
 
 
-class VendorStockSchema(pa.DataFrameModel):
-    """`supply/vendor_stock`: one row per (vendor, sku); what may be sold never exceeds what
-    the vendor reported, and nothing is negative."""
+class _FeedStockSchema(pa.DataFrameModel):
+    """What a supplier's stock table holds per SKU: what the feed reported (`feed_quantity`)
+    and what counts (`quantity`): never more than reported, never negative, 0 when stale."""
 
-    vendor: str = pa.Field(nullable=False)
-    sku: str = pa.Field(nullable=False)
-    feed_quantity: float = pa.Field(ge=0)
-    quantity: float = pa.Field(ge=0)
-    fresh: bool
-    lead_time_days: int = pa.Field(ge=0)
-
-    class Config:
-        strict = False
-        coerce = False
-        unique = ["vendor", "sku"]
-
-    @pa.dataframe_check(error="quantity must not exceed feed_quantity")
-    @classmethod
-    def within_the_feed(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        """The buffer only ever takes away from what the vendor reports."""
-        return data.lazyframe.select(pl.col("quantity") <= pl.col("feed_quantity") + EPSILON)
-
-    @pa.dataframe_check(error="a row that is not fresh must count 0")
-    @classmethod
-    def stale_counts_zero(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        """A stale feed never sells."""
-        return data.lazyframe.select(pl.col("fresh") | (pl.col("quantity") == 0))
-
-
-class ThreeplStockSchema(pa.DataFrameModel):
-    """`supply/threepl_stock`: one row per (warehouse, sku) of the 3PL's feed, in base units."""
-
-    warehouse: str = pa.Field(nullable=False)
     sku: str = pa.Field(nullable=False)
     feed_quantity: float = pa.Field(ge=0)
     quantity: float = pa.Field(ge=0)
@@ -53,12 +24,11 @@ class ThreeplStockSchema(pa.DataFrameModel):
     class Config:
         strict = False
         coerce = False
-        unique = ["warehouse", "sku"]
 
     @pa.dataframe_check(error="quantity must not exceed feed_quantity")
     @classmethod
     def within_the_feed(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        """What counts is at most what the 3PL reports."""
+        """A buffer only ever takes away from what the supplier reports."""
         return data.lazyframe.select(pl.col("quantity") <= pl.col("feed_quantity") + EPSILON)
 
     @pa.dataframe_check(error="a row that is not fresh must count 0")
@@ -66,6 +36,25 @@ class ThreeplStockSchema(pa.DataFrameModel):
     def stale_counts_zero(cls, data: pa.PolarsData) -> pl.LazyFrame:
         """A stale feed never counts."""
         return data.lazyframe.select(pl.col("fresh") | (pl.col("quantity") == 0))
+
+
+class VendorStockSchema(_FeedStockSchema):
+    """`supply/vendor_stock`: one row per (vendor, sku)."""
+
+    vendor: str = pa.Field(nullable=False)
+    lead_time_days: int = pa.Field(ge=0)
+
+    class Config:
+        unique = ["vendor", "sku"]
+
+
+class ThreeplStockSchema(_FeedStockSchema):
+    """`supply/threepl_stock`: one row per (warehouse, sku) of the 3PL's feed, in base units."""
+
+    warehouse: str = pa.Field(nullable=False)
+
+    class Config:
+        unique = ["warehouse", "sku"]
 
 
 class SupplyQuarantineSchema(pa.DataFrameModel):

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from inventory_pipelines.rules import RulesError, default_rules_dir, load_policy
-
-NOW = datetime(2026, 11, 27, tzinfo=UTC)
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "rules"
-    shutil.copytree(default_rules_dir(), target)
-    return target
+from inventory_pipelines.rules import RulesError, load_policy
+from inventory_pipelines_tests.rules_files import NOW
 
 
 def with_incoming(rules_dir: Path, rule: str) -> Path:

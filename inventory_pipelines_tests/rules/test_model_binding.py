@@ -3,7 +3,6 @@ a model that would fail every run is named, with DuckDB's message and the line, 
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,13 +19,6 @@ from inventory_pipelines.rules.models import (
     load_models,
     model_binding_issues,
 )
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "rules"
-    shutil.copytree(default_rules_dir(), target)
-    return target
 
 
 def check(rules_dir: Path) -> tuple[int, str]:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from inventory_pipelines.cli import main
-from inventory_pipelines.rules import RulesError, default_rules_dir, load_policy
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "rules"
-    shutil.copytree(default_rules_dir(), target)
-    return target
+from inventory_pipelines.rules import RulesError, load_policy
 
 
 def broken(rules_dir: Path, text: str) -> RulesError:

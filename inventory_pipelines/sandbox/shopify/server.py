@@ -23,12 +23,11 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from ..serving import (
     BackgroundServer,
+    binder,
     print_credentials,
     run_until_signalled,
 )
@@ -50,11 +49,7 @@ def is_api_path(path: str) -> bool:
 def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
     """The ASGI app: the URL table of the emulator wrapped in fault injection."""
 
-    def bind(handler: Callable[..., Any]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            return await handler(request, backend)
-
-        return endpoint
+    bind = binder(backend)
 
     routes = [
         Route(

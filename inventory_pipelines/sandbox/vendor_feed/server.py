@@ -25,13 +25,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from inventory_pipelines.sandbox.faults import FaultInjectionMiddleware, Faults
 from inventory_pipelines.sandbox.serving import (
     BackgroundServer,
+    binder,
     print_credentials,
     run_until_signalled,
 )
@@ -50,11 +49,7 @@ def is_api_path(path: str) -> bool:
 def build_app(backend: responses.Backend) -> FaultInjectionMiddleware:
     """The ASGI app: the emulator's URL table wrapped in fault injection."""
 
-    def bind(handler: Callable[..., Any]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            return await handler(request, backend)
-
-        return endpoint
+    bind = binder(backend)
 
     routes = [
         Route("/feeds/{filename}", bind(responses.feed_file), methods=["GET", "HEAD"]),
