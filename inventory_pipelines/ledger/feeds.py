@@ -152,19 +152,20 @@ def record_confirmed(
     status: int,
     confirmed_at: dt.datetime,
     *,
+    checked_at: dt.datetime | None = None,
     etag: str | None = None,
     last_modified: str | None = None,
     feed_as_of: dt.datetime | None = None,
+    object_name: str | None = None,
 ) -> bool:
-    """The source vouched again for the stored body of digest `digest` (a 304, or the same
-    body served again): its confirmation moves to `confirmed_at`, its validators and stated
-    time to what this answer said (where it said them). False when the stored body is another
-    one by now (a newer run replaced it), which is kept as it is."""
-    stored = supply_feeds.c.confirmed_at
+    """The source vouched again at `confirmed_at` for the stored body of digest `digest` (a
+    304, or the same body served again): its confirmation moves there, its validators, stated
+    time and file name to what this answer said (where it said them), unless a run that
+    confirmed it later already did (an older run finishing last moves nothing back). False when
+    the stored body is another one by now (a newer run replaced it), which is kept as it is."""
     changes: dict[str, Any] = {
-        # the later of two overlapping runs' confirmations
-        "confirmed_at": sa.case((stored > confirmed_at, stored), else_=confirmed_at),
-        "checked_at": confirmed_at,
+        "confirmed_at": confirmed_at,
+        "checked_at": checked_at or confirmed_at,
         "last_status": status,
         "last_error": None,
     }
@@ -173,13 +174,25 @@ def record_confirmed(
     if last_modified is not None:
         changes["last_modified"] = last_modified
         changes["feed_as_of"] = feed_as_of
+    if object_name is not None:
+        changes["object_name"] = object_name
+    this_body = sa.and_(supply_feeds.c.feed == feed, supply_feeds.c.content_digest == digest)
     with write_transaction(conn):
         result = conn.execute(
             supply_feeds.update()
-            .where(supply_feeds.c.feed == feed, supply_feeds.c.content_digest == digest)
+            .where(
+                this_body,
+                sa.or_(
+                    supply_feeds.c.confirmed_at.is_(None),
+                    supply_feeds.c.confirmed_at <= confirmed_at,
+                ),
+            )
             .values(**changes)
         )
-        return result.rowcount == 1
+        if result.rowcount == 1:
+            return True
+        # confirmed later already, or replaced: which one
+        return conn.execute(sa.select(supply_feeds.c.feed).where(this_body)).first() is not None
 
 
 def record_attempt(

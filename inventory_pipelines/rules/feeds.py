@@ -22,6 +22,7 @@ row's quantity was true; rows older than the freshness limit count as zero), rea
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import fnmatch
 import re
 import zoneinfo
@@ -29,6 +30,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlparse
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: an environment variable's name, as the rules may name one (never its value)
@@ -65,9 +67,12 @@ class FeedColumns(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
+        # the zones the feed's times are read in (Polars' own database: a few names Python's
+        # zoneinfo takes, such as `localtime`, it does not)
         try:
             zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pl.Series([dt.datetime(2026, 1, 1)]).dt.replace_time_zone(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, pl.exceptions.PolarsError):
             raise ValueError(
                 f"unknown time zone {value!r}: use an IANA name such as UTC or Europe/Berlin"
             ) from None

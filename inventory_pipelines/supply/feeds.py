@@ -22,8 +22,10 @@ drop-ship units reserved before it may show in it (`FeedRead.written_after`).
 
 Each feed keeps its current parse and the one before (a run that read the ledger just before
 a newer fetch may still ask for it); older parses are deleted. Two runs of one feed at once:
-the one that fetched later wins in the ledger, and the other returns that feed, prunes
-nothing and writes nothing else (a parse it wrote meanwhile is pruned by the next run).
+the one that fetched later wins in the ledger, and the other returns that feed and prunes
+nothing. Two that both record can still prune each other's new parse; the ledger then names
+a parse that is gone, and the next run fetches that feed whole again, keeping its times when
+the body is the same.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 import obstore
@@ -145,16 +147,32 @@ def _stated(fetched: Fetched, now: datetime) -> datetime | None:
     return min(fetched.feed_as_of, now) if fetched.feed_as_of is not None else None
 
 
-def _current(
+def _vouched(fetched: Fetched, now: datetime) -> datetime:
+    """When the source vouched for the body it answered with: now, less the age a cache
+    between us says its copy has (a CDN serving a copy is not the vendor confirming it)."""
+    return now - timedelta(seconds=fetched.age_s) if fetched.age_s else now
+
+
+def _held(
     engine: Engine, store: TableStore, feed_name: str
-) -> tuple[ledger_feeds.GoodFetch, pl.DataFrame] | None:
-    """The good fetch the ledger holds now and its parse (None: none, or its parse is gone)."""
+) -> tuple[ledger_feeds.GoodFetch | None, pl.DataFrame | None]:
+    """The good fetch the ledger holds now (None: none yet) and its parse (None: none, or gone
+    from the data plane: the body is then fetched whole, and its times kept if it is the same)."""
     with engine.connect() as conn:
         record = ledger_feeds.get(conn, feed_name)
     if record is None or record.good is None:
+        return None, None
+    return record.good, _read_parse(store, record.good.cache_key)
+
+
+def _newer_held(
+    engine: Engine, store: TableStore, feed_name: str, status: int, encoding: str | None
+) -> FeedRead | None:
+    """A run that lost the race to a newer one: the feed the ledger holds now, as read."""
+    good, parsed = _held(engine, store, feed_name)
+    if good is None or parsed is None:
         return None
-    parsed = _read_parse(store, record.good.cache_key)
-    return None if parsed is None else (record.good, parsed)
+    return _from_good(feed_name, good, parsed, status=status, encoding=encoding)
 
 
 def read_feed(
@@ -170,10 +188,12 @@ def read_feed(
 ) -> FeedRead:
     """Fetch `feed` (named `feed_name` in the ledger) and return the parse in use (module)."""
     source = feed_source(feed)
-    held = _current(engine, store, feed_name)
-    good, cached = held if held is not None else (None, None)  # no parse: fetch it whole
+    good, cached = _held(engine, store, feed_name)
+    # validators only for a body whose parse is at hand: a 304 must have something to reuse
     validators = (
-        Validators(good.etag, good.last_modified, good.object_name) if good is not None else None
+        Validators(good.etag, good.last_modified, good.object_name)
+        if good is not None and cached is not None
+        else None
     )
     fetched = fetch(feed, validators, transport=transport, environ=environ, sleep=sleep)
     encoding = getattr(feed, "encoding", None)
@@ -188,7 +208,8 @@ def read_feed(
         )
     elif fetched.has_body:
         digest = _digest(fetched)
-        if good is not None and cached is not None and digest == good.content_digest:
+        same = good is not None and digest == good.content_digest
+        if same and cached is not None:
             # the same body served again: it is confirmed, not new
             return _confirmed(feed_name, good, cached, fetched, 200, now, engine, store, encoding)
         try:
@@ -196,6 +217,13 @@ def read_feed(
         except FeedUnusable as exc:
             problem = FeedProblem(exc.reason, exc.detail, exc.excerpt)
         else:
+            if same:
+                # its parse was lost (a prune of a run at the same time): written again, and the
+                # body keeps when it was first fetched and what it replaced
+                store.write(PARSES_KEY, parsed, good.cache_key)
+                return _confirmed(
+                    feed_name, good, parsed, fetched, 200, now, engine, store, encoding
+                )
             return _replaced(
                 feed_name, source, good, fetched, parsed, digest, now, engine, store, encoding
             )
@@ -234,25 +262,29 @@ def _confirmed(
     """The source vouched again for the body in use (a 304, or the same body): its
     confirmation (and stated time, where the answer states one) moves on."""
     stated = _stated(fetched, now)
+    vouched = _vouched(fetched, now)
     with engine.connect() as conn:
         still = ledger_feeds.record_confirmed(
             conn,
             feed_name,
             good.content_digest,
             status,
-            now,
+            vouched,
+            checked_at=now,
             etag=fetched.etag,
             last_modified=fetched.last_modified if stated is not None else None,
             feed_as_of=stated,
+            object_name=fetched.object_name,
         )
     if not still:  # a newer run replaced the body meanwhile: that one is the feed now
-        held = _current(engine, store, feed_name)
-        if held is not None:
-            return _from_good(feed_name, *held, status=status, encoding=encoding)
+        newer = _newer_held(engine, store, feed_name, status, encoding)
+        if newer is not None:
+            return newer
     confirmed = dataclasses.replace(
         good,
-        confirmed_at=max(good.confirmed, now),
+        confirmed_at=max(good.confirmed, vouched),
         feed_as_of=stated if stated is not None else good.feed_as_of,
+        object_name=fetched.object_name or good.object_name,
     )
     return _from_good(feed_name, confirmed, cached, status=status, encoding=encoding)
 
@@ -286,7 +318,7 @@ def _replaced(
         feed_as_of=stated,
         rows=parsed.height,
         fetched_at=now,
-        confirmed_at=now,
+        confirmed_at=_vouched(fetched, now),
         # written after the body it replaces was last vouched for; a first body without a
         # stated time: unknown
         changed_after=good.confirmed if good is not None else None,
@@ -295,9 +327,9 @@ def _replaced(
         recorded = ledger_feeds.record_good(conn, fetch_record)
     if not recorded:
         # a run that fetched later recorded first: its body is the feed; nothing is pruned
-        held = _current(engine, store, feed_name)
-        if held is not None:
-            return _from_good(feed_name, *held, status=200, encoding=encoding)
+        newer = _newer_held(engine, store, feed_name, 200, encoding)
+        if newer is not None:
+            return newer
     else:
         keep = {key} | ({good.cache_key} if good is not None else set())
         _prune(store, feed_name, keep)

@@ -199,9 +199,14 @@ def _field_counts(text: bytes, delimiter: str, rows: int) -> pl.DataFrame:
         )
     reader = csv.reader(io.StringIO(text.decode("utf-8")), delimiter=delimiter)
     next(reader, None)
-    counts = [len(record) if any(record) else None for record in reader][:rows]
+    records = [record for record in reader][:rows]
+    records += [[]] * (rows - len(records))
     return pl.DataFrame(
-        {"fields": counts + [None] * (rows - len(counts)), "written": [None] * rows},
+        {
+            "fields": [len(record) if any(record) else None for record in records],
+            # every field the row has, the ones past the header's too
+            "written": [delimiter.join(record) for record in records],
+        },
         schema={"fields": pl.Int64, "written": pl.Utf8},
     )
 

@@ -107,12 +107,12 @@ def _local(naive: pl.Expr, timezone: str) -> pl.Expr:
 def parse_time(text: pl.Expr, timezone: str = "UTC") -> pl.Expr:
     """Text to a UTC time: ISO 8601 with an offset (or Z), without one (in `timezone`), or a
     date (its midnight in `timezone`)."""
+    # `2026-12-01 08:00:00+01:00` (SQL's way) as `2026-12-01T08:00:00+01:00`
+    text = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
     aware = text.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us"
     ).dt.convert_time_zone("UTC")
-    naive = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.to_datetime(
-        "%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"
-    )
+    naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
     day = text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us"))
     return pl.coalesce(aware, _local(naive, timezone), _local(day, timezone))
 
@@ -162,7 +162,10 @@ def clean(
     staged = staged.with_columns(_updated=parse_times(staged["_updated_text"], timezone))
     # a code listed more than once among the rows that have one and no defect (a cut-off last
     # line that repeats a code is not a second opinion on it)
-    countable = pl.col("defect").is_null() & pl.col("code").is_not_null()
+    # (a ragged row still names its code first: a second opinion on it all the same)
+    countable = (pl.col("defect").is_null() | (pl.col("defect") == "ragged_line")) & pl.col(
+        "code"
+    ).is_not_null()
     duplicated = countable & pl.when(countable).then(pl.col("code")).is_duplicated()
     quantity = pl.col("_quantity")
     reason = (

@@ -72,6 +72,7 @@ class Fetched:
     feed_as_of: datetime | None = None  # when the feed says it was written
     object_name: str | None = None
     problem: FeedProblem | None = None
+    age_s: float = 0.0  # how old a cache between us says its copy is (HTTP `Age`)
 
     @property
     def has_body(self) -> bool:
@@ -143,7 +144,12 @@ def fetch_http(
     refused = _refused_host(feed.url)
     if refused:
         return Fetched(0, problem=refused)
-    headers = {"Accept": "application/json" if feed.format == "json" else "text/csv, */*"}
+    headers = {
+        "Accept": "application/json" if feed.format == "json" else "text/csv, */*",
+        # a cache between us answers only after asking the source: its copy is not the
+        # vendor vouching for its stock
+        "Cache-Control": "no-cache",
+    }
     if feed.auth_header_env:
         credential = _from_env(feed.auth_header_env, "auth_header_env", environ)
         if isinstance(credential, FeedProblem):
@@ -176,11 +182,22 @@ def fetch_http(
     return Fetched(0 if problem.reason == "unreachable" else 503, problem=problem)
 
 
+def _age(value: str | None) -> float:
+    """An HTTP `Age` header in seconds (0 when absent or not a number)."""
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
 def _answer(response: httpx.Response, source: str) -> Fetched:
     etag = response.headers.get("ETag")
     modified = response.headers.get("Last-Modified")
+    age = _age(response.headers.get("Age"))
     if response.status_code == 304:
-        return Fetched(304, etag=etag, last_modified=modified, feed_as_of=http_date(modified))
+        return Fetched(
+            304, etag=etag, last_modified=modified, feed_as_of=http_date(modified), age_s=age
+        )
     if response.status_code != 200:
         return Fetched(
             response.status_code,
@@ -195,6 +212,7 @@ def _answer(response: httpx.Response, source: str) -> Fetched:
         etag=etag,
         last_modified=modified,
         feed_as_of=http_date(modified),
+        age_s=age,
     )
 
 

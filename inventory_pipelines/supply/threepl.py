@@ -24,7 +24,7 @@ figure, so the 3PL drift can still be measured on the result.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -57,6 +57,16 @@ THREEPL_STOCK_SCHEMA: dict[str, pl.DataType] = {
 APPLIED_SCHEMA: dict[str, pl.DataType] = {**CANONICAL_SCHEMA, "odoo_on_hand": pl.Float64()}
 
 
+def _unknown_written(first_fetch: datetime | None, warehouse: Warehouse) -> datetime | None:
+    """Since when a 3PL's shipments are taken off a feed whose writing time is unknown (a
+    server without Last-Modified, a first body): one freshness window before its first fetch.
+    What shipped after the 3PL wrote the file but before we read it is in neither the file nor
+    Odoo's reservations; a file older than that window is as good as stale."""
+    if first_fetch is None:
+        return None
+    return first_fetch - timedelta(hours=warehouse.freshness_hours)
+
+
 def threepl_stock(
     read: FeedRead, products: pl.DataFrame, warehouse: Warehouse, *, now: datetime
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -66,9 +76,7 @@ def threepl_stock(
         warehouse.feed,
         freshness_hours=warehouse.freshness_hours,
         now=now,
-        # when the body was written unknown: what shipped after its first fetch is surely not
-        # in it (`apply_threepl_stock` takes that off)
-        written_after=read.written_after or read.written_by,
+        written_after=read.written_after or _unknown_written(read.written_by, warehouse),
     )
     catalog = (
         products.lazy()
@@ -211,7 +219,14 @@ def apply_threepl_stock(
     touched = list(sources)
     by_feed = [code for code, source in sources.items() if source is StockSource.FEED]
     feed = threepl.filter(pl.col("warehouse").is_in(touched))
-    written = pl.col("written_at") if "written_at" in feed.columns else pl.col("as_of")
+    # a partition written before `written_at` existed: one freshness window before its as_of
+    window = pl.col("warehouse").replace_strict(
+        {w.code: w.freshness_hours for w in warehouses.warehouses}, default=24.0
+    )
+    unknown = pl.col("as_of") - pl.duration(hours=1) * window
+    written = (
+        pl.coalesce(pl.col("written_at"), unknown) if "written_at" in feed.columns else unknown
+    )
     feed = feed.select(
         "warehouse",
         "sku",
@@ -225,7 +240,7 @@ def apply_threepl_stock(
         since = (
             feed.select("warehouse", "sku", "_written")
             .join(shipped.cast(SHIPMENTS_SCHEMA), on=["warehouse", "sku"], how="inner")  # type: ignore[arg-type]
-            .filter(pl.col("_written").is_null() | (pl.col("date") > pl.col("_written")))
+            .filter(pl.col("date") > pl.col("_written"))
             .group_by("warehouse", "sku")
             .agg(pl.col("quantity").sum().alias("_shipped"))
         )

@@ -72,13 +72,27 @@ def test_a_confirmation_moves_on_only_the_body_still_stored(ledger):
     with ledger.connect() as conn:
         ledger_feeds.record_good(conn, good(T0))
         later = T0 + timedelta(hours=2)
-        assert ledger_feeds.record_confirmed(conn, "vendor:acme", "a" * 64, 304, later)
-        # an older run's confirmation, finishing last, does not move it back
-        assert ledger_feeds.record_confirmed(conn, "vendor:acme", "a" * 64, 200, T0)
+        assert ledger_feeds.record_confirmed(
+            conn, "vendor:acme", "a" * 64, 304, later, etag='"v1b"'
+        )
+        # an older run's confirmation, finishing last, moves nothing back
+        assert ledger_feeds.record_confirmed(
+            conn,
+            "vendor:acme",
+            "a" * 64,
+            200,
+            T0,
+            etag='"v0"',
+            last_modified="Mon, 30 Nov 2026 07:00:00 GMT",
+            feed_as_of=T0 - timedelta(days=1),
+        )
         # a confirmation of a body another run replaced confirms nothing
         assert not ledger_feeds.record_confirmed(conn, "vendor:acme", "b" * 64, 304, later)
         stored = ledger_feeds.get(conn, "vendor:acme").good
     assert stored.confirmed_at == later and stored.fetched_at == T0
+    assert stored.etag == '"v1b"' and stored.feed_as_of == T0 - timedelta(hours=1)
+    with ledger.connect() as conn:
+        assert ledger_feeds.get(conn, "vendor:acme").checked_at == later
     assert stored.as_of == stored.feed_as_of  # Last-Modified stated: it decides
 
 

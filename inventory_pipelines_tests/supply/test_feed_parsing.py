@@ -62,6 +62,7 @@ def test_ragged_rows_are_found_when_a_quoted_field_spans_lines():
     parsed = parse_feed(body, format=CSV, columns=COLUMNS)
     assert parsed["code"].to_list() == ["A-\n1", "A-2", "A-3"]
     assert parsed["defect"].to_list() == [None, "ragged_line", None]
+    assert parsed["raw"][1] == "A-2,7,12"  # every field it has, the one too many too
 
 
 def test_a_csv_with_its_declared_columns_renamed_keeps_the_rows_as_read():
@@ -138,3 +139,26 @@ def test_a_large_feed_parses_as_frames(tmp_path):
     parsed = parse_feed(body, format=CSV, columns=COLUMNS)
     assert parsed.height == 200_000
     assert parsed.filter(pl.col("defect").is_not_null()).height == 0
+
+
+def test_a_ragged_row_is_a_second_opinion_on_its_code_so_neither_row_counts():
+    from datetime import UTC, datetime, timedelta
+
+    from inventory_pipelines.supply.rows import clean
+
+    at = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    body = b"code,quantity\nA-1,5\nA-1,0,late,x\nA-2,3\n"
+    parsed = parse_feed(body, format=CSV, columns=COLUMNS)
+    kept, rejected = clean(parsed, feed_as_of=at, now=at, freshness=timedelta(hours=24))
+    assert kept["code"].to_list() == ["A-2"]
+    assert sorted(rejected["reason"].to_list()) == ["duplicate_code", "ragged_line"]
+
+
+def test_times_written_the_sql_way_with_an_offset_are_read():
+    from inventory_pipelines.supply.rows import parse_times
+
+    times = parse_times(pl.Series(["2026-12-01 08:00:00+01:00", "2026-12-01 08:00:00.5-02"]))
+    assert [t.isoformat() for t in times] == [
+        "2026-12-01T07:00:00+00:00",
+        "2026-12-01T10:00:00.500000+00:00",
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import polars as pl
 import pytest
 
@@ -20,7 +21,7 @@ from inventory_pipelines.supply import feeds as supply_feeds
 from inventory_pipelines.supply.feeds import PARSES_KEY, read_feed
 from inventory_pipelines.supply.schemas import VendorStockSchema
 from inventory_pipelines.supply.vendors import vendor_stock
-from inventory_pipelines_tests.supply.conftest import vendor_rule
+from inventory_pipelines_tests.supply.conftest import CATALOG, vendor_rule
 
 T0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
 
@@ -167,3 +168,75 @@ def test_an_older_run_finishing_after_a_newer_one_leaves_the_newer_feed_in_use(
         good = ledger_feeds.get(conn, "vendor:acme").good
     assert good.fetched_at == T0 + timedelta(minutes=10)
     assert store.read(PARSES_KEY, good.cache_key).equals(b.parsed)
+
+
+def test_a_last_modified_ahead_of_our_clock_is_cut_to_the_read(
+    vendors, engine, store, supplierinfo
+):
+    """The emulator stamps Last-Modified with its clock (today); read as of T0 (yesterday),
+    the feed is no fresher than the moment it was read."""
+    got, _ = read(vendors, engine, store, supplierinfo, T0)
+    assert got.feed_as_of == T0 and got.written_after == T0
+
+
+def test_a_cached_copy_is_vouched_for_as_of_its_age(engine, store, supplierinfo):
+    """A CDN answering from its cache says how old its copy is (Age): the vendor vouched for
+    the body that long before, not now; and we ask it to revalidate (no-cache)."""
+    body = "code,quantity\n" + "".join(f"{code},5\n" for code, _, _ in CATALOG)
+    asked = []
+
+    def cdn(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers.get("cache-control"))
+        return httpx.Response(200, content=body.encode(), headers={"Age": "7200"})
+
+    vendor = vendor_rule({"kind": "http", "url": "http://127.0.0.1:1/feeds/acme.csv"})
+    got = read_feed(
+        "vendor:acme",
+        vendor.feed,
+        engine=engine,
+        store=store,
+        now=T0,
+        transport=httpx.MockTransport(cdn),
+        environ={},
+    )
+    assert asked == ["no-cache"]
+    assert got.feed_as_of == T0 - timedelta(hours=2)
+
+
+def test_a_parse_lost_and_the_same_body_fetched_again_keeps_when_it_was_written(
+    vendors, engine, store, supplierinfo
+):
+    vendors.state.set_validators("acme", "none")
+    read(vendors, engine, store, supplierinfo, T0)
+    vendors.state.set_quantity("acme", "AC-001", 42)
+    changed, _ = read(vendors, engine, store, supplierinfo, T0 + timedelta(hours=1))
+    assert changed.written_after == T0
+    for key in store.partitions(PARSES_KEY):
+        store.path(PARSES_KEY, key).unlink()
+    again, stock = read(vendors, engine, store, supplierinfo, T0 + timedelta(hours=2))
+    assert again.written_after == T0 and again.fetched_at == T0 + timedelta(hours=1)
+    assert again.feed_as_of == T0 + timedelta(hours=2)
+    assert stock.filter(pl.col("sku") == "SKU-001")["feed_quantity"].to_list() == [42.0]
+    assert len(store.partitions(PARSES_KEY)) == 1
+
+
+def test_a_sku_two_vendors_supply_counts_while_either_feed_may_not_show_the_unit():
+    """One vendor's feed was written after the reservation, the other's writing time is
+    unknown: the unit may be missing from the second, so it counts on."""
+    stock = pl.DataFrame(
+        {
+            "vendor": ["a", "b"],
+            "sku": ["S", "S"],
+            "quantity": [5.0, 5.0],
+            "fresh": [True, True],
+            "as_of": [T0 + timedelta(hours=2)] * 2,
+            "written_at": [T0 + timedelta(hours=2), None],
+        },
+        schema_overrides={"written_at": pl.Datetime("us", "UTC")},
+    )
+    pending = pl.DataFrame(
+        {"sku": ["S"], "units": [3.0], "reserved_at": [T0]},
+        schema_overrides={"reserved_at": pl.Datetime("us", "UTC")},
+    )
+    assert dropship_pending(pending, stock).rows() == [("S", 3.0)]
+    assert dropship_pending(pending, stock.filter(pl.col("vendor") == "a")).rows() == []

@@ -81,6 +81,7 @@ def threepl(code: str, *rows: tuple[str, float], fresh: bool = True) -> pl.DataF
                 "quantity": q if fresh else 0.0,
                 "fresh": fresh,
                 "as_of": AS_OF,
+                "written_at": AS_OF,
                 "uom": "Units",
             }
             for sku, q in rows
@@ -367,3 +368,57 @@ def test_the_canonical_build_reads_the_shipments_of_its_feed_warehouses(tmp_path
     store.write(STOCK_MOVES, moves)
     out = canonical_assets._shipped(store, products("SKU-1"), locations)
     assert out.select("warehouse", "sku", "quantity").rows() == [("WEST", "SKU-1", 3.0)]
+
+
+def test_a_partition_from_before_written_at_takes_off_one_freshness_window_of_shipments():
+    """A 3PL partition written before the column existed: its figure may be as old as one
+    freshness window (24 h) before its as_of, no older; what shipped since then is taken off,
+    not the 90 days of moves Odoo keeps."""
+    feeds = threepl("WEST", ("SKU-1", 20)).drop("written_at")
+    gone = shipped(
+        ("SKU-1", "WEST", 15.0, AS_OF - timedelta(days=40)),
+        ("SKU-1", "WEST", 2.0, AS_OF - timedelta(hours=3)),
+    )
+    result = apply_threepl_stock(canonical(("SKU-1", "WEST", 8, 0)), feeds, RULES, gone)
+    assert result.filter(pl.col("warehouse") == "WEST")["available"].to_list() == [18.0]
+
+
+def test_a_3pl_feed_whose_writing_time_is_unknown_counts_from_a_window_before_its_first_fetch(
+    monkeypatch,
+):
+    """No Last-Modified and a first body: the 3PL wrote it some time before we read it. What it
+    shipped in that time is in neither the file nor Odoo's reservations: taken off."""
+    first = AS_OF
+    parsed = pl.DataFrame(
+        {
+            "line": [2],
+            "code": ["SKU-1"],
+            "quantity": ["20"],
+            "updated_at": [None],
+            "raw": ["SKU-1,20"],
+            "defect": [None],
+        },
+        schema={
+            "line": pl.Int64,
+            "code": pl.Utf8,
+            "quantity": pl.Utf8,
+            "updated_at": pl.Utf8,
+            "raw": pl.Utf8,
+            "defect": pl.Utf8,
+        },
+    )
+    read = FeedRead(
+        feed="threepl:WEST",
+        source="http://127.0.0.1/x.csv",
+        parsed=parsed,
+        status=200,
+        feed_as_of=first,
+        fetched_at=first,
+        written_by=first,
+        written_after=None,
+    )
+    stock, _ = threepl_stock(read, products("SKU-1"), warehouse("WEST", "feed"), now=first)
+    assert stock["written_at"].to_list() == [first - timedelta(hours=24)]
+    gone = shipped(("SKU-1", "WEST", 5.0, first - timedelta(hours=1)))
+    result = apply_threepl_stock(canonical(("SKU-1", "WEST", 0, 0)), stock, RULES, gone)
+    assert result["available"].to_list() == [15.0]

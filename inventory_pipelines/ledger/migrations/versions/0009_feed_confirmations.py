@@ -39,6 +39,8 @@ def upgrade() -> None:
     # `feed_as_of` is now only what the source states: a body without Last-Modified was
     # given its fetch time, which `confirmed_at` now holds
     op.execute("UPDATE supply_feeds SET feed_as_of = NULL WHERE last_modified IS NULL")
+    # a Last-Modified ahead of our clock was stored as it came: no later than its fetch now
+    op.execute("UPDATE supply_feeds SET feed_as_of = fetched_at WHERE feed_as_of > fetched_at")
 
 
 def downgrade() -> None:
