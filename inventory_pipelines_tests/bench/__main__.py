@@ -25,6 +25,7 @@ BENCHMARKS = {
     "stream_latency": "inventory_pipelines_tests.bench.bench_stream_latency",
     "reconciliation": "inventory_pipelines_tests.bench.bench_reconciliation",
     "vendor_feed": "inventory_pipelines_tests.bench.bench_vendor_feed",
+    "scale": "inventory_pipelines_tests.bench.bench_scale",
 }
 
 
