@@ -679,7 +679,10 @@ def _vendor_prices(
         and all(variants.records[pid][ppos["default_code"]] for pid in by_template[tid])
     ]
     chosen = [tid for tid in eligible if rng.random() < 0.30]
-    numbers = rng.sample(range(100, 999_999), 10 * len(chosen) + 8)
+    wanted = 10 * len(chosen) + 8
+    # six-digit codes while they suffice (the demo data of every catalog up to ~300,000 SKUs
+    # is what it always was), more digits past that
+    numbers = rng.sample(range(100, max(999_999, 100 + 3 * wanted)), wanted)
     offered: dict[int, list[int]] = {vid: [] for vid in vendors.values()}
     names = list(vendors)
     spread_over_variants = next((t for t in chosen if len(by_template[t]) > 1), None)
