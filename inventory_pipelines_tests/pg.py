@@ -202,3 +202,29 @@ def migrated_ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
     """A ledger migrated to head: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
     with migrated_ledger(request, request.param, tmp_path) as url:
         yield url
+
+
+def restartable() -> bool:
+    """Whether the tests' PostgreSQL is the throwaway cluster this module starts (not a server
+    `$INVENTORY_TEST_PG_URL` names), so that a test may restart it."""
+    return not os.environ.get("INVENTORY_TEST_PG_URL")
+
+
+def restart_server(admin: Engine) -> None:
+    """Restart the throwaway cluster behind `admin` at once (`pg_ctl restart -m immediate`):
+    every connection is cut, as when the ledger's database crashes or fails over. Only for the
+    cluster this module started (see `restartable`)."""
+    if not restartable():
+        raise RuntimeError("INVENTORY_TEST_PG_URL names a server the tests do not own")
+    bin_dir = _pg_bin_dir()
+    assert bin_dir is not None
+    with admin.connect() as conn:
+        data = Path(conn.execute(sa.text("SHOW data_directory")).scalar_one())
+    # the log file keeps the server's output off pg_ctl's pipe (it would never close)
+    restart = [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data.parent / "log")]
+    subprocess.run(
+        _as_postgres([*restart, "-m", "immediate", "-w", "restart"]),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )

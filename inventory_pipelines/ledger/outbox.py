@@ -372,14 +372,18 @@ def _drop_partial_batches(conn: Connection, groups: dict[str, list[Row[Any]]]) -
 
 
 def mark_sent(conn: Connection, batch_key: str) -> int:
-    """Mark a batch's rows sent (one more attempt); return how many (0: nothing to send)."""
+    """Mark a batch's rows sent (one more attempt); return how many (0: nothing to send).
+
+    Rows whose item failed come back here under their new key (`pending_batches` planned
+    them again): they are sent like pending ones.
+    """
     with write_transaction(conn):
         # Lock the rows in id order first, as every other writer of a batch does: an UPDATE
         # alone takes them in scan order, and two publishers racing for one batch could then
         # each hold a row the other waits for (a deadlock on PostgreSQL).
         query = (
             sa.select(outbox.c.id)
-            .where(outbox.c.batch_key == batch_key, outbox.c.status.in_(("pending", "sent")))
+            .where(outbox.c.batch_key == batch_key, outbox.c.status.in_(_PLANNABLE))
             .order_by(outbox.c.id)
         )
         if is_postgresql(conn):
@@ -389,7 +393,7 @@ def mark_sent(conn: Connection, batch_key: str) -> int:
             return 0
         result = conn.execute(
             outbox.update()
-            .where(outbox.c.id.in_(ids), outbox.c.status.in_(("pending", "sent")))
+            .where(outbox.c.id.in_(ids), outbox.c.status.in_(_PLANNABLE))
             .values(status="sent", attempts=outbox.c.attempts + 1, sent_at=audit.utcnow())
         )
         return int(result.rowcount)
@@ -626,6 +630,46 @@ def rows_of_round(conn: Connection, round_id: str, channel: str | None = None) -
         query = query.where(outbox.c.channel == channel)
     with read_transaction(conn):
         return list(conn.execute(query.order_by(outbox.c.id)))
+
+
+def unanswered_before(
+    conn: Connection, channel: str, rows: Mapping[str, int]
+) -> dict[str, set[int]]:
+    """Per listing, the quantities of updates sent to the channel before its outbox row
+    `rows[listing]` and after the last answer recorded for it, whose own answer never came
+    (their run died with them in flight, and a newer plan superseded them): the channel may
+    show any of them, having applied it."""
+    if not rows:
+        return {}
+    found: dict[str, set[int]] = {}
+    listing_ids = sorted(rows)
+    with read_transaction(conn):
+        for start in range(0, len(listing_ids), _INSERT_CHUNK):
+            query = (
+                sa.select(
+                    outbox.c.id,
+                    outbox.c.listing_id,
+                    outbox.c.status,
+                    outbox.c.quantity,
+                    outbox.c.sent_at,
+                )
+                .where(
+                    outbox.c.channel == channel,
+                    outbox.c.listing_id.in_(listing_ids[start : start + _INSERT_CHUNK]),
+                    outbox.c.status.in_(("acknowledged", "stale", "superseded")),
+                    outbox.c.id < max(rows.values()),
+                )
+                .order_by(outbox.c.id.desc())
+            )
+            answered: set[str] = set()
+            for row_id, listing_id, status, quantity, sent_at in conn.execute(query):
+                if listing_id in answered or row_id >= rows[listing_id]:
+                    continue
+                if status != "superseded":
+                    answered.add(listing_id)
+                elif sent_at is not None:
+                    found.setdefault(listing_id, set()).add(int(quantity))
+    return found
 
 
 def count_waiting(conn: Connection, channel: str, *, increases: bool = True) -> int:

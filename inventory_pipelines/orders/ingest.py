@@ -17,7 +17,8 @@ For each inbox row a worker claims:
 - ``cancelled``: before fulfilment the Odoo order is cancelled (its reservations are
   released); once fulfilment has started, the channel's policy in ``orders.yml`` accepts,
   routes to review or rejects it. A cancellation of an order that never reached Odoo
-  releases its pending units.
+  releases its pending units; the order, should it arrive after that cancellation (webhooks
+  come in any order), is then not created.
 - ``returned``: a return transfer from the order's done delivery through Odoo's return wizard
   (marked with ``<client_order_ref> <event>`` as its origin, so a retry finds it instead of
   making a second one); ``returns.restock`` says whether it is validated at once
@@ -224,6 +225,17 @@ class Ingestor:
     ) -> None:
         ref = client_order_ref(row.channel, row.external_id)
         existing = self.odoo.find_order_by_ref(ref)
+        if existing is None and self._cancelled_before(row):
+            # the channel's cancellation came first and was settled with nothing in Odoo: the
+            # order is cancelled, creating it now would reserve stock for nobody
+            with self.engine.connect() as conn:
+                released = inbox.release_pending(conn, row.channel, row.external_id)
+            summary.ignored += 1
+            outcome = "cancelled on the channel before it arrived: not created"
+            self._finish(
+                row, {"outcome": outcome, "pending_released": released}, summary, "ignored"
+            )
+            return
         if existing is not None:
             order_id, state = existing.id, existing.state
             if state == DRAFT:
@@ -509,6 +521,13 @@ class Ingestor:
     def _record(self, row: InboxRow, ref: str, order_id: int, state: str) -> None:
         with self.engine.connect() as conn:
             inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, state)
+
+    def _cancelled_before(self, row: InboxRow) -> bool:
+        """Whether the order's cancellation reached the inbox before the order did and was
+        settled already (a cancellation that waits is processed after the order)."""
+        with self.engine.connect() as conn:
+            cancelled = inbox.find(conn, row.channel, row.external_id, "cancelled")
+        return cancelled is not None and cancelled.status in ("done", "ignored")
 
     def _order_still_coming(self, row: InboxRow, summary: IngestSummary) -> bool:
         """Whether the order this cancellation or return belongs to is still on its way in

@@ -20,6 +20,7 @@ and what waits for it stays in the outbox).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -466,10 +467,21 @@ def _replan_stale(
     sent = {i.listing_id: i for i in batch.items}
     updates = []
     drops = []
+    results = list(results)
+    own: dict[str, set[int]] = {}
+    if any(r.status is UpdateStatus.STALE for r in results):
+        with engine.connect() as conn:
+            own = outbox.unanswered_before(
+                conn, plan.channel, {i.listing_id: i.outbox_id for i in batch.items}
+            )
     for result in results:
         if result.status is not UpdateStatus.STALE or result.quantity is None:
             continue
         item = sent[result.listing_id]
+        if result.quantity in own.get(item.listing_id, ()):
+            # the channel shows what an update of ours set, sent by a run that died before
+            # its answer: no sale, our own update landed; the compare goes against it now
+            item = dataclasses.replace(item, expected=result.quantity)
         if item.expected is not None and item.expected > result.quantity:
             # the channel sold these units (or lost them) since we believed it: until orders
             # explain them, the allocation counts them as this channel's sales (base units,

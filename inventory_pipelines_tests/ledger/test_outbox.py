@@ -217,6 +217,21 @@ def test_failed_items_are_planned_again_under_a_new_key(conn: Connection) -> Non
     assert retry.batch_key != first.batch_key
 
 
+def test_failed_items_planned_again_are_sent_under_their_new_key(conn: Connection) -> None:
+    outbox.enqueue_round(conn, "shop", "r1", [update("a", 0), update("b", 0)])
+    (first,) = outbox.pending_batches(conn, "shop", 10)
+    outbox.mark_sent(conn, first.batch_key)
+    outbox.record_results(
+        conn,
+        first.batch_key,
+        [("a", "stale", 3, "shows 3", None), ("b", "failed", None, "not applied", None)],
+    )
+    (retry,) = outbox.pending_batches(conn, "shop", 10)
+    assert outbox.mark_sent(conn, retry.batch_key) == 1
+    outbox.record_results(conn, retry.batch_key, [("b", "acknowledged", 0, None, "r")])
+    assert outbox.counts_by_status(conn, "shop") == {"stale": 1, "acknowledged": 1}
+
+
 def test_an_unanswered_item_counts_as_failed(conn: Connection) -> None:
     outbox.enqueue_round(conn, "shop", "r1", [update("a", 0), update("b", 0)])
     (batch,) = outbox.pending_batches(conn, "shop", 10)

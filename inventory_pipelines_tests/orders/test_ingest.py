@@ -407,3 +407,26 @@ def test_a_return_follows_the_restock_policy_and_is_made_once(
     else:
         assert first.returned == 1 and [r["state"] for r in returns] == ["done"]
         assert after == before + 2
+
+
+def test_an_order_whose_cancellation_was_ingested_first_is_never_created(
+    odoo, products, ledger
+) -> None:
+    """Webhooks come in any order: the cancellation arrives and is settled (nothing in Odoo to
+    cancel), then the order itself. It is not created: no sale order, no reservation, its
+    pending units released."""
+    sku = unit_skus(products)[9]
+    pid = products[sku]["product_id"]
+    free = free_qty(odoo, pid)
+    cancelled = order("7451", [(sku, 2)], event="cancelled", kind="cancelled")
+    deliver(ledger, "shopify", [cancelled], route="webhook")
+    with client_for(odoo) as client:
+        ingestor(ledger, client).run()
+        deliver(ledger, "shopify", [order("7451", [(sku, 2)])], route="webhook")
+        summary = ingestor(ledger, client).run()
+    assert (summary.created, summary.ignored) == (0, 1)
+    assert sale_orders(odoo, "shopify/7451") == []
+    assert free_qty(odoo, pid) == free
+    with ledger.connect() as conn:
+        assert {r.status for r in inbox.rows(conn)} == {"ignored"}
+        assert inbox.pending_by_sku(conn, None).get(sku, 0) == 0

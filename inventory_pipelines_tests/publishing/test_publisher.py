@@ -281,3 +281,24 @@ def test_a_pack_channels_stale_drop_and_its_sales_are_counted_in_base_units(
     )
     summary = publish_round(ledger, [plan], "r3")["pos"]
     assert summary.channel_edits == 0
+
+
+def test_a_fast_publish_after_a_crash_in_flight_takes_its_own_landed_update_for_no_sale(
+    ledger, portal, connector
+):
+    """A run died after the channel applied its first batch (zero-outs) and before the ledger
+    heard; the next publish plans from the ledger alone (a fast run, no read-back), so its
+    compare-and-set finds the channel at our own unanswered quantity: that is no sale (no
+    phantom drop for the allocation to hold), and every listing ends at its target."""
+    from inventory_pipelines.ledger import fences
+
+    before = shown(portal)
+    known = {k: (sku, before[k]) for k, (sku, _) in targets_for(portal).items()}
+    publish_round(ledger, [ChannelPlan("pos", connector, known, before)], "r0")
+    targets = targets_for(portal)
+    _crash(ledger, portal, targets)
+    summary = publish_round(ledger, [ChannelPlan("pos", connector, dict(targets))], "fast")["pos"]
+    assert summary.pending_left == 0
+    assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
+    with ledger.connect() as conn:
+        assert fences.unexplained_drops(conn, datetime(2000, 1, 1, tzinfo=UTC)) == {}
