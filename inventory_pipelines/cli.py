@@ -918,6 +918,9 @@ main.add_command(override)
 from inventory_pipelines.cli_odoo import odoo  # noqa: E402 (its own module)
 
 main.add_command(odoo)
+from inventory_pipelines.cli_simulate import simulate  # noqa: E402 (its own module)
+
+main.add_command(simulate)
 
 if __name__ == "__main__":
     main()

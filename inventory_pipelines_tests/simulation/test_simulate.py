@@ -1,0 +1,146 @@
+"""`inventory-sync simulate`: deterministic by seed, its report's shape, metrics that can fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from inventory_pipelines.cli import main
+from inventory_pipelines.simulation import POLICIES
+from inventory_pipelines.simulation.run import Settings, run_policy, run_simulation
+from inventory_pipelines.simulation.scenario import Scenario, Shopper
+from inventory_pipelines.simulation.world import Truth
+
+TINY = Settings(seed=3, skus=4, hours=0.2, orders_per_hour=150.0, flash_sales=1)
+TINY_POLICIES = ("ours-shared", "periodic-15m")
+TINY_ARGS = [
+    "--seed",
+    "3",
+    "--skus",
+    "4",
+    "--hours",
+    "0.2",
+    "--orders-per-hour",
+    "150",
+    "--flash-sales",
+    "1",
+    *[arg for name in TINY_POLICIES for arg in ("--policy", name)],
+]
+FIGURES = {
+    "oversold_units",
+    "oversold_orders",
+    "lost_sales",
+    "duplicate_orders",
+    "lost_updates",
+    "api_calls",
+    "latency_p50_s",
+    "latency_p95_s",
+    "drift_end",
+    "timeline",
+}
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny `simulate` through the CLI, with its JSON and PNG."""
+    folder = tmp_path_factory.mktemp("simulate")
+    json_path, png_path = folder / "sim.json", folder / "sim.png"
+    result = CliRunner().invoke(
+        main, ["simulate", *TINY_ARGS, "--json", str(json_path), "--png", str(png_path)]
+    )
+    assert result.exit_code == 0, result.output
+    return {"output": result.output, "json": json_path, "png": png_path}
+
+
+@pytest.mark.slow
+def test_the_report_has_a_row_and_a_json_entry_per_policy(cli_run: dict[str, Any]) -> None:
+    report = json.loads(cli_run["json"].read_text())
+    assert list(report["policies"]) == list(TINY_POLICIES)
+    for name, figures in report["policies"].items():
+        assert set(figures) >= FIGURES, name
+        assert isinstance(figures["oversold_units"], int)
+        assert any(line.startswith(name) for line in cli_run["output"].splitlines())
+    assert report["seed"] == 3 and report["settings"]["skus"] == 4
+
+
+@pytest.mark.slow
+def test_the_png_is_a_png_with_the_curves(cli_run: dict[str, Any]) -> None:
+    from matplotlib import image
+
+    data = cli_run["png"].read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    height, width, _ = image.imread(cli_run["png"]).shape
+    assert width > 800 and height > 300
+
+
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_json_and_another_seed_another(
+    cli_run: dict[str, Any],
+) -> None:
+    first = json.loads(cli_run["json"].read_text())
+    again = json.loads(json.dumps(run_simulation(TINY, ["ours-shared"])))
+    assert again["policies"]["ours-shared"] == first["policies"]["ours-shared"]
+    assert again["settings"] == first["settings"]
+    other = run_simulation(Settings(**{**TINY.__dict__, "seed": 4}), ["periodic-15m"])
+    assert other["settings"]["shoppers"] != first["settings"]["shoppers"]
+    assert (
+        json.loads(json.dumps(other["policies"]["periodic-15m"]))
+        != first["policies"]["periodic-15m"]
+    )
+
+
+def test_an_unknown_policy_is_one_line_without_a_traceback() -> None:
+    result = CliRunner().invoke(main, ["simulate", "--policy", "periodic-5m"])
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: unknown policy 'periodic-5m'")
+    assert all(name in lines[0] for name in POLICIES)
+    assert "Traceback" not in result.output
+
+
+def test_a_unit_promised_elsewhere_is_oversold_and_a_reassignment_is_not() -> None:
+    eligible = {"a": ["MAIN"], "b": ["MAIN", "EAST"]}
+    truth = Truth({("S", "MAIN"): 1, ("S", "EAST"): 1}, eligible)
+    assert truth.consume("b", "S", 1) == 0  # may come from either warehouse
+    assert truth.consume("a", "S", 1) == 0  # MAIN's unit: b's order ships from EAST
+    assert truth.consume("b", "S", 1) == 1  # nothing left anywhere b can ship from
+    assert truth.for_channel("a", "S") == 0
+    truth.add("S", "EAST", 2)
+    assert truth.for_channel("a", "S") == 0 and truth.for_channel("b", "S") == 2
+    assert truth.remove("S", "EAST", 5) == 2  # the promised unit stays on the shelf
+
+
+def _scripted(tmp_path: Path) -> Scenario:
+    """One SKU, 4 units at MAIN; a shopper takes all 4 on Shopify, then others ask WooCommerce
+    for 1 and Amazon for 2 while a timer-driven connector still shows the old 4."""
+    return Scenario(
+        seed=5,
+        skus=1,
+        hours=0.1,
+        initial={(0, "MAIN"): 4, (0, "EAST"): 0, (0, "WEST"): 0},
+        shoppers=[
+            Shopper(60.0, "shopify", 0, 4, webhook_lag_s=3.0, webhook_lost=False),
+            Shopper(120.0, "woocommerce", 0, 1, webhook_lag_s=3.0, webhook_lost=False),
+            Shopper(130.0, "amazon", 0, 2, webhook_lag_s=0.0, webhook_lost=True),
+        ],
+    )
+
+
+@pytest.mark.slow
+def test_a_timer_oversells_what_another_channel_sold_and_the_fast_path_does_not(
+    tmp_path: Path,
+) -> None:
+    scenario = _scripted(tmp_path)
+    periodic = run_policy(scenario, "periodic-10m", tmp_path)
+    ours = run_policy(scenario, "ours-shared", tmp_path)
+    assert periodic["oversold_units"] == 3 and periodic["oversold_orders"] == 2
+    assert ours["oversold_units"] == 0
+    assert ours["orders_accepted"] == 1  # the others were told 0 within seconds
+    assert ours["lost_sales"] == 0  # nobody was turned away while a unit was there
+    for figures in (periodic, ours):
+        assert figures["duplicate_orders"] == 0 and figures["orders_missing_in_odoo"] == 0
