@@ -91,7 +91,8 @@ def test_the_daemon_runs_ingestion_for_a_new_inbox_row(tmp_path: Path) -> None:
                 )
             deadline = time.monotonic() + 240
             found = []
-            while time.monotonic() < deadline and not found:
+            # created (draft), then confirmed: two calls, so wait for the confirmed order
+            while time.monotonic() < deadline and [o["state"] for o in found] != ["sale"]:
                 time.sleep(2)
                 with OdooClient(config) as client:
                     found = client.call(
