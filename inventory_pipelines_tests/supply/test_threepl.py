@@ -14,6 +14,7 @@ from inventory_pipelines.reconciliation.threepl import ThreeplDriftSchema, three
 from inventory_pipelines.rules.warehouses import Warehouse, WarehouseRules
 from inventory_pipelines.supply.feeds import read_feed, threepl_feed
 from inventory_pipelines.supply.model import FeedRead
+from inventory_pipelines.supply.parse import PARSED_SCHEMA
 from inventory_pipelines.supply.schemas import SupplyQuarantineSchema, ThreeplStockSchema
 from inventory_pipelines.supply.threepl import (
     SHIPMENTS_SCHEMA,
@@ -24,6 +25,14 @@ from inventory_pipelines.supply.threepl import (
 from inventory_pipelines_tests.supply.conftest import now
 
 AS_OF = datetime(2026, 12, 1, 6, tzinfo=UTC)
+
+
+def parsed_row(code: str, quantity: str) -> pl.DataFrame:
+    """A parsed feed of one CSV row, `code,quantity` (`PARSED_SCHEMA`)."""
+    return pl.DataFrame(
+        [{"line": 2, "code": code, "quantity": quantity, "raw": f"{code},{quantity}"}],
+        schema=PARSED_SCHEMA,
+    )
 
 
 def products(*skus: str) -> pl.DataFrame:
@@ -109,24 +118,7 @@ def test_a_3pl_feed_is_matched_by_our_skus_and_what_odoo_lacks_is_quarantined(
 
 
 def test_a_sku_odoo_holds_twice_is_not_guessed():
-    parsed = pl.DataFrame(
-        {
-            "line": [2],
-            "code": ["SKU-1"],
-            "quantity": ["5"],
-            "updated_at": [None],
-            "raw": ["SKU-1,5"],
-            "defect": [None],
-        },
-        schema={
-            "line": pl.Int64,
-            "code": pl.Utf8,
-            "quantity": pl.Utf8,
-            "updated_at": pl.Utf8,
-            "raw": pl.Utf8,
-            "defect": pl.Utf8,
-        },
-    )
+    parsed = parsed_row("SKU-1", "5")
     read = FeedRead("threepl:WEST", "x", parsed, 200, now(), now())
     stock, quarantine = threepl_stock(read, products("SKU-1", "SKU-1"), warehouse(), now=now())
     assert stock.height == 0 and quarantine["reason"].to_list() == ["ambiguous_code"]
@@ -383,30 +375,11 @@ def test_a_partition_from_before_written_at_takes_off_one_freshness_window_of_sh
     assert result.filter(pl.col("warehouse") == "WEST")["available"].to_list() == [18.0]
 
 
-def test_a_3pl_feed_whose_writing_time_is_unknown_counts_from_a_window_before_its_first_fetch(
-    monkeypatch,
-):
+def test_a_3pl_feed_whose_writing_time_is_unknown_counts_from_a_window_before_its_first_fetch():
     """No Last-Modified and a first body: the 3PL wrote it some time before we read it. What it
     shipped in that time is in neither the file nor Odoo's reservations: taken off."""
     first = AS_OF
-    parsed = pl.DataFrame(
-        {
-            "line": [2],
-            "code": ["SKU-1"],
-            "quantity": ["20"],
-            "updated_at": [None],
-            "raw": ["SKU-1,20"],
-            "defect": [None],
-        },
-        schema={
-            "line": pl.Int64,
-            "code": pl.Utf8,
-            "quantity": pl.Utf8,
-            "updated_at": pl.Utf8,
-            "raw": pl.Utf8,
-            "defect": pl.Utf8,
-        },
-    )
+    parsed = parsed_row("SKU-1", "20")
     read = FeedRead(
         feed="threepl:WEST",
         source="http://127.0.0.1/x.csv",
