@@ -47,6 +47,9 @@ _PLANNABLE = ("pending", "sent", "failed")
 # A zero-out or decrease in one of these states holds back the increases of its SKU.
 _HOLDING = ("pending", "sent", "failed")
 _INSERT_CHUNK = 500
+IN_FLIGHT_SUPERSEDED = "superseded in flight: no answer recorded"
+"""`last_error` of a row superseded while `sent`: the channel may have applied it. Rows
+superseded while pending or failed were answered not applied (an error, a failed item)."""
 
 ResultTuple = tuple[str, str, int | None, str | None, str | None]
 """(listing_id, status, quantity or None, error or None, request_id or None)."""
@@ -203,6 +206,12 @@ def _supersede(
             where.append(outbox.c.id < before_id)
         keys = conn.execute(sa.select(outbox.c.batch_key).where(*where).distinct()).scalars()
         touched.update(key for key in keys if key is not None)
+        # a row in flight may have landed: marked so (see `unanswered_before`)
+        conn.execute(
+            outbox.update()
+            .where(*where, outbox.c.status == "sent")
+            .values(status="superseded", last_error=IN_FLIGHT_SUPERSEDED)
+        )
         conn.execute(outbox.update().where(*where).values(status="superseded"))
     keys = sorted(touched)
     for start in range(0, len(keys), _INSERT_CHUNK):
@@ -638,7 +647,12 @@ def unanswered_before(
     """Per listing, the quantities of updates sent to the channel before its outbox row
     `rows[listing]` and after the last answer recorded for it, whose own answer never came
     (their run died with them in flight, and a newer plan superseded them): the channel may
-    show any of them, having applied it."""
+    show any of them, having applied it.
+
+    An update answered not applied (a failed request put back to pending, a failed item) and
+    superseded afterwards is not among them: a channel showing its quantity shows a sale.
+    A request that timed out is answered so too: if it landed, a sale is counted that was
+    none (fewer units offered until the read-back settles it), never the other way round."""
     if not rows:
         return {}
     found: dict[str, set[int]] = {}
@@ -651,7 +665,7 @@ def unanswered_before(
                     outbox.c.listing_id,
                     outbox.c.status,
                     outbox.c.quantity,
-                    outbox.c.sent_at,
+                    outbox.c.last_error,
                 )
                 .where(
                     outbox.c.channel == channel,
@@ -662,12 +676,12 @@ def unanswered_before(
                 .order_by(outbox.c.id.desc())
             )
             answered: set[str] = set()
-            for row_id, listing_id, status, quantity, sent_at in conn.execute(query):
+            for row_id, listing_id, status, quantity, last_error in conn.execute(query):
                 if listing_id in answered or row_id >= rows[listing_id]:
                     continue
                 if status != "superseded":
                     answered.add(listing_id)
-                elif sent_at is not None:
+                elif last_error == IN_FLIGHT_SUPERSEDED:
                     found.setdefault(listing_id, set()).add(int(quantity))
     return found
 

@@ -296,3 +296,37 @@ def test_plain_postgresql_urls_use_psycopg_3() -> None:
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.sqlite") == "sqlite:///x.sqlite"
+
+
+def _newest_row(conn: Connection, round_id: str) -> dict[str, int]:
+    return {r.listing_id: r.id for r in outbox.rows_of_round(conn, round_id)}
+
+
+def test_an_update_left_in_flight_and_superseded_may_show_on_the_channel(
+    conn: Connection,
+) -> None:
+    """A run died with `a` sent: the channel may show its quantity (our own, no sale)."""
+    outbox.enqueue_round(conn, "shop", "r1", [update("a", 4, expected=6)])
+    (batch,) = outbox.pending_batches(conn, "shop", 10)
+    outbox.mark_sent(conn, batch.batch_key)
+    outbox.enqueue_round(conn, "shop", "r2", [update("a", 3, expected=6)])
+    assert outbox.unanswered_before(conn, "shop", _newest_row(conn, "r2")) == {"a": {4}}
+
+
+@pytest.mark.parametrize("answer", ["request failed", "item failed"])
+def test_an_update_answered_not_applied_and_superseded_is_no_quantity_of_ours(
+    conn: Connection, answer: str
+) -> None:
+    """Sent, answered not applied (a throttled request put back to pending, or a failed item),
+    then superseded: a channel showing its quantity shows a sale, never our update landing
+    (taking it for ours would offer the sold unit again: a storm oversold one unit so)."""
+    outbox.enqueue_round(conn, "shop", "r1", [update("a", 4, expected=6)])
+    (batch,) = outbox.pending_batches(conn, "shop", 10)
+    outbox.mark_sent(conn, batch.batch_key)
+    if answer == "request failed":
+        outbox.retry_or_dead_letter(conn, batch.batch_key, "429 throttled", max_attempts=5)
+    else:
+        outbox.record_results(conn, batch.batch_key, [("a", "failed", None, "not applied", None)])
+    outbox.enqueue_round(conn, "shop", "r2", [update("a", 3, expected=6)])
+    assert outbox.rows_of_round(conn, "r1")[0].status == "superseded"
+    assert outbox.unanswered_before(conn, "shop", _newest_row(conn, "r2")) == {}
