@@ -311,7 +311,6 @@ def _storm(
     result.entitled = refresh("initial")
     orders: list[tuple[float, str, str]] = []
     stop = threading.Event()
-    channel_locks = {name: threading.Lock() for name in stores}
 
     # The same seed gives the same buying attempts (time, channel, SKU): runs compare on the
     # same orders. An attempt buys one unit if the channel shows one.
@@ -325,7 +324,11 @@ def _storm(
         store = stores[name]
         for offset, sku in attempts:
             time.sleep(max(0.0, started_at + offset - time.monotonic()))
-            with channel_locks[name]:  # a channel never sells more than it shows
+            # a channel never sells more than it shows: its check-out reads and sells under
+            # its own lock, as a publish sets quantities under it (outside it, a publish could
+            # land between the look and the sale and the channel would sell a unit it no
+            # longer shows: under load that oversold one unit that no planning had offered)
+            with store.sandbox.state.lock:
                 if store.shown(sku) >= 1:
                     store.sell(sku)
                     with lock:

@@ -45,8 +45,10 @@ def test_ring_fenced_without_compare_and_set_oversells_only_inside_publish_round
 
 
 def test_with_a_shared_pool_the_pending_ledger_cuts_overselling(tmp_path: Path) -> None:
-    without = run_storm(tmp_path, mode="shared", use_pending=False, seed=2)
-    with_pending = run_storm(tmp_path, mode="shared", use_pending=True, seed=2)
+    # two buyers per channel (an attempt every 20-200 ms each): enough to sell every unit
+    # twice without the ledger, and a pace the fast path keeps up with on a loaded machine
+    without = run_storm(tmp_path, mode="shared", use_pending=False, seed=2, buyers=2)
+    with_pending = run_storm(tmp_path, mode="shared", use_pending=True, seed=2, buyers=2)
     latencies = sorted(with_pending.order_to_other_channel_s)
     print(
         f"shared pool: oversold {without.oversold} of {without.total_sold} without the pending "
@@ -55,8 +57,8 @@ def test_with_a_shared_pool_the_pending_ledger_cuts_overselling(tmp_path: Path) 
         f"samples {len(latencies)}, median {latencies[len(latencies) // 2] if latencies else None}"
     )
     # the same buying attempts in both runs; a shared pool oversells by design (every channel
-    # offers every unit), the pending ledger shortens how long a sold unit stays offered
-    # (alone on 2 cores: 25-27 against 72; with a third test process on the cores the fast
-    # path lags and it was 51 against 72, so the bound leaves room for a loaded CI machine)
+    # offers every unit), the pending ledger shortens how long a sold unit stays offered.
+    # Measured: 6-7 against 72 alone on 2 cores, 13-16 against 72 with three busy processes
+    # on them (three buyers per channel instead: 12-23 alone, 41-56 loaded, as in a CI run)
     assert without.oversold > 0
-    assert with_pending.oversold < without.oversold * 0.75
+    assert with_pending.oversold < without.oversold * 0.5
