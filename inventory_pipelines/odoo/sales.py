@@ -10,7 +10,7 @@ line's unit field (``product_uom`` up to 18, ``product_uom_id`` on 19) and the w
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +108,32 @@ class OdooSales:
             ids = self.client.call("stock.warehouse", "search", [[["code", "=", code]]])
             self._warehouses[code] = ids[0] if ids else None
         return self._warehouses[code]
+
+    def warehouse_with_stock(
+        self, warehouse_ids: Sequence[int], needed: Mapping[int, float]
+    ) -> int:
+        """Of `warehouse_ids` (by priority), the first whose free quantity (on hand less
+        reserved, Odoo's ``free_qty`` in the warehouse's context) covers every product of
+        `needed` (product id -> quantity in the product's unit); else the one covering the most
+        units, the earliest of equals. One read per warehouse asked, stopping at a cover."""
+        context_key = "warehouse_id" if self.client.version.major >= 18 else "warehouse"
+        products = sorted(needed)
+        total = sum(needed.values())
+        best, best_covered = warehouse_ids[0], -1.0
+        for warehouse_id in warehouse_ids:
+            rows = self.client.call(
+                "product.product",
+                "read",
+                [products],
+                {"fields": ["free_qty"], "context": {context_key: warehouse_id}},
+            )
+            free = {int(r["id"]): float(r.get("free_qty") or 0.0) for r in rows}
+            covered = sum(min(q, max(0.0, free.get(p, 0.0))) for p, q in needed.items())
+            if covered >= total - 1e-9:
+                return warehouse_id
+            if covered > best_covered:
+                best, best_covered = warehouse_id, covered
+        return best
 
     # -- sale orders ---------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ from inventory_pipelines.odoo.supply import drop_ship_route_id
 from inventory_pipelines.orders.dropship import DropshipSupply, split_units
 from inventory_pipelines.orders.events import problems
 from inventory_pipelines.rules.orders import AfterFulfilment, CustomerMatch, OrderPolicy, Restock
+from inventory_pipelines.rules.warehouses import WarehouseStatus
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ class ChannelSetup:
     units_per_item: float = 1.0  # base units in one channel unit
     warehouse: str | None = None  # code of the warehouse that ships it (None: Odoo's default)
     dropship: bool = False  # whether it may sell drop-ship units (channels.yml `dropship`)
+    # every own warehouse the channel sells from, by priority: an order goes to the first that
+    # can reserve all of it (see `Ingestor._warehouse_for`); empty: `warehouse` alone
+    warehouses: tuple[str, ...] = ()
 
 
 @dataclass
@@ -325,11 +329,7 @@ class Ingestor:
             raise ParkOrder("; ".join(dict.fromkeys(problems)))
         lines = self._routed(row, lines, products, setup)
         summary.dropship_lines += sum(1 for line in lines if line.route_id is not None)
-        warehouse = None
-        if setup.warehouse:
-            warehouse = self.odoo.warehouse_by_code(setup.warehouse)
-            if warehouse is None:
-                raise ParkOrder(f"warehouse {setup.warehouse!r} is not in Odoo")
+        warehouse = self._warehouse_for(setup, lines)
         return self.odoo.create_order(
             partner_id=partner,
             ref=ref,
@@ -337,6 +337,31 @@ class Ingestor:
             lines=lines,
             warehouse_id=warehouse,
         )
+
+    def _warehouse_for(self, setup: ChannelSetup, lines: Sequence[SaleLine]) -> int | None:
+        """The Odoo warehouse the order ships from: of the channel's own warehouses, by
+        priority, the first whose free quantity covers every line that ships from a shelf, else
+        the one covering the most units. Sent to a warehouse that cannot reserve it while
+        another holds the stock, an order would wait there unreserved (and its units count
+        against every channel until a receipt there) while the other's units stayed on offer.
+        None: Odoo's default warehouse (the channel names none)."""
+        codes = setup.warehouses or ((setup.warehouse,) if setup.warehouse else ())
+        if not codes:
+            return None
+        found = {code: self.odoo.warehouse_by_code(code) for code in codes}
+        ids = [wid for wid in found.values() if wid is not None]
+        if not ids:
+            raise ParkOrder(f"warehouse {codes[0]!r} is not in Odoo")
+        missing = [code for code, wid in found.items() if wid is None]
+        if missing:
+            log.warning("%s: warehouses %s are not in Odoo", setup.name, ", ".join(missing))
+        needed: dict[int, float] = {}
+        for line in lines:
+            if line.route_id is None:  # drop-ship lines ship from the vendor
+                needed[line.product_id] = needed.get(line.product_id, 0.0) + line.quantity
+        if len(ids) == 1 or not needed:
+            return ids[0]
+        return self.odoo.warehouse_with_stock(ids, needed)
 
     def _routed(
         self,
@@ -543,8 +568,9 @@ class Ingestor:
 
 
 def channel_setups(policy: Any) -> dict[str, ChannelSetup]:
-    """Each channel of the rules: its order policy, its unit, and the warehouse that ships its
-    orders (its eligible Odoo warehouse of highest priority; drop-ship vendors ship their own)."""
+    """Each channel of the rules: its order policy, its unit, and the warehouses that ship its
+    orders (its eligible Odoo warehouses by priority: each order goes to the first that can
+    reserve it; drop-ship vendors ship their own)."""
     warehouses = {w.code: w for w in policy.warehouses.warehouses}
     setups = {}
     for channel in policy.channels.channels:
@@ -560,5 +586,13 @@ def channel_setups(policy: Any) -> dict[str, ChannelSetup]:
             units_per_item=channel.uom.units,
             warehouse=own[0].code if own else None,
             dropship=channel.dropship,
+            # those whose stock may be sold first: an order goes to an offline one only when
+            # no online one can reserve it either
+            warehouses=tuple(
+                w.code
+                for w in sorted(
+                    own, key=lambda w: warehouses[w.code].status is not WarehouseStatus.ONLINE
+                )
+            ),
         )
     return setups

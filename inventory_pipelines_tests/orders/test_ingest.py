@@ -430,3 +430,46 @@ def test_an_order_whose_cancellation_was_ingested_first_is_never_created(
     with ledger.connect() as conn:
         assert {r.status for r in inbox.rows(conn)} == {"ignored"}
         assert inbox.pending_by_sku(conn, None).get(sku, 0) == 0
+
+
+def warehouse_free(odoo: OdooSandbox, product_id: int, code: str) -> float:
+    """The product's free quantity in one warehouse (Odoo's `free_qty` in its context)."""
+    [warehouse] = odoo.state.call("stock.warehouse", "search", [[["code", "=", code]]])
+    context = {"warehouse": warehouse, "warehouse_id": warehouse}
+    [row] = odoo.state.call(
+        "product.product", "read", [[product_id]], {"fields": ["free_qty"], "context": context}
+    )
+    return row["free_qty"]
+
+
+def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve_it(
+    odoo, products, ledger
+) -> None:
+    """Shopify sells from MAIN, then EAST: an order MAIN covers goes there; one MAIN cannot
+    cover goes to EAST, which can, and Odoo reserves all of it (sent to MAIN, it would wait
+    there unreserved while EAST's units stayed on offer)."""
+    sku = unit_skus(products)[5]
+    product = products[sku]["product_id"]
+    main = int(warehouse_free(odoo, product, "MAIN"))
+    assert main >= 1
+    odoo.state.move_stock(sku, "EAST/Stock", main + 5)
+    east = warehouse_free(odoo, product, "EAST")
+    deliver(ledger, "shopify", [order("7201", [(sku, 1)]), order("7202", [(sku, main)])])
+    with client_for(odoo) as client:
+        assert ingestor(ledger, client).run().created == 2
+        found = client.call(
+            "sale.order",
+            "search_read",
+            [[["client_order_ref", "in", ["shopify/7201", "shopify/7202"]]]],
+            {"fields": ["client_order_ref", "warehouse_id"]},
+        )
+    ids = {
+        code: odoo.state.call("stock.warehouse", "search", [[["code", "=", code]]])[0]
+        for code in ("MAIN", "EAST")
+    }
+    assert {o["client_order_ref"]: o["warehouse_id"][0] for o in found} == {
+        "shopify/7201": ids["MAIN"],
+        "shopify/7202": ids["EAST"],
+    }
+    assert warehouse_free(odoo, product, "MAIN") == main - 1  # the small order, from MAIN
+    assert warehouse_free(odoo, product, "EAST") == east - main  # the large one, all reserved
