@@ -11,8 +11,9 @@ module; README section *Simulation* gives the design, the metrics and the figure
 
 - `oversold_units`: units channels accepted beyond what the shelves could fulfil for them: each
   accepted order takes its units from the *truth* (the sellable units really on the shelves of
-  the channel's eligible warehouses that are online, in priority order, shared by every
-  channel); what it cannot take is oversold. `oversold_orders`: orders with an oversold unit.
+  the channel's eligible warehouses, shared by every channel: those online when the order is
+  accepted; an earlier order may still be kept from one that went offline since, see
+  `world.Truth`); what it cannot take is oversold. `oversold_orders`: orders with an oversold unit.
   `oversold_units_compare_and_set_channels`: the same on channels with compare-and-set
   (Shopify among the simulated ones).
 - `lost_sales`: shoppers turned away (the channel showed fewer units than they asked for)

@@ -127,51 +127,71 @@ class Truth:
 
     Orders do not ship during a simulation: their units stay on the shelves, promised. The
     promises can be kept while some assignment of every promised unit to a warehouse eligible
-    for its channel and online exists; by Hall's theorem, while for every set of channels the
-    units promised to them are at most the units in the union of their warehouses.
+    for it exists; by Hall's theorem, while for every set of promise kinds the units promised
+    to them are at most the units in the union of their warehouses.
+
+    A promise's warehouses are its channel's eligible ones, less those offline both when it was
+    made and now: an order accepted while a warehouse was online may be kept from it once it
+    is back (Odoo reserved it there, it ships late), and an order accepted while a warehouse
+    is offline may not count on it until it is back. A new order counts only on warehouses
+    online now.
     """
 
     shelf: dict[tuple[str, str], int]
     eligible: dict[str, list[str]]  # channel -> warehouses in priority order
     offline: set[str] = field(default_factory=set)
-    promised: Counter = field(default_factory=Counter)  # (sku, channel) -> units
+    #: (sku, channel, warehouses offline when promised) -> units
+    promised: Counter = field(default_factory=Counter)
 
-    def _groups(
-        self, containing: str | None = None, warehouse: str | None = None
-    ) -> list[list[str]]:
-        names = sorted(self.eligible)
-        groups = [
-            [c for n, c in enumerate(names) if mask >> n & 1] for mask in range(1, 2 ** len(names))
-        ]
-        if containing is not None:
-            groups = [g for g in groups if containing in g]
-        if warehouse is not None:
-            groups = [g for g in groups if any(warehouse in self.eligible[c] for c in g)]
-        return groups
+    def _warehouses(self, kind: tuple[str, frozenset[str]]) -> set[str]:
+        channel, offline_then = kind
+        return set(self.eligible[channel]) - (offline_then & self.offline)
 
-    def _room(self, sku: str, group: list[str]) -> int:
-        """Units the group's warehouses hold beyond what is promised to the group."""
-        warehouses = {w for c in group for w in self.eligible[c] if w not in self.offline}
+    def _kinds(self, sku: str) -> list[tuple[str, frozenset[str]]]:
+        return sorted(
+            {(c, off) for (s, c, off), units in self.promised.items() if s == sku and units > 0},
+            key=lambda k: (k[0], sorted(k[1])),
+        )
+
+    def _room(self, sku: str, kinds: list[tuple[str, frozenset[str]]]) -> int:
+        """Units the kinds' warehouses hold beyond what is promised to the kinds."""
+        warehouses = set().union(*(self._warehouses(k) for k in kinds))
         supply = sum(self.shelf.get((sku, w), 0) for w in warehouses)
-        return supply - sum(self.promised[(sku, c)] for c in group)
+        return supply - sum(self.promised[(sku, c, off)] for c, off in kinds)
+
+    def _least_room(self, sku: str, must: tuple[str, frozenset[str]] | None = None,
+                    warehouse: str | None = None) -> int | None:  # fmt: skip
+        """The least room over the sets of kinds (with `must` in each; touching `warehouse`)."""
+        others = [k for k in self._kinds(sku) if k != must]
+        least: int | None = None
+        for mask in range(0 if must is not None else 1, 2 ** len(others)):
+            kinds = [k for n, k in enumerate(others) if mask >> n & 1]
+            if must is not None:
+                kinds.append(must)
+            if warehouse is not None and not any(warehouse in self._warehouses(k) for k in kinds):
+                continue
+            room = self._room(sku, kinds)
+            least = room if least is None else min(least, room)
+        return least
 
     def for_channel(self, channel: str, sku: str) -> int:
         """The most units `channel` could still promise for `sku` without breaking a promise."""
-        return max(0, min(self._room(sku, g) for g in self._groups(containing=channel)))
+        now = (channel, frozenset(self.offline))
+        return max(0, self._least_room(sku, must=now) or 0)
 
     def consume(self, channel: str, sku: str, units: int) -> int:
         """Promise `units` to an accepted order; the units that could not be (oversold)."""
         kept = min(units, self.for_channel(channel, sku))
-        self.promised[(sku, channel)] += kept
+        self.promised[(sku, channel, frozenset(self.offline))] += kept
         return units - kept
 
     def remove(self, sku: str, warehouse: str, units: int) -> int:
         """Units leave the shelf (found damaged, put on hold, sent away): at most what no
         promise needs; the units that left."""
         slack = self.shelf.get((sku, warehouse), 0)
-        if warehouse not in self.offline:
-            for group in self._groups(warehouse=warehouse):
-                slack = min(slack, self._room(sku, group))
+        least = self._least_room(sku, warehouse=warehouse)
+        if least is not None:
+            slack = min(slack, least)
         taken = max(0, min(units, slack))
         self.shelf[(sku, warehouse)] = self.shelf.get((sku, warehouse), 0) - taken
         return taken
