@@ -26,8 +26,10 @@ install: $(UV)
 run: install
 	$(BIN)/inventory-sync dev
 
+# Whole modules to each worker, in collection order (the modules with a slow test first: see
+# inventory_pipelines_tests/conftest.py), not xdist's default of the modules with most tests first.
 test: install
-	$(BIN)/pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -q $(PYTEST_ARGS)
 
 # Benchmarks are not tests: they write their figures to bench-results.json.
 bench: install
