@@ -6,7 +6,7 @@ at once, so zero-outs and decreases of all channels go before any increase (DESI
 section 7). A channel that cannot be read is left out of that run's publish, never the others.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -303,12 +303,6 @@ def published_channel_state(
     publishing = [c for c in chosen if c not in unreadable]
     started = datetime.now(UTC)
     with ledger.engine() as engine, ExitStack() as stack:
-        with engine.connect() as conn:
-            acknowledged_before = {
-                (name, listing): at
-                for name in publishing
-                for listing, (_, at) in state.acknowledged_with_time(conn, name).items()
-            }
         plans = []
         for name in publishing:
             channel = rules.policy().channels.get(name)
@@ -331,6 +325,8 @@ def published_channel_state(
                     units_per_item=float(channel.uom.units),
                 )
             )
+        with engine.connect() as conn:
+            acknowledged_before = _acknowledged_before(conn, plans, sku_scope.is_partial())
         try:
             summaries = publish_round(
                 engine,
@@ -369,6 +365,25 @@ def published_channel_state(
             metadata=metadata,
         )
     return dg.Output(frame, metadata=metadata)
+
+
+def _acknowledged_before(
+    conn: sa.Connection, plans: Sequence[ChannelPlan], partial: bool
+) -> dict[tuple[str, str], datetime]:
+    """When each planned listing was last acknowledged, before this round (for
+    `change_to_ack`): a partial run asks for its own listings only, a full run reads every
+    channel's acknowledgements at once."""
+    found: dict[tuple[str, str], datetime] = {}
+    for plan in plans:
+        if partial:
+            for listing, published in state.get_many(
+                conn, plan.channel, sorted(plan.targets)
+            ).items():
+                found[(plan.channel, listing)] = published.acknowledged_at
+        else:
+            for listing, (_, at) in state.acknowledged_with_time(conn, plan.channel).items():
+                found[(plan.channel, listing)] = at
+    return found
 
 
 def change_to_ack(
