@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -75,26 +77,41 @@ def simulate(
         raise click.ClickException(
             f"unknown policy {', '.join(map(repr, unknown))}: choose from {', '.join(POLICIES)}"
         )
-    warnings.filterwarnings("ignore")  # Dagster's beta notices on import: not the user's concern
-    logging.getLogger("inventory_pipelines").setLevel(logging.ERROR)  # retries are the point
-    from inventory_pipelines.simulation.report import plot, table
-    from inventory_pipelines.simulation.run import Settings, run_simulation
-
     started = time.monotonic()
 
     def progress(name: str) -> None:
         click.echo(f"{time.monotonic() - started:6.0f} s  {name}...", err=True)
 
-    report = run_simulation(
-        Settings(seed, skus, hours, orders_per_hour, flash_sales, buffers),
-        policies or POLICIES,
-        progress=progress,
-    )
-    click.echo(table(report))
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2) + "\n")
-    if png_path is not None:
-        plot(report, png_path)
+    with _quiet():
+        from inventory_pipelines.simulation.report import plot, table
+        from inventory_pipelines.simulation.run import Settings, run_simulation
+
+        report = run_simulation(
+            Settings(seed, skus, hours, orders_per_hour, flash_sales, buffers),
+            policies or POLICIES,
+            progress=progress,
+        )
+        click.echo(table(report))
+        if json_path is not None:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(report, indent=2) + "\n")
+        if png_path is not None:
+            plot(report, png_path)
     click.echo(f"{time.monotonic() - started:.0f} s", err=True)
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Dagster's beta notices on import (not the user's concern) and the product's retry logs
+    (retries are the point of the simulation) silenced for the run only: the command may run
+    inside another program (a test's CliRunner), whose logging it leaves as it found it."""
+    product = logging.getLogger("inventory_pipelines")
+    level = product.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        product.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            product.setLevel(level)

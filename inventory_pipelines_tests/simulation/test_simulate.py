@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,23 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One tiny `simulate` through the CLI, with its JSON and PNG."""
     folder = tmp_path_factory.mktemp("simulate")
     json_path, png_path = folder / "sim.json", folder / "sim.png"
+    product = logging.getLogger("inventory_pipelines")
+    level = product.level
     result = CliRunner().invoke(
         main, ["simulate", *TINY_ARGS, "--json", str(json_path), "--png", str(png_path)]
     )
     assert result.exit_code == 0, result.output
-    return {"output": result.output, "json": json_path, "png": png_path}
+    quieted = product.level
+    product.setLevel(level)  # whatever the command did, the rest of this worker's tests log
+    return {"output": result.output, "json": json_path, "png": png_path, "level": (level, quieted)}
+
+
+@pytest.mark.slow
+def test_the_command_leaves_the_callers_logging_as_it_found_it(cli_run: dict[str, Any]) -> None:
+    """It silences the product's retry logs for its run only: run in a test worker, it once
+    left them silenced for every test after it (a log test then failed)."""
+    before, after = cli_run["level"]
+    assert after == before
 
 
 @pytest.mark.slow
