@@ -131,10 +131,10 @@ class Truth:
     to them are at most the units in the union of their warehouses.
 
     A promise's warehouses are its channel's eligible ones, less those offline both when it was
-    made and now: an order accepted while a warehouse was online may be kept from it once it
-    is back (Odoo reserved it there, it ships late), and an order accepted while a warehouse
-    is offline may not count on it until it is back. A new order counts only on warehouses
-    online now.
+    made and now: an order accepted while a warehouse was online may still be kept from its
+    units after it goes offline (Odoo reserved them there; the order ships late, when it is
+    back), and an order accepted while a warehouse is offline may not count on it until it is
+    back. A new order counts only on warehouses online now.
     """
 
     shelf: dict[tuple[str, str], int]
