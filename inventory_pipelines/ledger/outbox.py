@@ -207,12 +207,12 @@ def _supersede(
         keys = conn.execute(sa.select(outbox.c.batch_key).where(*where).distinct()).scalars()
         touched.update(key for key in keys if key is not None)
         # a row in flight may have landed: marked so (see `unanswered_before`)
-        conn.execute(
-            outbox.update()
-            .where(*where, outbox.c.status == "sent")
-            .values(status="superseded", last_error=IN_FLIGHT_SUPERSEDED)
+        in_flight = sa.case(
+            (outbox.c.status == "sent", IN_FLIGHT_SUPERSEDED), else_=outbox.c.last_error
         )
-        conn.execute(outbox.update().where(*where).values(status="superseded"))
+        conn.execute(
+            outbox.update().where(*where).values(status="superseded", last_error=in_flight)
+        )
     keys = sorted(touched)
     for start in range(0, len(keys), _INSERT_CHUNK):
         conn.execute(

@@ -79,10 +79,10 @@ class ChannelSetup:
     name: str
     policy: OrderPolicy
     units_per_item: float = 1.0  # base units in one channel unit
-    warehouse: str | None = None  # code of the warehouse that ships it (None: Odoo's default)
     dropship: bool = False  # whether it may sell drop-ship units (channels.yml `dropship`)
-    # every own warehouse the channel sells from, by priority: an order goes to the first that
-    # can reserve all of it (see `Ingestor._warehouse_for`); empty: `warehouse` alone
+    # codes of the own warehouses the channel sells from, online ones first, by priority: an
+    # order goes to the first that can reserve all of it (see `Ingestor._warehouse_for`);
+    # empty: Odoo's default warehouse
     warehouses: tuple[str, ...] = ()
 
 
@@ -345,7 +345,7 @@ class Ingestor:
         another holds the stock, an order would wait there unreserved (and its units count
         against every channel until a receipt there) while the other's units stayed on offer.
         None: Odoo's default warehouse (the channel names none)."""
-        codes = setup.warehouses or ((setup.warehouse,) if setup.warehouse else ())
+        codes = setup.warehouses
         if not codes:
             return None
         found = {code: self.odoo.warehouse_by_code(code) for code in codes}
@@ -584,7 +584,6 @@ def channel_setups(policy: Any) -> dict[str, ChannelSetup]:
             name=channel.name,
             policy=policy.orders.for_channel(channel.name),
             units_per_item=channel.uom.units,
-            warehouse=own[0].code if own else None,
             dropship=channel.dropship,
             # those whose stock may be sold first: an order goes to an offline one only when
             # no online one can reserve it either

@@ -65,8 +65,18 @@ def ledger(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iter
         engine.dispose()
 
 
-def free_qty(odoo: OdooSandbox, product_id: int) -> float:
-    [row] = odoo.state.call("product.product", "read", [[product_id]], {"fields": ["free_qty"]})
+def warehouse_id(odoo: OdooSandbox, code: str) -> int:
+    [found] = odoo.state.call("stock.warehouse", "search", [[["code", "=", code]]])
+    return found
+
+
+def free_qty(odoo: OdooSandbox, product_id: int, warehouse: str | None = None) -> float:
+    """The product's free quantity, in every warehouse or in the one of code `warehouse`."""
+    options: dict[str, Any] = {"fields": ["free_qty"]}
+    if warehouse is not None:
+        wid = warehouse_id(odoo, warehouse)
+        options["context"] = {"warehouse": wid, "warehouse_id": wid}  # Odoo 16/17, 18/19
+    [row] = odoo.state.call("product.product", "read", [[product_id]], options)
     return row["free_qty"]
 
 
@@ -432,16 +442,6 @@ def test_an_order_whose_cancellation_was_ingested_first_is_never_created(
         assert inbox.pending_by_sku(conn, None).get(sku, 0) == 0
 
 
-def warehouse_free(odoo: OdooSandbox, product_id: int, code: str) -> float:
-    """The product's free quantity in one warehouse (Odoo's `free_qty` in its context)."""
-    [warehouse] = odoo.state.call("stock.warehouse", "search", [[["code", "=", code]]])
-    context = {"warehouse": warehouse, "warehouse_id": warehouse}
-    [row] = odoo.state.call(
-        "product.product", "read", [[product_id]], {"fields": ["free_qty"], "context": context}
-    )
-    return row["free_qty"]
-
-
 def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve_it(
     odoo, products, ledger
 ) -> None:
@@ -450,10 +450,10 @@ def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve
     there unreserved while EAST's units stayed on offer)."""
     sku = unit_skus(products)[5]
     product = products[sku]["product_id"]
-    main = int(warehouse_free(odoo, product, "MAIN"))
+    main = int(free_qty(odoo, product, "MAIN"))
     assert main >= 1
     odoo.state.move_stock(sku, "EAST/Stock", main + 5)
-    east = warehouse_free(odoo, product, "EAST")
+    east = free_qty(odoo, product, "EAST")
     deliver(ledger, "shopify", [order("7201", [(sku, 1)]), order("7202", [(sku, main)])])
     with client_for(odoo) as client:
         assert ingestor(ledger, client).run().created == 2
@@ -463,13 +463,9 @@ def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve
             [[["client_order_ref", "in", ["shopify/7201", "shopify/7202"]]]],
             {"fields": ["client_order_ref", "warehouse_id"]},
         )
-    ids = {
-        code: odoo.state.call("stock.warehouse", "search", [[["code", "=", code]]])[0]
-        for code in ("MAIN", "EAST")
-    }
     assert {o["client_order_ref"]: o["warehouse_id"][0] for o in found} == {
-        "shopify/7201": ids["MAIN"],
-        "shopify/7202": ids["EAST"],
+        "shopify/7201": warehouse_id(odoo, "MAIN"),
+        "shopify/7202": warehouse_id(odoo, "EAST"),
     }
-    assert warehouse_free(odoo, product, "MAIN") == main - 1  # the small order, from MAIN
-    assert warehouse_free(odoo, product, "EAST") == east - main  # the large one, all reserved
+    assert free_qty(odoo, product, "MAIN") == main - 1  # the small order, from MAIN
+    assert free_qty(odoo, product, "EAST") == east - main  # the large one, all reserved
