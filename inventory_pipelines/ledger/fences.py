@@ -206,6 +206,19 @@ def _mark(conn: Connection, channel: str, name: str) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
+def open_sales(conn: Connection, channel: str) -> dict[str, list[tuple[int, dt.datetime]]]:
+    """SKU -> (units, accepted at) of each order line of the channel not released (base
+    units): what the channel counted down since, whether or not Odoo has reserved it yet."""
+    query = sa.select(
+        pending_units.c.sku, pending_units.c.quantity, pending_units.c.accepted_at
+    ).where(pending_units.c.channel == channel, pending_units.c.released_at.is_(None))
+    sales: dict[str, list[tuple[int, dt.datetime]]] = {}
+    with read_transaction(conn):
+        for sku, quantity, at in conn.execute(query):
+            sales.setdefault(sku, []).append((int(quantity), at))
+    return sales
+
+
 def sold_after(conn: Connection, channel: str, since: Mapping[str, dt.datetime]) -> dict[str, int]:
     """SKU -> units the channel's orders took after the moment given per SKU in `since` (not
     released): what explains a channel showing less than we last set."""

@@ -109,27 +109,28 @@ class OdooSales:
             self._warehouses[code] = ids[0] if ids else None
         return self._warehouses[code]
 
+    def free_in(self, warehouse_id: int, products: Sequence[int]) -> dict[int, float]:
+        """Each product's free quantity in one warehouse (on hand less reserved, Odoo's
+        ``free_qty`` in the warehouse's context), in the product's unit: one read."""
+        context_key = "warehouse_id" if self.client.version.major >= 18 else "warehouse"
+        rows = self.client.call(
+            "product.product",
+            "read",
+            [sorted(products)],
+            {"fields": ["free_qty"], "context": {context_key: warehouse_id}},
+        )
+        return {int(r["id"]): max(0.0, float(r.get("free_qty") or 0.0)) for r in rows}
+
     def warehouse_with_stock(
         self, warehouse_ids: Sequence[int], needed: Mapping[int, float]
     ) -> int:
-        """Of `warehouse_ids` (by priority), the first whose free quantity (on hand less
-        reserved, Odoo's ``free_qty`` in the warehouse's context) covers every product of
-        `needed` (product id -> quantity in the product's unit); else the one covering the most
-        units, the earliest of equals. One read per warehouse asked, stopping at a cover."""
-        context_key = "warehouse_id" if self.client.version.major >= 18 else "warehouse"
-        products = sorted(needed)
-        total = sum(needed.values())
+        """Of `warehouse_ids` (by priority), the first whose free quantity covers every product
+        of `needed` (product id -> quantity in the product's unit); else the one covering the
+        most units, the earliest of equals. One read per warehouse asked, stopping at a cover."""
         best, best_covered = warehouse_ids[0], -1.0
         for warehouse_id in warehouse_ids:
-            rows = self.client.call(
-                "product.product",
-                "read",
-                [products],
-                {"fields": ["free_qty"], "context": {context_key: warehouse_id}},
-            )
-            free = {int(r["id"]): float(r.get("free_qty") or 0.0) for r in rows}
-            covered = sum(min(q, max(0.0, free.get(p, 0.0))) for p, q in needed.items())
-            if covered >= total - 1e-9:
+            covered = units_covered(self.free_in(warehouse_id, list(needed)), needed)
+            if covered >= sum(needed.values()) - 1e-9:
                 return warehouse_id
             if covered > best_covered:
                 best, best_covered = warehouse_id, covered
@@ -276,3 +277,9 @@ def _created_id(created: Any) -> int:
     """The id `create` answered: a bare id for one dict of values, a list where Odoo made it a
     batch."""
     return int(created[0] if isinstance(created, list) else created)
+
+
+def units_covered(free: Mapping[int, float], needed: Mapping[int, float]) -> float:
+    """Units of `needed` (product id -> quantity) that `free` (product id -> free quantity)
+    covers."""
+    return sum(min(q, free.get(p, 0.0)) for p, q in needed.items())

@@ -50,11 +50,24 @@ from inventory_pipelines.ledger import inbox
 from inventory_pipelines.ledger.inbox import InboxRow
 from inventory_pipelines.odoo.client import OdooClient
 from inventory_pipelines.odoo.errors import OdooError, OdooUnavailableError
-from inventory_pipelines.odoo.sales import CANCELLED, CONFIRMED, DRAFT, OdooSales, SaleLine
+from inventory_pipelines.odoo.sales import (
+    CANCELLED,
+    CONFIRMED,
+    DRAFT,
+    OdooSales,
+    SaleLine,
+    units_covered,
+)
 from inventory_pipelines.odoo.supply import drop_ship_route_id
 from inventory_pipelines.orders.dropship import DropshipSupply, split_units
 from inventory_pipelines.orders.events import problems
-from inventory_pipelines.rules.orders import AfterFulfilment, CustomerMatch, OrderPolicy, Restock
+from inventory_pipelines.rules.orders import (
+    AfterFulfilment,
+    CustomerMatch,
+    OrderPolicy,
+    Restock,
+    Routing,
+)
 from inventory_pipelines.rules.warehouses import WarehouseStatus
 
 log = logging.getLogger(__name__)
@@ -339,12 +352,12 @@ class Ingestor:
         )
 
     def _warehouse_for(self, setup: ChannelSetup, lines: Sequence[SaleLine]) -> int | None:
-        """The Odoo warehouse the order ships from: of the channel's own warehouses, by
-        priority, the first whose free quantity covers every line that ships from a shelf, else
-        the one covering the most units. Sent to a warehouse that cannot reserve it while
-        another holds the stock, an order would wait there unreserved (and its units count
-        against every channel until a receipt there) while the other's units stayed on offer.
-        None: Odoo's default warehouse (the channel names none)."""
+        """The Odoo warehouse the order ships from, of the channel's own warehouses: the one
+        its routing (``orders.yml``) picks among those whose free quantity covers every line
+        that ships from a shelf, else the one covering the most units. Sent to a warehouse that
+        cannot reserve it while another holds the stock, an order would wait there unreserved
+        (and its units count against every channel until a receipt there) while the other's
+        units stayed on offer. None: Odoo's default warehouse (the channel names none)."""
         codes = setup.warehouses
         if not codes:
             return None
@@ -361,7 +374,45 @@ class Ingestor:
                 needed[line.product_id] = needed.get(line.product_id, 0.0) + line.quantity
         if len(ids) == 1 or not needed:
             return ids[0]
-        return self.odoo.warehouse_with_stock(ids, needed)
+        if setup.policy.routing is Routing.PRIORITY:
+            return self.odoo.warehouse_with_stock(ids, needed)
+        return self._sparing_scarce(setup, needed)
+
+    def _sparing_scarce(self, setup: ChannelSetup, needed: Mapping[int, float]) -> int:
+        """`spare_scarce` routing: of the channel's warehouses that cover `needed`, the one
+        after which the other channels have the most of the ordered products left to sell
+        (their lowest figure first, then the next), the earliest by priority of equals; when
+        none covers it, the one covering the most units. One read per warehouse any channel
+        sells from."""
+        others = {
+            name: other.warehouses
+            for name, other in self.channels.items()
+            if name != setup.name and other.warehouses
+        }
+        codes = dict.fromkeys([*setup.warehouses, *(c for ws in others.values() for c in ws)])
+        ids = {code: self.odoo.warehouse_by_code(code) for code in codes}
+        free = {
+            code: self.odoo.free_in(wid, list(needed))
+            for code, wid in ids.items()
+            if wid is not None
+        }
+        own = [code for code in setup.warehouses if code in free]
+        covered = {code: units_covered(free[code], needed) for code in own}
+        covering = [code for code in own if covered[code] >= sum(needed.values()) - 1e-9]
+        if not covering:
+            return ids[max(own, key=lambda code: (covered[code], -own.index(code)))]
+
+        def left_to_others(code: str) -> list[float]:
+            """The other channels' sellable units of each ordered product, the order taken
+            from `code`: lowest first."""
+            left = []
+            for warehouses in others.values():
+                for product, quantity in needed.items():
+                    units = sum(free[w].get(product, 0.0) for w in warehouses if w in free)
+                    left.append(units - quantity if code in warehouses else units)
+            return sorted(left)
+
+        return ids[max(covering, key=lambda code: (left_to_others(code), -own.index(code)))]
 
     def _routed(
         self,

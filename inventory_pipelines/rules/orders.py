@@ -14,6 +14,12 @@ Per channel (``channels.<name>``, falling back to ``defaults``):
 - ``returns``: ``restock: on_receipt`` (the default) creates the return transfer in Odoo and
   stock comes back when the warehouse validates it; ``immediately`` also validates it;
   ``never`` only records the return.
+- ``routing``: which of the channel's own warehouses (``channels.yml``) an order ships from.
+  ``priority`` (the default): the first, by priority, whose free quantity covers the whole
+  order. ``spare_scarce``: of those that cover it, the one that leaves the other channels the
+  most of the ordered products to sell (the scarcest channel first: a warehouse only this
+  channel sells from before one another channel also needs), then by priority; an order
+  no warehouse covers goes, under either, to the one covering the most units.
 - ``webhooks``: ``replay_window_s`` (300 by default): the receiver refuses, and stores
   nowhere, a signed delivery whose event is older than this (README, *Security*).
 """
@@ -51,6 +57,13 @@ class Restock(StrEnum):
     ON_RECEIPT = "on_receipt"
     IMMEDIATELY = "immediately"
     NEVER = "never"
+
+
+class Routing(StrEnum):
+    """Which covering warehouse an order ships from."""
+
+    PRIORITY = "priority"
+    SPARE_SCARCE = "spare_scarce"
 
 
 class Customer(_Strict):
@@ -96,6 +109,7 @@ class OrderPolicy(_Strict):
     customer: Customer = Customer(partner="Web customers")
     cancellation: Cancellation = Cancellation()
     returns: Returns = Returns()
+    routing: Routing = Routing.PRIORITY
     webhooks: Webhooks = Webhooks()
 
 
@@ -106,5 +120,10 @@ class OrderRules(_Strict):
     channels: dict[str, OrderPolicy] = Field(default_factory=dict)
 
     def for_channel(self, channel: str) -> OrderPolicy:
-        """The channel's own policy, else the defaults."""
-        return self.channels.get(channel, self.defaults)
+        """The channel's policy: each section it sets, the defaults' for the others."""
+        own = self.channels.get(channel)
+        if own is None:
+            return self.defaults
+        return self.defaults.model_copy(
+            update={name: getattr(own, name) for name in own.model_fields_set}
+        )

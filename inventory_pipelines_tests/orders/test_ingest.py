@@ -19,7 +19,7 @@ from inventory_pipelines.odoo.snapshot import read_products
 from inventory_pipelines.orders.events import inbox_event
 from inventory_pipelines.orders.ingest import Ingestor, channel_setups, client_order_ref
 from inventory_pipelines.rules import load_policy
-from inventory_pipelines.rules.orders import AfterFulfilment, Customer, CustomerMatch
+from inventory_pipelines.rules.orders import AfterFulfilment, Customer, CustomerMatch, Routing
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 from inventory_pipelines_tests.pg import LEDGER_BACKENDS, migrated_ledger, url_of
 
@@ -446,7 +446,7 @@ def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve
     odoo, products, ledger
 ) -> None:
     """Shopify sells from MAIN, then EAST: an order MAIN covers goes there; one MAIN cannot
-    cover goes to EAST, which can, and Odoo reserves all of it (sent to MAIN, it would wait
+    cover goes to EAST, which can, and Odoo reserves all of it (`routing: priority`) (sent to MAIN, it would wait
     there unreserved while EAST's units stayed on offer)."""
     sku = unit_skus(products)[5]
     product = products[sku]["product_id"]
@@ -455,8 +455,12 @@ def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve
     odoo.state.move_stock(sku, "EAST/Stock", main + 5)
     east = free_qty(odoo, product, "EAST")
     deliver(ledger, "shopify", [order("7201", [(sku, 1)]), order("7202", [(sku, main)])])
+    shopify = channel_setups(POLICY)["shopify"]
+    by_priority = dataclasses.replace(
+        shopify, policy=shopify.policy.model_copy(update={"routing": Routing.PRIORITY})
+    )
     with client_for(odoo) as client:
-        assert ingestor(ledger, client).run().created == 2
+        assert ingestor(ledger, client, shopify=by_priority).run().created == 2
         found = client.call(
             "sale.order",
             "search_read",
@@ -469,3 +473,40 @@ def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve
     }
     assert free_qty(odoo, product, "MAIN") == main - 1  # the small order, from MAIN
     assert free_qty(odoo, product, "EAST") == east - main  # the large one, all reserved
+
+
+@pytest.mark.parametrize("routing", [Routing.SPARE_SCARCE, Routing.PRIORITY])
+def test_spare_scarce_routing_ships_from_the_warehouse_the_other_channels_need_least(
+    odoo, products, ledger, routing: Routing
+) -> None:
+    """WooCommerce sells from MAIN, then WEST; Shopify, POS and B2B from MAIN (and EAST) but
+    never WEST. A WooCommerce order both cover ships from WEST under `spare_scarce`, leaving
+    MAIN's units to the channels that have nothing else, and from MAIN under `priority`. An
+    order only MAIN covers goes to MAIN under either."""
+    sku = unit_skus(products)[6]
+    product = products[sku]["product_id"]
+    odoo.state.move_stock(sku, "WEST/Stock", 1)
+    west = free_qty(odoo, product, "WEST")
+    odoo.state.move_stock(sku, "MAIN/Stock", west + 2)  # MAIN covers both orders
+    main = free_qty(odoo, product, "MAIN")
+    woo = channel_setups(POLICY)["woocommerce"]
+    setup = dataclasses.replace(woo, policy=woo.policy.model_copy(update={"routing": routing}))
+    small, large = ("7301", "7302") if routing is Routing.SPARE_SCARCE else ("7303", "7304")
+    deliver(ledger, "woocommerce", [order(small, [(sku, 1)])])
+    deliver(ledger, "woocommerce", [order(large, [(sku, int(west) + 1)])])
+    with client_for(odoo) as client:
+        assert ingestor(ledger, client, woocommerce=setup).run().created == 2
+        found = client.call(
+            "sale.order",
+            "search_read",
+            [[["client_order_ref", "in", [f"woocommerce/{small}", f"woocommerce/{large}"]]]],
+            {"fields": ["client_order_ref", "warehouse_id"]},
+        )
+    first = "WEST" if routing is Routing.SPARE_SCARCE else "MAIN"
+    assert {o["client_order_ref"]: o["warehouse_id"][0] for o in found} == {
+        f"woocommerce/{small}": warehouse_id(odoo, first),
+        f"woocommerce/{large}": warehouse_id(odoo, "MAIN"),
+    }
+    taken_from_west = 1 if routing is Routing.SPARE_SCARCE else 0
+    assert free_qty(odoo, product, "WEST") == west - taken_from_west
+    assert free_qty(odoo, product, "MAIN") == main - (1 - taken_from_west) - (west + 1)
