@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 4
 # Stale compares re-planned at most this many times in one round, per listing.
 MAX_REPLANS = 3
+#: a plan of at most this many listings reads its own SKUs' sales, not the channel's
+_FEW_LISTINGS = 5000
 
 
 @dataclass
@@ -244,7 +246,9 @@ def enqueue(
         acknowledged = state.acknowledged_with_time(conn, plan.channel)
         believed, changed = _believed(plan, acknowledged)
         edits = _not_explained_by_sales(conn, plan, acknowledged, changed)
-        sales = fences.open_sales(conn, plan.channel)
+        few = len(plan.targets) <= _FEW_LISTINGS  # a SKU-scoped run asks for its own SKUs
+        skus = sorted({sku for sku, _ in plan.targets.values()}) if few else None
+        sales = fences.open_sales(conn, plan.channel, skus)
         counted_down = _less_own_sales(plan, acknowledged, believed, sales)
         updates = []
         for listing_id, (sku, quantity) in plan.targets.items():
@@ -259,8 +263,8 @@ def enqueue(
                     "sku": sku,
                     "quantity": quantity,
                     "expected": previous if cas else None,
-                    # may be an increase (from what the channel shows once it counted its
-                    # sales down) goes with the increases; else a decrease (from what we set)
+                    # above the counted-down figure it may raise the listing: it goes with
+                    # the increases; at that figure it lowers what we set, if anything
                     "direction": outbox.direction_of(
                         quantity, previous if quantity != previous else known
                     ),
