@@ -379,11 +379,8 @@ class Ingestor:
         return self._sparing_scarce(setup, needed)
 
     def _sparing_scarce(self, setup: ChannelSetup, needed: Mapping[int, float]) -> int:
-        """`spare_scarce` routing: of the channel's warehouses that cover `needed`, the one
-        after which the other channels have the most of the ordered products left to sell
-        (their lowest figure first, then the next), the earliest by priority of equals; when
-        none covers it, the one covering the most units. One read per warehouse any channel
-        sells from."""
+        """`spare_scarce` routing (see :func:`spare_scarce_choice`) over the free quantities
+        of every warehouse any channel sells from: one read per warehouse."""
         others = {
             name: other.warehouses
             for name, other in self.channels.items()
@@ -397,22 +394,7 @@ class Ingestor:
             if wid is not None
         }
         own = [code for code in setup.warehouses if code in free]
-        covered = {code: units_covered(free[code], needed) for code in own}
-        covering = [code for code in own if covered[code] >= sum(needed.values()) - 1e-9]
-        if not covering:
-            return ids[max(own, key=lambda code: (covered[code], -own.index(code)))]
-
-        def left_to_others(code: str) -> list[float]:
-            """The other channels' sellable units of each ordered product, the order taken
-            from `code`: lowest first."""
-            left = []
-            for warehouses in others.values():
-                for product, quantity in needed.items():
-                    units = sum(free[w].get(product, 0.0) for w in warehouses if w in free)
-                    left.append(units - quantity if code in warehouses else units)
-            return sorted(left)
-
-        return ids[max(covering, key=lambda code: (left_to_others(code), -own.index(code)))]
+        return ids[spare_scarce_choice(own, others, free, needed)]
 
     def _routed(
         self,
@@ -616,6 +598,41 @@ class Ingestor:
             inbox.release(conn, row.id, "waiting for the order to be ingested", worker=self.worker)
         summary.released += 1
         return True
+
+
+def spare_scarce_choice(
+    own: Sequence[str],
+    others: Mapping[str, Sequence[str]],
+    free: Mapping[str, Mapping[int, float]],
+    needed: Mapping[int, float],
+) -> str:
+    """The warehouse `spare_scarce` routing ships an order from: of `own` (the ordering
+    channel's warehouse codes, by priority) those whose free quantity covers `needed` (product
+    -> quantity), the one after which the other channels (`others`: name -> their codes) have
+    the most of the ordered products left to sell, their lowest figure first, then the next;
+    the earliest by priority of equals. When none covers it, the one covering the most units.
+    `free`: code -> product -> free quantity.
+
+    Weighing each channel's figure by its recent sales of the product (days of cover instead
+    of units) was tried and changed nothing in the simulation's seeds 1 to 3, so it is not
+    done: one ledger read per order less.
+    """
+    covered = {code: units_covered(free.get(code, {}), needed) for code in own}
+    covering = [code for code in own if covered[code] >= sum(needed.values()) - 1e-9]
+    if not covering:
+        return max(own, key=lambda code: (covered[code], -own.index(code)))
+
+    def left_to_others(code: str) -> list[float]:
+        """The other channels' sellable units of each ordered product, the order taken from
+        `code`: fewest first."""
+        left = []
+        for warehouses in others.values():
+            for product, quantity in needed.items():
+                units = sum(free.get(w, {}).get(product, 0.0) for w in warehouses)
+                left.append(units - quantity if code in warehouses else units)
+        return sorted(left)
+
+    return max(covering, key=lambda code: (left_to_others(code), -own.index(code)))
 
 
 def channel_setups(policy: Any) -> dict[str, ChannelSetup]:

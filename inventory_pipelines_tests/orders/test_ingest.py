@@ -445,9 +445,9 @@ def test_an_order_whose_cancellation_was_ingested_first_is_never_created(
 def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve_it(
     odoo, products, ledger
 ) -> None:
-    """Shopify sells from MAIN, then EAST: an order MAIN covers goes there; one MAIN cannot
-    cover goes to EAST, which can, and Odoo reserves all of it (`routing: priority`) (sent to MAIN, it would wait
-    there unreserved while EAST's units stayed on offer)."""
+    """`routing: priority`. Shopify sells from MAIN, then EAST: an order MAIN covers goes there;
+    one MAIN cannot cover goes to EAST, which can, and Odoo reserves all of it (sent to MAIN, it
+    would wait there unreserved while EAST's units stayed on offer)."""
     sku = unit_skus(products)[5]
     product = products[sku]["product_id"]
     main = int(free_qty(odoo, product, "MAIN"))
