@@ -123,7 +123,8 @@ class SimTransport(httpx.BaseTransport):
 @dataclass
 class Truth:
     """What could really be fulfilled: the sellable units on each warehouse's shelves (not on
-    hold), the units promised to each channel's accepted orders, warehouses offline.
+    hold), the units promised to each channel's accepted orders (oversold ones included: they
+    wait as backorders for the next units), warehouses offline.
 
     Orders do not ship during a simulation: their units stay on the shelves, promised. The
     promises can be kept while some assignment of every promised unit to a warehouse eligible
@@ -180,9 +181,14 @@ class Truth:
         return max(0, self._least_room(sku, must=now) or 0)
 
     def consume(self, channel: str, sku: str, units: int) -> int:
-        """Promise `units` to an accepted order; the units that could not be (oversold)."""
+        """Promise `units` to an accepted order; the units that could not be (oversold).
+
+        Oversold units stay promised, as backorders: the order is in Odoo, which reserves the
+        next units that arrive for it, so those units are not there for a later shopper
+        (counted as free, they would make every shopper turned away meanwhile a lost sale).
+        """
         kept = min(units, self.for_channel(channel, sku))
-        self.promised[(sku, channel, frozenset(self.offline))] += kept
+        self.promised[(sku, channel, frozenset(self.offline))] += units
         return units - kept
 
     def remove(self, sku: str, warehouse: str, units: int) -> int:

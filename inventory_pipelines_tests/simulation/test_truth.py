@@ -31,6 +31,20 @@ def test_an_order_accepted_while_a_warehouse_is_offline_counts_only_on_the_onlin
     assert world.consume("amazon", "A", 3) == 1  # one unit oversold
     assert world.for_channel("shopify", "A") == 0  # MAIN's units are promised to Amazon
     world.offline.discard("WEST")
-    # WEST is back: Amazon's 2 units can ship from it, MAIN's are free for either channel
-    assert world.for_channel("amazon", "A") == 3
+    # WEST is back: Amazon's 3 units (the oversold one a backorder) can ship from it; MAIN's
+    # are free for either channel
+    assert world.for_channel("amazon", "A") == 2
     assert world.for_channel("shopify", "A") == 2
+
+
+def test_units_that_arrive_go_to_the_oversold_orders_first():
+    """An oversold order waits in Odoo for the next units: a receipt fills it before any
+    later shopper can count on them."""
+    world = truth()
+    assert world.consume("shopify", "A", 3) == 1  # MAIN has 2: one unit oversold
+    assert world.for_channel("shopify", "A") == 0
+    world.add("A", "MAIN", 1)
+    assert world.for_channel("shopify", "A") == 0  # the backorder takes it
+    world.add("A", "MAIN", 1)
+    assert world.for_channel("shopify", "A") == 1
+    assert world.for_channel("amazon", "A") == 4  # WEST's 3 and MAIN's last
