@@ -94,9 +94,12 @@ class ChannelSetup:
     units_per_item: float = 1.0  # base units in one channel unit
     dropship: bool = False  # whether it may sell drop-ship units (channels.yml `dropship`)
     # codes of the own warehouses the channel sells from, online ones first, by priority: an
-    # order goes to the first that can reserve all of it (see `Ingestor._warehouse_for`);
+    # order goes to one that can reserve all of it (see `Ingestor._warehouse_for`);
     # empty: Odoo's default warehouse
     warehouses: tuple[str, ...] = ()
+    # of those, the ones not online (offline or on hold): an order goes there only when no
+    # online one can reserve it, and no channel counts on their stock
+    not_online: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -382,7 +385,7 @@ class Ingestor:
         """`spare_scarce` routing (see :func:`spare_scarce_choice`) over the free quantities
         of every warehouse any channel sells from: one read per warehouse."""
         others = {
-            name: other.warehouses
+            name: [code for code in other.warehouses if code not in other.not_online]
             for name, other in self.channels.items()
             if name != setup.name and other.warehouses
         }
@@ -393,8 +396,17 @@ class Ingestor:
             for code, wid in ids.items()
             if wid is not None
         }
-        own = [code for code in setup.warehouses if code in free]
-        return ids[spare_scarce_choice(own, others, free, needed)]
+        known = [code for code in setup.warehouses if code in free]
+        online = [code for code in known if code not in setup.not_online]
+        rest = [code for code in known if code in setup.not_online]
+        # a warehouse that is not online only when none online can reserve the order and it can
+        # (or none is online)
+        if not online or (
+            not any(covers(free[code], needed) for code in online)
+            and any(covers(free[code], needed) for code in rest)
+        ):
+            online = rest
+        return ids[spare_scarce_choice(online, others, free, needed)]
 
     def _routed(
         self,
@@ -600,6 +612,11 @@ class Ingestor:
         return True
 
 
+def covers(free: Mapping[int, float], needed: Mapping[int, float]) -> bool:
+    """Whether `free` (product -> free quantity) covers every unit of `needed`."""
+    return units_covered(free, needed) >= sum(needed.values()) - 1e-9
+
+
 def spare_scarce_choice(
     own: Sequence[str],
     others: Mapping[str, Sequence[str]],
@@ -618,7 +635,7 @@ def spare_scarce_choice(
     done: one ledger read per order less.
     """
     covered = {code: units_covered(free.get(code, {}), needed) for code in own}
-    covering = [code for code in own if covered[code] >= sum(needed.values()) - 1e-9]
+    covering = [code for code in own if covers(free.get(code, {}), needed)]
     if not covering:
         return max(own, key=lambda code: (covered[code], -own.index(code)))
 
@@ -660,6 +677,9 @@ def channel_setups(policy: Any) -> dict[str, ChannelSetup]:
                 for w in sorted(
                     own, key=lambda w: warehouses[w.code].status is not WarehouseStatus.ONLINE
                 )
+            ),
+            not_online=frozenset(
+                w.code for w in own if warehouses[w.code].status is not WarehouseStatus.ONLINE
             ),
         )
     return setups

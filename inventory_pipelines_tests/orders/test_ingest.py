@@ -510,3 +510,36 @@ def test_spare_scarce_routing_ships_from_the_warehouse_the_other_channels_need_l
     taken_from_west = 1 if routing is Routing.SPARE_SCARCE else 0
     assert free_qty(odoo, product, "WEST") == west - taken_from_west
     assert free_qty(odoo, product, "MAIN") == main - (1 - taken_from_west) - (west + 1)
+
+
+def test_spare_scarce_routing_sends_no_order_to_a_warehouse_not_online_that_another_covers(
+    odoo, products, ledger
+) -> None:
+    """WEST offline (warehouses.yml): a WooCommerce order MAIN covers ships from MAIN, though
+    WEST would spare the other channels more; one only WEST covers still goes to WEST (it ships
+    when WEST is back, and Odoo reserves it there meanwhile)."""
+    sku = unit_skus(products)[7]
+    product = products[sku]["product_id"]
+    main = int(free_qty(odoo, product, "MAIN"))
+    assert main >= 1
+    odoo.state.move_stock(sku, "WEST/Stock", main + 5)  # WEST covers what MAIN cannot
+    woo = channel_setups(POLICY)["woocommerce"]
+    setup = dataclasses.replace(
+        woo,
+        policy=woo.policy.model_copy(update={"routing": Routing.SPARE_SCARCE}),
+        not_online=frozenset({"WEST"}),
+    )
+    deliver(ledger, "woocommerce", [order("7401", [(sku, 1)])])
+    deliver(ledger, "woocommerce", [order("7402", [(sku, main)])])  # MAIN has main - 1 left
+    with client_for(odoo) as client:
+        assert ingestor(ledger, client, woocommerce=setup).run().created == 2
+        found = client.call(
+            "sale.order",
+            "search_read",
+            [[["client_order_ref", "in", ["woocommerce/7401", "woocommerce/7402"]]]],
+            {"fields": ["client_order_ref", "warehouse_id"]},
+        )
+    assert {o["client_order_ref"]: o["warehouse_id"][0] for o in found} == {
+        "woocommerce/7401": warehouse_id(odoo, "MAIN"),
+        "woocommerce/7402": warehouse_id(odoo, "WEST"),
+    }
