@@ -206,29 +206,6 @@ def _mark(conn: Connection, channel: str, name: str) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
-def open_sales(
-    conn: Connection, channel: str, skus: Sequence[str] | None = None
-) -> dict[str, list[tuple[int, dt.datetime]]]:
-    """SKU -> (units, accepted at) of each order line of the channel not released (base
-    units), of `skus` (None: every SKU), that came in since the channel's last read-back:
-    what the channel counted down since our belief of it (a read-back shows every sale before
-    it, and what it taught the ledger is acknowledged at its time)."""
-    query = sa.select(
-        pending_units.c.sku, pending_units.c.quantity, pending_units.c.accepted_at
-    ).where(pending_units.c.channel == channel, pending_units.c.released_at.is_(None))
-    read_back = _mark(conn, channel, _READ_BACK)
-    if read_back is not None:
-        query = query.where(pending_units.c.accepted_at > read_back)
-    chunks = [None] if skus is None else [skus[n : n + 500] for n in range(0, len(skus), 500)]
-    sales: dict[str, list[tuple[int, dt.datetime]]] = {}
-    with read_transaction(conn):
-        for chunk in chunks:
-            wanted = query if chunk is None else query.where(pending_units.c.sku.in_(chunk))
-            for sku, quantity, at in conn.execute(wanted):
-                sales.setdefault(sku, []).append((int(quantity), at))
-    return sales
-
-
 def sold_after(conn: Connection, channel: str, since: Mapping[str, dt.datetime]) -> dict[str, int]:
     """SKU -> units the channel's orders took after the moment given per SKU in `since` (not
     released): what explains a channel showing less than we last set."""

@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 4
 # Stale compares re-planned at most this many times in one round, per listing.
 MAX_REPLANS = 3
-#: a plan of at most this many listings reads its own SKUs' sales, not the channel's
-_FEW_LISTINGS = 5000
 
 
 @dataclass
@@ -176,39 +174,6 @@ def _believed(
     return believed, edits
 
 
-def _less_own_sales(
-    plan: ChannelPlan,
-    acknowledged: Mapping[str, tuple[int, datetime]],
-    believed: Mapping[str, int],
-    sales: Mapping[str, Sequence[tuple[int, datetime]]],
-) -> dict[str, int]:
-    """Listing id -> what the channel shows once it counted down its own sales heard of since
-    our belief of it (the acknowledgement, or a newer read-back), for the listings that sold:
-    `sales` is SKU -> base units and when each order came in.
-
-    A target equal to what we last set is then sent again after the channel sold (left alone,
-    the listing would show less than it may until some other change), and a target equal to
-    what it shows after its sales still goes out when it is not what we set. Whether a sale
-    that came in after our update was made before or after it, we cannot tell: a
-    compare-and-set expecting the counted-down figure comes back stale in the first case and
-    is sent again against what the channel shows; an absolute quantity is the target either
-    way. Only a listing with no sale since keeps the plain delta rule (equal is not sent).
-    """
-    if not sales:
-        return {}
-    counted_down: dict[str, int] = {}
-    for listing, (sku, _) in plan.targets.items():
-        if sku not in sales or listing not in believed:
-            continue
-        since = [acknowledged[listing][1]] if listing in acknowledged else []
-        if plan.shown_at is not None and plan.shown.get(listing) is not None:
-            since.append(plan.shown_at)  # the read-back, where it is what we believe
-        sold = sum(units for units, at in sales[sku] if not since or at > max(since))
-        if sold:
-            counted_down[listing] = max(0, believed[listing] - plan.to_channel_units(sold))
-    return counted_down
-
-
 def _not_explained_by_sales(
     conn: Connection,
     plan: ChannelPlan,
@@ -246,15 +211,10 @@ def enqueue(
         acknowledged = state.acknowledged_with_time(conn, plan.channel)
         believed, changed = _believed(plan, acknowledged)
         edits = _not_explained_by_sales(conn, plan, acknowledged, changed)
-        few = len(plan.targets) <= _FEW_LISTINGS  # a SKU-scoped run asks for its own SKUs
-        skus = sorted({sku for sku, _ in plan.targets.values()}) if few else None
-        sales = fences.open_sales(conn, plan.channel, skus)
-        counted_down = _less_own_sales(plan, acknowledged, believed, sales)
         updates = []
         for listing_id, (sku, quantity) in plan.targets.items():
-            known = believed.get(listing_id)
-            previous = counted_down.get(listing_id, known)
-            if previous == quantity and known == quantity:
+            previous = believed.get(listing_id)
+            if previous == quantity:
                 summary.unchanged += 1
                 continue
             updates.append(
@@ -263,11 +223,7 @@ def enqueue(
                     "sku": sku,
                     "quantity": quantity,
                     "expected": previous if cas else None,
-                    # above the counted-down figure it may raise the listing: it goes with
-                    # the increases; at that figure it lowers what we set, if anything
-                    "direction": outbox.direction_of(
-                        quantity, previous if quantity != previous else known
-                    ),
+                    "direction": outbox.direction_of(quantity, previous),
                 }
             )
         # What the read-back shows and the ledger did not know (or knew differently) is as

@@ -241,55 +241,6 @@ def test_a_decreases_only_pass_holds_every_increase_for_the_next_round(ledger, p
     assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
 
 
-def test_a_target_equal_to_what_we_set_goes_out_again_once_the_channel_sold(
-    ledger, portal, connector
-):
-    """The channel counts its own sales down. After a till sale whose order we heard of, a
-    target equal to our acknowledgement (the order was routed to stock the last figure did not
-    count) raises the listing back, compare-and-set against the counted-down figure; a target
-    equal to the counted-down figure leaves it as it is. An order heard of after our update
-    but made before it (the channel did not count it down from our figure) costs one stale
-    answer, and the listing keeps the target. With no sale since, equal is not sent."""
-    from inventory_pipelines.ledger import inbox
-
-    def order(external_id: str, sku: str, units: int) -> inbox.InboxEvent:
-        return inbox.InboxEvent(
-            "pos", external_id, "created", "created", "poll", {"lines": []}, pending={sku: units}
-        )
-
-    targets = targets_for(portal)
-    publish_round(ledger, [ChannelPlan("pos", connector, dict(targets), shown(portal))], "r1")
-    [
-        (restored, (restored_sku, restored_q)),
-        (kept, (kept_sku, kept_q)),
-        (early, (early_sku, early_q)),
-    ] = [(k, v) for k, v in targets.items() if v[1] >= 5][:3]
-    portal.state.sell(restored, 2)
-    portal.state.sell(kept, 1)
-    with ledger.connect() as conn:
-        inbox.receive(
-            conn,
-            [
-                order("till-1", restored_sku, 2),
-                order("till-2", kept_sku, 1),
-                order("till-3", early_sku, 1),
-            ],
-        )  # till-3's sale was rung up before r1's update landed: the channel shows r1's figure
-    portal.reset_request_count()
-    lowered = {**targets, kept: (kept_sku, kept_q - 1)}
-    summary = publish_round(ledger, [ChannelPlan("pos", connector, lowered)], "r2")["pos"]
-    assert channel_quantities(portal, [restored, kept, early]) == {
-        restored: restored_q,
-        kept: kept_q - 1,
-        early: early_q,
-    }
-    assert summary.stale == 1  # till-3's listing: the compare expected one unit less
-    assert summary.acknowledged == 2 and summary.pending_left == 0  # the stale one shows its target
-    portal.reset_request_count()
-    again = publish_round(ledger, [ChannelPlan("pos", connector, lowered)], "r3")["pos"]
-    assert again.sent == 0 and portal.request_count == 0  # no sale since: nothing to send
-
-
 def test_a_pack_channels_stale_drop_and_its_sales_are_counted_in_base_units(
     ledger, portal, connector
 ):
