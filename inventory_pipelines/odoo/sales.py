@@ -28,6 +28,8 @@ CANCELLED = "cancel"
 
 # Cancel a confirmed order outright instead of answering with Odoo's cancel wizard.
 _NO_CANCEL_WARNING = {"disable_cancel_warning": True}
+#: quantities are floats in Odoo: a cover short by less than this is a cover
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class OdooSales:
         best, best_covered = warehouse_ids[0], -1.0
         for warehouse_id in warehouse_ids:
             covered = units_covered(self.free_in(warehouse_id, list(needed)), needed)
-            if covered >= sum(needed.values()) - 1e-9:
+            if covered >= sum(needed.values()) - _EPSILON:
                 return warehouse_id
             if covered > best_covered:
                 best, best_covered = warehouse_id, covered
@@ -283,3 +285,8 @@ def units_covered(free: Mapping[int, float], needed: Mapping[int, float]) -> flo
     """Units of `needed` (product id -> quantity) that `free` (product id -> free quantity)
     covers."""
     return sum(min(q, free.get(p, 0.0)) for p, q in needed.items())
+
+
+def covers(free: Mapping[int, float], needed: Mapping[int, float]) -> bool:
+    """Whether `free` (product id -> free quantity) covers every unit of `needed`."""
+    return units_covered(free, needed) >= sum(needed.values()) - _EPSILON

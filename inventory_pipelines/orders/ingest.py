@@ -56,6 +56,7 @@ from inventory_pipelines.odoo.sales import (
     DRAFT,
     OdooSales,
     SaleLine,
+    covers,
     units_covered,
 )
 from inventory_pipelines.odoo.supply import drop_ship_route_id
@@ -612,11 +613,6 @@ class Ingestor:
         return True
 
 
-def covers(free: Mapping[int, float], needed: Mapping[int, float]) -> bool:
-    """Whether `free` (product -> free quantity) covers every unit of `needed`."""
-    return units_covered(free, needed) >= sum(needed.values()) - 1e-9
-
-
 def spare_scarce_choice(
     own: Sequence[str],
     others: Mapping[str, Sequence[str]],
@@ -654,8 +650,8 @@ def spare_scarce_choice(
 
 def channel_setups(policy: Any) -> dict[str, ChannelSetup]:
     """Each channel of the rules: its order policy, its unit, and the warehouses that ship its
-    orders (its eligible Odoo warehouses by priority: each order goes to the first that can
-    reserve it; drop-ship vendors ship their own)."""
+    orders (its eligible Odoo warehouses by priority, of which the channel's routing picks
+    one per order; drop-ship vendors ship their own)."""
     warehouses = {w.code: w for w in policy.warehouses.warehouses}
     setups = {}
     for channel in policy.channels.channels:

@@ -442,6 +442,17 @@ def test_an_order_whose_cancellation_was_ingested_first_is_never_created(
         assert inbox.pending_by_sku(conn, None).get(sku, 0) == 0
 
 
+def warehouses_of(client, refs: list[str]) -> dict[str, int]:
+    """Each sale order of `refs` (client_order_ref) -> the id of the warehouse it ships from."""
+    found = client.call(
+        "sale.order",
+        "search_read",
+        [[["client_order_ref", "in", refs]]],
+        {"fields": ["client_order_ref", "warehouse_id"]},
+    )
+    return {o["client_order_ref"]: o["warehouse_id"][0] for o in found}
+
+
 def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve_it(
     odoo, products, ledger
 ) -> None:
@@ -461,13 +472,8 @@ def test_an_order_ships_from_the_first_warehouse_of_its_channel_that_can_reserve
     )
     with client_for(odoo) as client:
         assert ingestor(ledger, client, shopify=by_priority).run().created == 2
-        found = client.call(
-            "sale.order",
-            "search_read",
-            [[["client_order_ref", "in", ["shopify/7201", "shopify/7202"]]]],
-            {"fields": ["client_order_ref", "warehouse_id"]},
-        )
-    assert {o["client_order_ref"]: o["warehouse_id"][0] for o in found} == {
+        found = warehouses_of(client, ["shopify/7201", "shopify/7202"])
+    assert found == {
         "shopify/7201": warehouse_id(odoo, "MAIN"),
         "shopify/7202": warehouse_id(odoo, "EAST"),
     }
@@ -496,14 +502,9 @@ def test_spare_scarce_routing_ships_from_the_warehouse_the_other_channels_need_l
     deliver(ledger, "woocommerce", [order(large, [(sku, int(west) + 1)])])
     with client_for(odoo) as client:
         assert ingestor(ledger, client, woocommerce=setup).run().created == 2
-        found = client.call(
-            "sale.order",
-            "search_read",
-            [[["client_order_ref", "in", [f"woocommerce/{small}", f"woocommerce/{large}"]]]],
-            {"fields": ["client_order_ref", "warehouse_id"]},
-        )
+        found = warehouses_of(client, [f"woocommerce/{small}", f"woocommerce/{large}"])
     first = "WEST" if routing is Routing.SPARE_SCARCE else "MAIN"
-    assert {o["client_order_ref"]: o["warehouse_id"][0] for o in found} == {
+    assert found == {
         f"woocommerce/{small}": warehouse_id(odoo, first),
         f"woocommerce/{large}": warehouse_id(odoo, "MAIN"),
     }
@@ -533,13 +534,8 @@ def test_spare_scarce_routing_sends_no_order_to_a_warehouse_not_online_that_anot
     deliver(ledger, "woocommerce", [order("7402", [(sku, main)])])  # MAIN has main - 1 left
     with client_for(odoo) as client:
         assert ingestor(ledger, client, woocommerce=setup).run().created == 2
-        found = client.call(
-            "sale.order",
-            "search_read",
-            [[["client_order_ref", "in", ["woocommerce/7401", "woocommerce/7402"]]]],
-            {"fields": ["client_order_ref", "warehouse_id"]},
-        )
-    assert {o["client_order_ref"]: o["warehouse_id"][0] for o in found} == {
+        found = warehouses_of(client, ["woocommerce/7401", "woocommerce/7402"])
+    assert found == {
         "woocommerce/7401": warehouse_id(odoo, "MAIN"),
         "woocommerce/7402": warehouse_id(odoo, "WEST"),
     }
