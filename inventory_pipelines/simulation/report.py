@@ -14,6 +14,7 @@ COLUMNS = (
     ("(CAS ch.)", "oversold_units_compare_and_set_channels"),
     ("oversold o", "oversold_orders"),
     ("lost sales", "lost_sales"),
+    ("away w/ stock", "turned_away_with_stock"),
     ("dup orders", "duplicate_orders"),
     ("lost upd", "lost_updates"),
     ("drift end", "drift_end"),
@@ -65,13 +66,21 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
     hours = report["settings"]["hours"]
     for name, figures in report["policies"].items():
         points = figures["timeline"]
-        times = [0.0] + [t / 3600.0 for t, _, _ in points] + [hours]
-        over = [0] + [o for _, o, _ in points] + [points[-1][1] if points else 0]
-        missed = [0] + [m for _, _, m in points] + [points[-1][2] if points else 0]
-        oversold.step(times, over, where="post", label=name)
-        lost.step(times, missed, where="post", label=name)
+        times = [0.0] + [p[0] / 3600.0 for p in points] + [hours]
+
+        def curve(n: int, points: list = points) -> list[int]:
+            return [0] + [p[n] for p in points] + [points[-1][n] if points else 0]
+
+        oversold.step(times, curve(1), where="post", label=name)
+        (line,) = lost.step(times, curve(2), where="post", label=name)
+        if curve(3) != curve(2):  # a fence turned shoppers away: dashed, the same colour
+            lost.step(times, curve(3), where="post", linestyle="--", color=line.get_color())
     oversold.set_title("Oversold units (cumulative)")
-    lost.set_title("Lost sales (cumulative shoppers turned away)")
+    lost.set_title(
+        "Lost sales (cumulative shoppers turned away while the unit was the channel's)\n"
+        "dashed: turned away while any unit was on the channel's shelves, fences ignored",
+        fontsize=9,
+    )
     for axes in (oversold, lost):
         axes.set_xlabel("simulated hours")
         axes.grid(alpha=0.3)

@@ -89,6 +89,7 @@ def _figures(world: World, targets: dict[tuple[str, str], int]) -> dict[str, Any
         "oversold_orders": sum(m.oversold_orders.values()),
         "lost_sales": sum(m.lost_sales.values()),
         "lost_units": sum(m.lost_units.values()),
+        "turned_away_with_stock": sum(m.turned_away_with_stock.values()),
         "duplicate_orders": sum(n - 1 for n in refs.values() if n > 1),
         "lost_updates": sum(missing.values()) + unreflected,
         "orders_missing_in_odoo": sum(missing.values()),
@@ -113,18 +114,19 @@ def _figures(world: World, targets: dict[tuple[str, str], int]) -> dict[str, Any
                 "oversold_units": m.oversold_units[name],
                 "oversold_orders": m.oversold_orders[name],
                 "lost_sales": m.lost_sales[name],
+                "turned_away_with_stock": m.turned_away_with_stock[name],
                 "api_calls": world.api_calls[name],
                 "orders_missing_in_odoo": missing[name],
             }
             for name in world.stores
         },
-        "timeline": [[round(t, 1), o, lost] for t, o, lost in _thin(m.timeline)],
+        "timeline": [[round(t, 1), *counts] for t, *counts in _thin(m.timeline)],
     }
 
 
-def _thin(points: list[tuple[float, int, int]]) -> list[tuple[float, int, int]]:
+def _thin(points: list[tuple[float, int, int, int]]) -> list[tuple[float, int, int, int]]:
     """The cumulative curves at their changes only."""
-    kept: list[tuple[float, int, int]] = []
+    kept: list[tuple[float, int, int, int]] = []
     for point in points:
         if not kept or point[1:] != kept[-1][1:]:
             kept.append(point)

@@ -21,10 +21,11 @@ as the receiver does once a signature is verified.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from inventory_pipelines.odoo.supply import read_unreserved_demand
 from inventory_pipelines.orders.events import take_in
 from inventory_pipelines.orders.ingest import Ingestor, channel_setups
 from inventory_pipelines.rules import Policy
+from inventory_pipelines.rules.channels import AllocationMode
 from inventory_pipelines.sandbox.amazon import AmazonSandbox
 from inventory_pipelines.sandbox.odoo import OdooSandbox
 from inventory_pipelines.sandbox.shopify import CostBucket, ShopifySandbox
@@ -136,6 +138,13 @@ class Truth:
     units after it goes offline (Odoo reserved them there; the order ships late, when it is
     back), and an order accepted while a warehouse is offline may not count on it until it is
     back. A new order counts only on warehouses online now.
+
+    Which of those units are *for* a channel is the business's allocation rule (DESIGN.md
+    section 3), applied here to the true figures: on the shared pool every unit a channel could
+    still promise is for it; a ring-fenced channel (`fences`: channel -> its share) owns its
+    share of the pool as it stood when the fences were based (the start), its own sales taking
+    from its fence unit for unit and no other's, and what arrives or leaves otherwise shared out
+    by the shares (:meth:`for_channel_by_rules`).
     """
 
     shelf: dict[tuple[str, str], int]
@@ -143,6 +152,8 @@ class Truth:
     offline: set[str] = field(default_factory=set)
     #: (sku, channel, warehouses offline when promised) -> units
     promised: Counter = field(default_factory=Counter)
+    #: ring-fenced channel -> its share of the pool (0..1); the others are on the shared pool
+    fences: dict[str, float] = field(default_factory=dict)
 
     def _warehouses(self, kind: tuple[str, frozenset[str]]) -> set[str]:
         channel, offline_then = kind
@@ -180,6 +191,25 @@ class Truth:
         now = (channel, frozenset(self.offline))
         return max(0, self._least_room(sku, must=now) or 0)
 
+    def sold(self, sku: str, channels: Iterable[str]) -> int:
+        """Units of `sku` promised to the orders `channels` accepted (since the start)."""
+        wanted = set(channels)
+        return sum(units for (s, c, _), units in self.promised.items() if s == sku and c in wanted)
+
+    def for_channel_by_rules(self, channel: str, sku: str) -> int:
+        """The units of `sku` that are `channel`'s to sell by the allocation rule: what it could
+        still promise (:meth:`for_channel`), and for a ring-fenced channel at most what is left
+        of its fence: its share of that figure plus every fenced channel's sales since the
+        start (the pool as if no fenced channel had sold), less its own sales, rounded down
+        (what `allocation.engine.allocate` computes from the ledger's view of the same facts)."""
+        room = self.for_channel(channel, sku)
+        share = self.fences.get(channel)
+        if share is None:
+            return room
+        base = room + self.sold(sku, self.fences)
+        fence = max(0, math.floor(share * base - self.sold(sku, [channel]) + 1e-9))
+        return min(room, fence)
+
     def consume(self, channel: str, sku: str, units: int) -> int:
         """Promise `units` to an accepted order; the units that could not be (oversold).
 
@@ -214,10 +244,15 @@ class Metrics:
     accepted: Counter = field(default_factory=Counter)  # channel -> orders accepted
     oversold_units: Counter = field(default_factory=Counter)  # channel -> units
     oversold_orders: Counter = field(default_factory=Counter)
-    lost_sales: Counter = field(default_factory=Counter)  # channel -> shoppers turned away
+    #: channel -> shoppers turned away while the channel's units by the rules were there
+    lost_sales: Counter = field(default_factory=Counter)
     lost_units: Counter = field(default_factory=Counter)
+    #: channel -> shoppers turned away while the channel's warehouses held units no promise
+    #: needed (fences ignored: lost sales plus those a fence turned away)
+    turned_away_with_stock: Counter = field(default_factory=Counter)
     turned_away: int = 0  # shoppers the channel could not serve and the shelf could not either
-    timeline: list[tuple[float, int, int]] = field(default_factory=list)  # t, oversold, lost
+    #: t, oversold units, lost sales, turned away with stock (each cumulative)
+    timeline: list[tuple[float, int, int, int]] = field(default_factory=list)
     latencies: list[tuple[str, float]] = field(default_factory=list)  # (source, seconds)
     #: sku -> [(changed at, known to the product from, source: a channel or "stock")]
     unresolved: dict[str, list[tuple[float, float, str]]] = field(
@@ -226,7 +261,14 @@ class Metrics:
 
     def mark(self, t: float) -> None:
         """A point of the cumulative curves."""
-        self.timeline.append((t, sum(self.oversold_units.values()), sum(self.lost_sales.values())))
+        self.timeline.append(
+            (
+                t,
+                sum(self.oversold_units.values()),
+                sum(self.lost_sales.values()),
+                sum(self.turned_away_with_stock.values()),
+            )
+        )
 
     def change(self, sku: str, at: float, known_at: float, source: str) -> None:
         """A change of `sku` at `at` (a sale on channel `source`, or `stock`) the product can
@@ -328,7 +370,14 @@ class World:
             c.name: [w.code for w in sorted(c.warehouses, key=lambda w: w.priority)]
             for c in policy.channels.channels
         }
-        self.truth = Truth(shelf, eligible)
+        fences = {
+            c.name: (c.allocation.percent or 0) / 100
+            for c in policy.channels.channels
+            if c.allocation.mode is AllocationMode.PERCENT
+        }
+        if any(c.allocation.mode is AllocationMode.CAP for c in policy.channels.channels):
+            raise ValueError("the simulation's truth knows percentage fences, not caps")
+        self.truth = Truth(shelf, eligible, fences=fences)
         self.ingestor = Ingestor(self.engine, self.client, channel_setups(policy), worker="sim")
         self._held: dict[tuple[str, str, str], list[int]] = {}
         self.go_live()
@@ -527,6 +576,7 @@ class World:
             self._next[channel] += 1
             sku = self.sku_of[shopper.sku]
             has = self.truth.for_channel(channel, sku)
+            due = self.truth.for_channel_by_rules(channel, sku)
             if store.shown(sku) >= shopper.quantity:
                 self._buyer = shopper
                 store.sell(sku, shopper.quantity)
@@ -538,8 +588,10 @@ class World:
                     self.metrics.oversold_orders[channel] += 1
                 self.metrics.change(sku, shopper.at, float("inf"), channel)
             elif has >= shopper.quantity:
-                self.metrics.lost_sales[channel] += 1
-                self.metrics.lost_units[channel] += shopper.quantity
+                self.metrics.turned_away_with_stock[channel] += 1
+                if due >= shopper.quantity:
+                    self.metrics.lost_sales[channel] += 1
+                    self.metrics.lost_units[channel] += shopper.quantity
             else:
                 self.metrics.turned_away += 1
             self.metrics.mark(shopper.at)

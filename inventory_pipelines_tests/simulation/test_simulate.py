@@ -35,6 +35,7 @@ FIGURES = {
     "oversold_units",
     "oversold_orders",
     "lost_sales",
+    "turned_away_with_stock",
     "duplicate_orders",
     "lost_updates",
     "api_calls",
@@ -76,6 +77,7 @@ def test_the_report_has_a_row_and_a_json_entry_per_policy(cli_run: dict[str, Any
     for name, figures in report["policies"].items():
         assert set(figures) >= FIGURES, name
         assert isinstance(figures["oversold_units"], int)
+        assert figures["turned_away_with_stock"] >= figures["lost_sales"]
         assert any(line.startswith(name) for line in cli_run["output"].splitlines())
     assert report["seed"] == 3 and report["settings"]["skus"] == 4
 
@@ -157,3 +159,17 @@ def test_a_timer_oversells_what_another_channel_sold_and_the_fast_path_does_not(
     assert ours["lost_sales"] == 0  # nobody was turned away while a unit was there
     for figures in (periodic, ours):
         assert figures["duplicate_orders"] == 0 and figures["orders_missing_in_odoo"] == 0
+        assert figures["turned_away_with_stock"] == figures["lost_sales"]  # no fence
+
+
+@pytest.mark.slow
+def test_a_shopper_a_fence_turns_away_is_counted_beside_the_lost_sales(tmp_path: Path) -> None:
+    """Ring-fenced at 45/20/35, MAIN's 4 units are Shopify's 1, WooCommerce's 0 and Amazon's
+    1: the Shopify shopper asking for 4 and the WooCommerce one asking for 1 are turned away
+    with units on the shelf (counted beside), but not while units of theirs were there, so
+    neither is a lost sale; nor is the Amazon shopper's, asking for 2 of Amazon's 1."""
+    ours = run_policy(_scripted(tmp_path), "ours-ring-fenced", tmp_path)
+    assert ours["oversold_units"] == 0 and ours["orders_accepted"] == 0
+    assert ours["lost_sales"] == 0
+    assert ours["turned_away_with_stock"] == 3
+    assert ours["by_channel"]["shopify"]["turned_away_with_stock"] == 1

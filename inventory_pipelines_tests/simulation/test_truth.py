@@ -48,3 +48,36 @@ def test_units_that_arrive_go_to_the_oversold_orders_first():
     world.add("A", "MAIN", 1)
     assert world.for_channel("shopify", "A") == 1
     assert world.for_channel("amazon", "A") == 4  # WEST's 3 and MAIN's last
+
+
+def test_a_ring_fenced_channel_owns_its_share_and_its_sales_take_from_it_alone():
+    """Shopify and Amazon fenced at half each of MAIN's 4 units: Shopify's 2 sales empty its
+    fence, not Amazon's, though the shelf still holds 2 units Shopify could ship; 2 units that
+    arrive are shared out by the shares."""
+    world = Truth(
+        shelf={("A", "MAIN"): 4},
+        eligible={"shopify": ["MAIN"], "amazon": ["MAIN"]},
+        fences={"shopify": 0.5, "amazon": 0.5},
+    )
+    assert world.for_channel_by_rules("shopify", "A") == 2
+    assert world.consume("shopify", "A", 2) == 0
+    assert world.for_channel("shopify", "A") == 2  # on the shelf, but Amazon's
+    assert world.for_channel_by_rules("shopify", "A") == 0
+    assert world.for_channel_by_rules("amazon", "A") == 2
+    world.add("A", "MAIN", 2)
+    assert world.for_channel_by_rules("shopify", "A") == 1
+    assert world.for_channel_by_rules("amazon", "A") == 3
+
+
+def test_a_fence_is_never_more_than_the_channel_could_promise_and_the_shared_pool_is_all():
+    """WooCommerce on the shared pool sees every unit it could promise; Shopify's fence of 90%
+    is capped by what is left after WooCommerce's order."""
+    world = Truth(
+        shelf={("A", "MAIN"): 10},
+        eligible={"shopify": ["MAIN"], "woocommerce": ["MAIN"]},
+        fences={"shopify": 0.9},
+    )
+    assert world.for_channel_by_rules("woocommerce", "A") == 10
+    assert world.consume("woocommerce", "A", 5) == 0
+    assert world.for_channel_by_rules("woocommerce", "A") == 5
+    assert world.for_channel_by_rules("shopify", "A") == 4  # 90% of 5, rounded down
