@@ -157,6 +157,68 @@ def unexplained_drops(conn: Connection, since: dt.datetime) -> dict[tuple[str, s
     }
 
 
+def unheard_rise(
+    conn: Connection, channel: str, drops: Mapping[str, int], as_of: dt.datetime
+) -> dict[str, int] | None:
+    """SKU -> how many more of `channel`'s units the allocation counts as sold and unheard once
+    `drops` (SKU -> base units the channel was just seen to lose) are recorded, than it did
+    when it read the ledger at `as_of`; None when the fences were based anew or the drops reset
+    since then (the whole drop is then the safe answer).
+
+    The allocation counts a channel's observed drops less its heard sales (`unexplained_drops`,
+    both since the last reset): a drop made of sales already heard at `as_of` is already in a
+    target computed then, and lowering that target by it again would hide units the channel
+    still has. So a stale target is lowered by this rise, not by the whole drop. The heard
+    sales are taken as of `as_of`, not now: a sale heard since is not in the target, and must
+    come off it here if the drop holds it.
+    """
+    if not drops:
+        return {}
+    with read_transaction(conn):
+        epoch = conn.execute(
+            sa.select(fence_epochs.c.started_at).order_by(fence_epochs.c.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        reset = _mark(conn, channel, _RESET)
+        since = max(x for x in (epoch, reset) if x is not None) if (epoch or reset) else None
+        if since is None or since > as_of:
+            return None
+        skus = sorted(drops)
+        observed = conn.execute(
+            sa.select(
+                channel_drops.c.sku, channel_drops.c.units, channel_drops.c.observed_at
+            ).where(
+                channel_drops.c.channel == channel,
+                channel_drops.c.observed_at > since,
+                channel_drops.c.sku.in_(skus),
+            )
+        ).all()
+        heard = conn.execute(
+            sa.select(pending_units.c.sku, sa.func.sum(pending_units.c.quantity))
+            .where(
+                pending_units.c.channel == channel,
+                pending_units.c.accepted_at > since,
+                pending_units.c.accepted_at <= as_of,
+                pending_units.c.released_at.is_(None),
+                pending_units.c.sku.in_(skus),
+            )
+            .group_by(pending_units.c.sku)
+        ).all()
+    heard_then = {sku: int(total or 0) for sku, total in heard}
+    dropped_now: dict[str, int] = {}
+    dropped_then: dict[str, int] = {}
+    for sku, units, at in observed:
+        dropped_now[sku] = dropped_now.get(sku, 0) + int(units)
+        if at <= as_of:
+            dropped_then[sku] = dropped_then.get(sku, 0) + int(units)
+    rise = {}
+    for sku, units in drops.items():
+        heard_sku = heard_then.get(sku, 0)
+        before = max(0, dropped_then.get(sku, 0) - heard_sku)
+        after = max(0, dropped_now.get(sku, 0) + max(0, int(units)) - heard_sku)
+        rise[sku] = max(0, after - before)
+    return rise
+
+
 def allocation_inputs(
     conn: Connection, signature: str, snapshot_at: dt.datetime | None
 ) -> tuple[dict[str, int], dict[tuple[str, str], int], dt.datetime]:

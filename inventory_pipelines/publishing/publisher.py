@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -75,6 +76,10 @@ class ChannelPlan:
     #: base units in one channel unit (a pack channel's `uom.units`): quantities here are in
     #: channel units, the ledger's sales and drops in base units
     units_per_item: float = 1.0
+    #: when the allocation read the ledger's pending units, sales and drops the targets were
+    #: computed from: a stale target is lowered by what the allocation would count more had it
+    #: known the drop (`fences.unheard_rise`); None: by the whole drop
+    ledger_read_at: datetime | None = None
 
     def to_channel_units(self, base_units: int) -> int:
         """Base units as whole channel units (the channel sells whole ones)."""
@@ -450,6 +455,25 @@ def _settle_job(engine: Engine, plan: ChannelPlan, job: jobs.OpenJob) -> bool:
     return True
 
 
+def _unheard_rise(
+    engine: Engine, plan: ChannelPlan, stale: Sequence[tuple[outbox.BatchItem, UpdateResult]]
+) -> dict[str, int] | None:
+    """SKU -> base units a stale answer adds to what the allocation counts as the channel's
+    unheard sales, against the ledger as the targets were computed (`fences.unheard_rise`);
+    None when unknown (no `ledger_read_at`, fences based anew or drops reset since, or two
+    listings of one SKU answered stale): the whole drop comes off then."""
+    if plan.ledger_read_at is None or not stale:
+        return None
+    drops: dict[str, int] = {}
+    for item, result in stale:
+        if item.sku in drops:
+            return None
+        believed = item.expected if item.expected is not None else result.quantity
+        drops[item.sku] = plan.to_base_units(max(0, believed - result.quantity))
+    with engine.connect() as conn:
+        return fences.unheard_rise(conn, plan.channel, drops, plan.ledger_read_at)
+
+
 def _replan_stale(
     engine: Engine,
     plan: ChannelPlan,
@@ -474,6 +498,7 @@ def _replan_stale(
             own = outbox.unanswered_before(
                 conn, plan.channel, {i.listing_id: i.outbox_id for i in batch.items}
             )
+    stale = []
     for result in results:
         if result.status is not UpdateStatus.STALE or result.quantity is None:
             continue
@@ -482,6 +507,9 @@ def _replan_stale(
             # the channel shows what an update of ours set, sent by a run that died before
             # its answer: no sale, our own update landed; the compare goes against it now
             item = dataclasses.replace(item, expected=result.quantity)
+        stale.append((item, result))
+    rise = _unheard_rise(engine, plan, stale)
+    for item, result in stale:
         if item.expected is not None and item.expected > result.quantity:
             # the channel sold these units (or lost them) since we believed it: until orders
             # explain them, the allocation counts them as this channel's sales (base units,
@@ -500,6 +528,9 @@ def _replan_stale(
         replans[item.listing_id] = replans.get(item.listing_id, 0) + 1
         believed = item.expected if item.expected is not None else result.quantity
         sold = max(0, believed - result.quantity)
+        if rise is not None:
+            # of the units sold, those the target does not already count as sold
+            sold = min(sold, math.ceil(rise.get(item.sku, 0) / plan.units_per_item - 1e-9))
         target = max(0, item.quantity - sold)
         plan.targets[item.listing_id] = (item.sku, target)
         if target == result.quantity:

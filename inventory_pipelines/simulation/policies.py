@@ -335,6 +335,7 @@ class Ours:
         wanted = sorted(skus) if skus is not None else world.skus
         canonical = canonical.filter(pl.col("sku").is_in(wanted))
         computed_at = world.clock.now
+        ledger_read_at = world.clock.datetime()
         frame = self.allocate(canonical, wanted)
         world.clock.advance(0.2)
         plans = []
@@ -349,7 +350,14 @@ class Ours:
             for sku in wanted:
                 self.targets[(name, sku)] = int(publishable.get(sku, 0))
             plans.append(
-                ChannelPlan(name, self.connectors[name], targets, shown.get(name, {}), shown_at)
+                ChannelPlan(
+                    name,
+                    self.connectors[name],
+                    targets,
+                    shown.get(name, {}),
+                    shown_at,
+                    ledger_read_at=ledger_read_at if self.spec.pending else None,
+                )
             )
         summaries = publish_round(world.engine, plans, round_id, sleep=world.clock.sleep)
         if skus is not None:

@@ -404,7 +404,7 @@ def stage_allocation(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     inputs = peak_rss_mib()
     now = datetime.now(UTC)
     universe = sellable_skus(products).join(velocity, on="sku", how="left")
-    pending, sales, _ = ledger_inputs(ledger, policy, canonical)
+    pending, sales, _, _ = ledger_inputs(ledger, policy, canonical)
     applying = override_inputs(ledger, now)
     clock.lap("ledger_inputs_s")
     everything = allocate(

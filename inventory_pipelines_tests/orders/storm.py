@@ -272,8 +272,9 @@ def _storm(
     def refresh(round_id: str, full: bool = False) -> dict[str, dict[str, int]]:
         with publishing:
             shown, shown_at = read_back() if full else ({}, None)
-            pending = sales = None
+            pending = sales = read_at = None
             if use_pending:
+                read_at = datetime.now(UTC)  # before the read: see fences.unheard_rise
                 with engine.connect() as conn:
                     units, sold, _ = fences.allocation_inputs(conn, fence_signature(policy), None)
                 pending, sales = pending_frame(units), fence_sales_frame(sold)
@@ -300,6 +301,7 @@ def _storm(
                         {store.listing[sku]: (sku, targets[name][sku]) for sku in chosen},
                         shown.get(name, {}),
                         shown_at,
+                        ledger_read_at=read_at,
                     )
                 )
             started = time.monotonic()

@@ -302,3 +302,52 @@ def test_a_fast_publish_after_a_crash_in_flight_takes_its_own_landed_update_for_
     assert channel_quantities(portal, targets) == {k: q for k, (_, q) in targets.items()}
     with ledger.connect() as conn:
         assert fences.unexplained_drops(conn, datetime(2000, 1, 1, tzinfo=UTC)) == {}
+
+
+def test_a_stale_drop_comes_off_the_target_only_for_sales_the_target_did_not_count(
+    ledger, portal, connector
+):
+    """Till sales of 3 units on each of two listings, after our acknowledgement. Listing A's
+    3 were heard before the allocation read the ledger: its target already counts them, and
+    the stale answer takes nothing more off it (taking the drop off again would hide 3 units
+    the till still has). Listing B's: 1 heard before the read, 2 after: the target counts 1,
+    and the stale answer takes the other 2 off. Planned without the read time, the whole drop
+    comes off, as before."""
+    from datetime import timedelta
+
+    from inventory_pipelines.ledger import fences, inbox
+
+    def heard(external_id: str, sku: str, units: int) -> None:
+        event = inbox.InboxEvent(
+            "pos", external_id, "created", "created", "webhook", {"lines": []}, pending={sku: units}
+        )
+        with ledger.connect() as conn:
+            inbox.receive(conn, [event])
+
+    with ledger.connect() as conn:
+        fences.current_epoch(conn, "test", now=datetime.now(UTC) - timedelta(hours=1))
+    targets = targets_for(portal)
+    publish_round(ledger, [ChannelPlan("pos", connector, dict(targets), shown(portal))], "r1")
+    rich = [(k, v) for k, v in targets.items() if v[1] >= 10]
+    (a, (sku_a, qa)), (b, (sku_b, qb)), (c, (sku_c, qc)) = rich[:3]
+    for listing in (a, b, c):
+        portal.state.sell(listing, 3)
+    heard("till-a", sku_a, 3)
+    heard("till-b1", sku_b, 1)
+    heard("till-c", sku_c, 3)
+    read_at = datetime.now(UTC)
+    heard("till-b2", sku_b, 2)  # heard after the allocation read the ledger
+    raised = {
+        a: (sku_a, qa + 5 - 3),
+        b: (sku_b, qb + 5 - 1),
+    }
+    summary = publish_round(
+        ledger, [ChannelPlan("pos", connector, raised, ledger_read_at=read_at)], "r2"
+    )["pos"]
+    assert summary.stale == 2
+    assert portal.state.listings[a].quantity == qa + 5 - 3
+    assert portal.state.listings[b].quantity == qb + 5 - 3
+    # without the read time: the whole drop comes off a target that already counted it
+    summary = publish_round(ledger, [ChannelPlan("pos", connector, {c: (sku_c, qc + 2)})], "r3")
+    assert summary["pos"].stale == 1
+    assert portal.state.listings[c].quantity == qc + 2 - 3

@@ -60,12 +60,14 @@ def ledger_inputs(
     policy: Policy,
     canonical: pl.DataFrame,
     vendor_stock: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, datetime]:
+) -> tuple[pl.DataFrame, pl.DataFrame, datetime, datetime]:
     """What the allocation takes from the ledger (see `fences.allocation_inputs`): the pending
     units (not reserved in the snapshot `canonical` was computed from; those on the drop-ship
     route apart, in `pending_dropship`, until the vendors' feeds are dated after them), each
-    channel's own-stock sales since the fences were based, and that epoch."""
+    channel's own-stock sales since the fences were based, that epoch, and when they were read
+    (taken just before the read: nothing the ledger learned after it is in the figures)."""
     as_of = canonical["as_of"].min() if "as_of" in canonical.columns and canonical.height else None
+    read_at = datetime.now(UTC)
     with ledger.engine() as engine, engine.connect() as conn:
         units, sold, epoch = fences.allocation_inputs(conn, fence_signature(policy), as_of)
         rows = inbox.pending_dropship_rows(conn)
@@ -74,7 +76,7 @@ def ledger_inputs(
     )
     pending = pending_frame(units).join(dropship, on="sku", how="full", coalesce=True)
     pending = pending.with_columns(pl.col("pending", "pending_dropship").fill_null(0.0))
-    return pending, fence_sales_frame(sold), epoch
+    return pending, fence_sales_frame(sold), epoch, read_at
 
 
 def supply_inputs(
@@ -209,7 +211,9 @@ def channel_allocation(
     vendor_stock, incoming = supply_inputs(
         TableStore(io_manager.base_dir), policy, io_manager.sku_scope.skus, now
     )
-    pending, sales, epoch = ledger_inputs(ledger, policy, canonical_inventory, vendor_stock)
+    pending, sales, epoch, read_at = ledger_inputs(
+        ledger, policy, canonical_inventory, vendor_stock
+    )
     store = TableStore(io_manager.base_dir)
     if store.exists(UNRESERVED_DEMAND):
         demand = store.read(UNRESERVED_DEMAND, None, skus=io_manager.sku_scope.skus)
@@ -228,7 +232,10 @@ def channel_allocation(
     )
     breaches = ring_fence_breaches(everything)
     frame = everything.filter(pl.col("channel").is_in(chosen)).with_columns(
-        pl.col("channel").cast(pl.Utf8)
+        pl.col("channel").cast(pl.Utf8),
+        # the publisher lowers a target that meets a sale we had not heard of by what this
+        # allocation did not count yet (publishing.publisher.ChannelPlan.ledger_read_at)
+        ledger_read_at=pl.lit(read_at, dtype=pl.Datetime("us", "UTC")),
     )
     yield dg.Output(
         frame,
@@ -244,6 +251,7 @@ def channel_allocation(
             "dropship_units": float(frame["dropship"].sum()),
             "incoming_units": float(frame["incoming"].sum()),
             "fence_epoch": epoch.isoformat(),
+            "ledger_read_at": read_at.isoformat(),
             "fence_sold_units": float(sales["sold"].sum()),
             "skus_published_above_zero": frame.filter(pl.col("publishable") > 0).height,
             "publishable_units": float(frame["publishable_units"].sum()),

@@ -256,6 +256,14 @@ class PublishConfig(dg.Config):
     increases: bool = True
 
 
+def ledger_read_at(allocation: pl.DataFrame) -> datetime | None:
+    """When the allocation of `allocation`'s rows read the ledger (the earliest, where runs of
+    several SKU sets wrote them); None where it does not say (written before it did)."""
+    if "ledger_read_at" not in allocation.columns or not allocation.height:
+        return None
+    return allocation["ledger_read_at"].min()
+
+
 @dg.asset(
     key=PUBLISHED,
     group_name="channels",
@@ -308,14 +316,12 @@ def published_channel_state(
             channel = rules.policy().channels.get(name)
             stock = listings_of(channel_stock, name)
             connector = stack.enter_context(channels.connector(name, channel.kind.value))
+            allocation = channel_allocation.filter(pl.col("channel") == name)
             plans.append(
                 ChannelPlan(
                     name,
                     connector,
-                    plan_targets(
-                        channel_allocation.filter(pl.col("channel") == name),
-                        product_identity.filter(pl.col("channel") == name),
-                    ),
+                    plan_targets(allocation, product_identity.filter(pl.col("channel") == name)),
                     {
                         listing: int(quantity)
                         for listing, quantity in stock.select("listing_id", "quantity").iter_rows()
@@ -323,6 +329,7 @@ def published_channel_state(
                     },
                     stock["read_at"].min() if stock.height else None,
                     units_per_item=float(channel.uom.units),
+                    ledger_read_at=ledger_read_at(allocation),
                 )
             )
         with engine.connect() as conn:
