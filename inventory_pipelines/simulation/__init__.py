@@ -17,15 +17,17 @@ module; README section *Simulation* gives the design, the metrics and the figure
   `oversold_units_compare_and_set_channels`: the same on channels with compare-and-set
   (Shopify among the simulated ones).
 - `lost_sales`: shoppers turned away (the channel showed fewer units than they asked for)
-  while the truth held those units for that channel: eligible, online, sellable, not taken by
-  an earlier order, and the channel's by the allocation rule applied to the true figures (on
-  the shared pool, all of them; ring-fenced, what is left of the channel's own fence, see
-  `world.Truth.for_channel_by_rules`); `lost_units` their units. A shopper turned away when
-  the shelves were empty is not a lost sale, nor is one a fence turned away while the units
-  on the shelf were another channel's.
+  while the business had those units for that channel: on the shelves of its eligible online
+  warehouses, sellable, not promised to an earlier order (however routed), not held by Odoo
+  for an order it reserved there, and the channel's by the allocation rule applied to the
+  true figures (on the shared pool, all of them; ring-fenced, what is left of the channel's
+  own fence; see `world.Truth.for_channel_by_rules`); `lost_units` their units. A shopper
+  turned away when the shelves were empty is not a lost sale, nor is one a fence turned away
+  while the units on the shelf were another channel's.
 - `turned_away_with_stock`: shoppers turned away while the channel's warehouses held the
-  units, fences ignored: the lost sales plus those the fences turned away (on the shared pool
-  the two are equal). The price of fencing, shown beside.
+  units by any routing of the orders taken, fences ignored: the lost sales, plus those a
+  fence turned away, plus those an order Odoo reserved in the channel's warehouse turned away
+  while it could have shipped from another. The stricter count, shown beside.
 - `duplicate_orders`: Odoo sale orders beyond the first per channel order (`client_order_ref`).
 - `lost_updates`: `orders_missing_in_odoo` (orders a channel accepted that have no sale order
   in Odoo at the end) plus `changes_never_reflected` (sales and stock changes whose SKU never got

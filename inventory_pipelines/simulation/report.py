@@ -78,7 +78,7 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
     oversold.set_title("Oversold units (cumulative)")
     lost.set_title(
         "Lost sales (cumulative shoppers turned away while the unit was the channel's)\n"
-        "dashed: turned away while any unit was on the channel's shelves, fences ignored",
+        "dashed: turned away while a unit was on its shelves by any routing, fences ignored",
         fontsize=9,
     )
     for axes in (oversold, lost):

@@ -139,12 +139,15 @@ class Truth:
     back), and an order accepted while a warehouse is offline may not count on it until it is
     back. A new order counts only on warehouses online now.
 
-    Which of those units are *for* a channel is the business's allocation rule (DESIGN.md
-    section 3), applied here to the true figures: on the shared pool every unit a channel could
+    Which of those units are *for* a channel (what a lost sale is measured against) is decided
+    as the business decides it (:meth:`for_channel_by_rules`): Odoo, the system of record, holds
+    the units of each order it has taken where it reserved them (:meth:`pin`; an order is not
+    moved to another warehouse to free a unit for another channel), and the allocation rule
+    (DESIGN.md section 3) shares out the rest: on the shared pool every unit a channel could
     still promise is for it; a ring-fenced channel (`fences`: channel -> its share) owns its
     share of the pool as it stood when the fences were based (the start), its own sales taking
     from its fence unit for unit and no other's, and what arrives or leaves otherwise shared out
-    by the shares (:meth:`for_channel_by_rules`).
+    by the shares.
     """
 
     shelf: dict[tuple[str, str], int]
@@ -154,42 +157,81 @@ class Truth:
     promised: Counter = field(default_factory=Counter)
     #: ring-fenced channel -> its share of the pool (0..1); the others are on the shared pool
     fences: dict[str, float] = field(default_factory=dict)
+    #: (sku, channel, warehouse) -> units of the channel's orders Odoo reserved there (or holds
+    #: there as backorders): see :meth:`pin`
+    pinned: Counter = field(default_factory=Counter)
 
-    def _warehouses(self, kind: tuple[str, frozenset[str]]) -> set[str]:
+    def _warehouses(self, kind: tuple[str, frozenset[str]]) -> frozenset[str]:
         channel, offline_then = kind
-        return set(self.eligible[channel]) - (offline_then & self.offline)
+        return frozenset(set(self.eligible[channel]) - (offline_then & self.offline))
 
-    def _kinds(self, sku: str) -> list[tuple[str, frozenset[str]]]:
-        return sorted(
-            {(c, off) for (s, c, off), units in self.promised.items() if s == sku and units > 0},
-            key=lambda k: (k[0], sorted(k[1])),
-        )
+    def _demands(self, sku: str, *, as_reserved: bool) -> dict[frozenset[str], int]:
+        """The promises of `sku`, grouped by the warehouses each may be kept from: any its
+        channel may ship from (an order can be sent anywhere), or, `as_reserved`, the warehouse
+        Odoo put it in where it did (the channel's oldest promises first: orders reach Odoo in
+        the order they were accepted)."""
+        left = Counter()
+        if as_reserved:
+            for (s, channel, _), units in self.pinned.items():
+                if s == sku:
+                    left[channel] += units
+        demands: dict[frozenset[str], int] = {}
+        for (s, channel, offline_then), units in self.promised.items():
+            if s != sku or units <= 0:
+                continue
+            cut = min(units, left[channel])
+            left[channel] -= cut
+            if units > cut:
+                where = self._warehouses((channel, offline_then))
+                demands[where] = demands.get(where, 0) + units - cut
+        if as_reserved:
+            held: Counter = Counter()
+            for (s, _, warehouse), units in self.pinned.items():
+                if s == sku:
+                    held[warehouse] += units
+            for warehouse, units in held.items():
+                # what the shelf lacks of it is a backorder, waiting for units to arrive there:
+                # it takes nothing from another warehouse
+                units = min(units, self.shelf.get((sku, warehouse), 0))
+                if units > 0:
+                    where = frozenset({warehouse})
+                    demands[where] = demands.get(where, 0) + units
+        return demands
 
-    def _room(self, sku: str, kinds: list[tuple[str, frozenset[str]]]) -> int:
-        """Units the kinds' warehouses hold beyond what is promised to the kinds."""
-        warehouses = set().union(*(self._warehouses(k) for k in kinds))
-        supply = sum(self.shelf.get((sku, w), 0) for w in warehouses)
-        return supply - sum(self.promised[(sku, c, off)] for c, off in kinds)
-
-    def _least_room(self, sku: str, must: tuple[str, frozenset[str]] | None = None,
-                    warehouse: str | None = None) -> int | None:  # fmt: skip
-        """The least room over the sets of kinds (with `must` in each; touching `warehouse`)."""
-        others = [k for k in self._kinds(sku) if k != must]
+    def _least_room(
+        self,
+        sku: str,
+        demands: dict[frozenset[str], int],
+        must: frozenset[str] | None = None,
+        warehouse: str | None = None,
+    ) -> int | None:
+        """The least room (units in the union of their warehouses beyond what is promised to
+        them) over the sets of demand groups: with `must` in each, or touching `warehouse`."""
+        others = sorted((w for w in demands if w != must), key=sorted)
         least: int | None = None
         for mask in range(0 if must is not None else 1, 2 ** len(others)):
-            kinds = [k for n, k in enumerate(others) if mask >> n & 1]
+            groups = [w for n, w in enumerate(others) if mask >> n & 1]
             if must is not None:
-                kinds.append(must)
-            if warehouse is not None and not any(warehouse in self._warehouses(k) for k in kinds):
+                groups.append(must)
+            where = frozenset().union(*groups)
+            if warehouse is not None and warehouse not in where:
                 continue
-            room = self._room(sku, kinds)
+            supply = sum(self.shelf.get((sku, w), 0) for w in where)
+            room = supply - sum(demands.get(g, 0) for g in groups)
             least = room if least is None else min(least, room)
         return least
 
-    def for_channel(self, channel: str, sku: str) -> int:
-        """The most units `channel` could still promise for `sku` without breaking a promise."""
-        now = (channel, frozenset(self.offline))
-        return max(0, self._least_room(sku, must=now) or 0)
+    def for_channel(self, channel: str, sku: str, *, as_reserved: bool = False) -> int:
+        """The most units `channel` could still promise for `sku` without breaking a promise:
+        sending any order to any warehouse its channel may ship from, or, `as_reserved`, with
+        the orders in Odoo kept where Odoo reserved them."""
+        now = self._warehouses((channel, frozenset(self.offline)))
+        demands = self._demands(sku, as_reserved=as_reserved)
+        return max(0, self._least_room(sku, demands, must=now) or 0)
+
+    def pin(self, sku: str, channel: str, warehouse: str, units: int) -> None:
+        """`units` of `channel`'s promises of `sku` are an order Odoo reserved in `warehouse`."""
+        self.pinned[(sku, channel, warehouse)] += units
 
     def sold(self, sku: str, channels: Iterable[str]) -> int:
         """Units of `sku` promised to the orders `channels` accepted (since the start)."""
@@ -197,12 +239,14 @@ class Truth:
         return sum(units for (s, c, _), units in self.promised.items() if s == sku and c in wanted)
 
     def for_channel_by_rules(self, channel: str, sku: str) -> int:
-        """The units of `sku` that are `channel`'s to sell by the allocation rule: what it could
-        still promise (:meth:`for_channel`), and for a ring-fenced channel at most what is left
-        of its fence: its share of that figure plus every fenced channel's sales since the
-        start (the pool as if no fenced channel had sold), less its own sales, rounded down
-        (what `allocation.engine.allocate` computes from the ledger's view of the same facts)."""
-        room = self.for_channel(channel, sku)
+        """The units of `sku` that are `channel`'s to sell: what it could still promise with
+        the orders Odoo has kept where Odoo reserved them (Odoo, the system of record, holds
+        those units for those orders: moving one to free a unit for another channel is a
+        decision no sync makes), and for a ring-fenced channel at most what is left of its
+        fence: its share of that figure plus every fenced channel's sales since the start (the
+        pool as if no fenced channel had sold), less its own sales, rounded down (what
+        `allocation.engine.allocate` computes from the ledger's view of the same facts)."""
+        room = self.for_channel(channel, sku, as_reserved=True)
         share = self.fences.get(channel)
         if share is None:
             return room
@@ -223,9 +267,9 @@ class Truth:
 
     def remove(self, sku: str, warehouse: str, units: int) -> int:
         """Units leave the shelf (found damaged, put on hold, sent away): at most what no
-        promise needs; the units that left."""
+        promise needs (sent anywhere its channel ships from); the units that left."""
         slack = self.shelf.get((sku, warehouse), 0)
-        least = self._least_room(sku, warehouse=warehouse)
+        least = self._least_room(sku, self._demands(sku, as_reserved=False), warehouse=warehouse)
         if least is not None:
             slack = min(slack, least)
         taken = max(0, min(units, slack))
@@ -248,7 +292,7 @@ class Metrics:
     lost_sales: Counter = field(default_factory=Counter)
     lost_units: Counter = field(default_factory=Counter)
     #: channel -> shoppers turned away while the channel's warehouses held units no promise
-    #: needed (fences ignored: lost sales plus those a fence turned away)
+    #: needed, sending any order anywhere its channel ships from and ignoring fences
     turned_away_with_stock: Counter = field(default_factory=Counter)
     turned_away: int = 0  # shoppers the channel could not serve and the shelf could not either
     #: t, oversold units, lost sales, turned away with stock (each cumulative)
@@ -378,6 +422,17 @@ class World:
         if any(c.allocation.mode is AllocationMode.CAP for c in policy.channels.channels):
             raise ValueError("the simulation's truth knows percentage fences, not caps")
         self.truth = Truth(shelf, eligible, fences=fences)
+        # orders the sandbox was seeded with are not the simulation's
+        self._last_order_id = max(self.odoo.state.call("sale.order", "search", [[]]), default=0)
+        self._warehouse_codes = {
+            w["id"]: w["code"]
+            for w in self.odoo.state.call(
+                "stock.warehouse", "search_read", [[]], {"fields": ["code"]}
+            )
+        }
+        self._sku_of_product = dict(
+            zip(self.products["product_id"].to_list(), self.products["sku"].to_list(), strict=True)
+        )
         self.ingestor = Ingestor(self.engine, self.client, channel_setups(policy), worker="sim")
         self._held: dict[tuple[str, str, str], list[int]] = {}
         self.go_live()
@@ -530,8 +585,41 @@ class World:
         self.sync_odoo_clock()
         summary = self.ingestor.run()
         done = summary.created + summary.recovered + summary.cancelled + summary.returned
+        if done:
+            self._pin_new_orders()
         self.clock.advance(INGEST_S_PER_ORDER * done)
         return done
+
+    def _pin_new_orders(self) -> None:
+        """Tell the truth where Odoo put the channels' orders it has not seen yet."""
+        state = self.odoo.state
+        orders = state.call(
+            "sale.order",
+            "search_read",
+            [[["id", ">", self._last_order_id], ["client_order_ref", "!=", False]]],
+            {"fields": ["client_order_ref", "warehouse_id", "order_line"]},
+        )
+        if not orders:
+            return
+        self._last_order_id = max(o["id"] for o in orders)
+        lines = {
+            line["id"]: line
+            for line in state.call(
+                "sale.order.line",
+                "read",
+                [[i for o in orders for i in o["order_line"]]],
+                {"fields": ["product_id", "product_uom_qty"]},
+            )
+        }
+        for o in orders:
+            channel = str(o["client_order_ref"]).split("/", 1)[0]
+            if channel not in self.stores:
+                continue
+            warehouse = self._warehouse_codes[o["warehouse_id"][0]]
+            for i in o["order_line"]:
+                sku = self._sku_of_product.get(lines[i]["product_id"][0])
+                if sku is not None:
+                    self.truth.pin(sku, channel, warehouse, int(lines[i]["product_uom_qty"]))
 
     # -- events ----------------------------------------------------------------------------------
 

@@ -81,3 +81,34 @@ def test_a_fence_is_never_more_than_the_channel_could_promise_and_the_shared_poo
     assert world.consume("woocommerce", "A", 5) == 0
     assert world.for_channel_by_rules("woocommerce", "A") == 5
     assert world.for_channel_by_rules("shopify", "A") == 4  # 90% of 5, rounded down
+
+
+def test_an_order_odoo_reserved_keeps_its_units_where_odoo_put_it_for_the_channels_share():
+    """MAIN 1 unit, WEST 1. Amazon's order went to MAIN in Odoo: it could still ship from WEST
+    (Shopify could promise MAIN's unit, no order oversold), but Odoo holds MAIN's unit for it,
+    so the unit is not Shopify's to sell."""
+    world = Truth(
+        shelf={("A", "MAIN"): 1, ("A", "WEST"): 1},
+        eligible={"shopify": ["MAIN"], "amazon": ["MAIN", "WEST"]},
+    )
+    assert world.consume("amazon", "A", 1) == 0
+    assert world.for_channel_by_rules("shopify", "A") == 1  # not in Odoo yet: either way
+    world.pin("A", "amazon", "MAIN", 1)
+    assert world.for_channel("shopify", "A") == 1
+    assert world.for_channel_by_rules("shopify", "A") == 0
+    assert world.for_channel_by_rules("amazon", "A") == 1  # WEST's
+
+
+def test_a_backorder_odoo_holds_in_one_warehouse_takes_nothing_from_another():
+    """MAIN 2, WEST 1. Amazon's order of 3 went to WEST in Odoo: 1 reserved, 2 waiting for
+    WEST's next units; MAIN's 2 stay free in Odoo (though every routing would need them)."""
+    world = Truth(
+        shelf={("A", "MAIN"): 2, ("A", "WEST"): 1},
+        eligible={"shopify": ["MAIN"], "amazon": ["MAIN", "WEST"]},
+    )
+    assert world.consume("amazon", "A", 3) == 0
+    world.pin("A", "amazon", "WEST", 3)
+    assert world.for_channel("shopify", "A") == 0
+    assert world.for_channel(channel="shopify", sku="A", as_reserved=True) == 2
+    world.add("A", "WEST", 2)  # the backorder takes them
+    assert world.for_channel(channel="amazon", sku="A", as_reserved=True) == 2
