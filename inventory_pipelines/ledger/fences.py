@@ -22,7 +22,7 @@ next publish corrects): `reset_drops` marks that moment.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +40,8 @@ from inventory_pipelines.ledger.schema import (
 # poll_cursors rows (per channel): the last reset of its drops, its last read-back
 _RESET = "drops_reset"
 _READ_BACK = "read_back"
+# the sales that explain drops after a reset: those heard from here on (see reset_drops)
+_HEARD_FROM = "sales_heard_from"
 
 
 def current_epoch(
@@ -99,24 +101,39 @@ def record_drops(conn: Connection, drops: Sequence[dict[str, Any]]) -> None:
             conn.execute(channel_drops.insert(), rows)
 
 
-def reset_drops(conn: Connection, channel: str, at: dt.datetime | None = None) -> None:
-    """Every drop of `channel` observed before `at` is explained (a read-back, then a poll)."""
-    _set_mark(conn, channel, _RESET, at or audit.utcnow())
+def reset_drops(
+    conn: Connection,
+    channel: str,
+    at: dt.datetime | None = None,
+    *,
+    heard_from: dt.datetime | None = None,
+) -> None:
+    """Every drop of `channel` observed before `at` is explained (a read-back, then a poll);
+    from then on drops are weighed against the sales heard from `heard_from` (default `at`).
+
+    A poll that started at `at` hears, after `at`, sales made before the read-back: those are
+    in what the read-back showed, so no later drop holds them, and counted against the drops
+    they would hide as many unheard sales. So after a poll, only the sales heard once it ended
+    explain drops (a sale made and heard during the poll, later seen as a drop, then counts
+    as unheard until the next reset: units held back, never oversold)."""
+    at = at or audit.utcnow()
+    _set_mark(conn, channel, _RESET, at)
+    _set_mark(conn, channel, _HEARD_FROM, max(at, heard_from or at))
 
 
 def unexplained_drops(conn: Connection, since: dt.datetime) -> dict[tuple[str, str], int]:
     """(channel, sku) -> units the channel was seen to lose that no order explains yet:
     drops observed since its last reset (or `since`, the fence epoch) less the units its
-    orders accepted since then."""
+    orders accepted since then (since the poll that reset them ended: see `reset_drops`)."""
     with read_transaction(conn):
-        resets = {
-            channel: dt.datetime.fromisoformat(cursor)
-            for channel, cursor in conn.execute(
-                sa.select(poll_cursors.c.channel, poll_cursors.c.cursor).where(
-                    poll_cursors.c.name == _RESET
-                )
+        marks = conn.execute(
+            sa.select(poll_cursors.c.channel, poll_cursors.c.name, poll_cursors.c.cursor).where(
+                poll_cursors.c.name.in_((_RESET, _HEARD_FROM))
             )
-            if cursor
+        ).all()
+        resets = {c: dt.datetime.fromisoformat(v) for c, n, v in marks if n == _RESET and v}
+        heard_from = {
+            c: dt.datetime.fromisoformat(v) for c, n, v in marks if n == _HEARD_FROM and v
         }
         observed = conn.execute(
             sa.select(
@@ -148,7 +165,8 @@ def unexplained_drops(conn: Connection, since: dt.datetime) -> dict[tuple[str, s
         ).all()
     explained: dict[tuple[str, str], int] = {}
     for channel, sku, quantity, at in heard:
-        if (channel, sku) in dropped and at > max(since, resets.get(channel, since)):
+        start = max(since, resets.get(channel, since), heard_from.get(channel, since))
+        if (channel, sku) in dropped and at > start:
             explained[(channel, sku)] = explained.get((channel, sku), 0) + int(quantity)
     return {
         key: units - explained.get(key, 0)
@@ -182,6 +200,7 @@ def unheard_rise(
         since = max(x for x in (epoch, reset) if x is not None) if (epoch or reset) else None
         if since is None or since > as_of:
             return None
+        heard_since = max(since, _mark(conn, channel, _HEARD_FROM) or since)
         skus = sorted(drops)
         observed = conn.execute(
             sa.select(
@@ -196,7 +215,7 @@ def unheard_rise(
             sa.select(pending_units.c.sku, sa.func.sum(pending_units.c.quantity))
             .where(
                 pending_units.c.channel == channel,
-                pending_units.c.accepted_at > since,
+                pending_units.c.accepted_at > heard_since,
                 pending_units.c.accepted_at <= as_of,
                 pending_units.c.released_at.is_(None),
                 pending_units.c.sku.in_(skus),
@@ -255,7 +274,7 @@ def explain_drops_after_poll(conn: Connection, channel: str, polled_at: dt.datet
     last = _mark(conn, channel, _RESET)
     if last is not None and last >= read_back:
         return False
-    reset_drops(conn, channel, polled_at)
+    reset_drops(conn, channel, polled_at, heard_from=audit.utcnow())
     return True
 
 
@@ -266,6 +285,24 @@ def _set_mark(conn: Connection, channel: str, name: str, at: dt.datetime) -> Non
 def _mark(conn: Connection, channel: str, name: str) -> dt.datetime | None:
     value = inbox.get_cursor(conn, channel, name=name)
     return dt.datetime.fromisoformat(value) if value else None
+
+
+def last_sale_heard(
+    conn: Connection, channel: str, skus: Collection[str] | None = None
+) -> dict[str, dt.datetime]:
+    """SKU -> when the ledger last heard of a sale of it on `channel` (not released since);
+    for `skus` only when given (a few), else for every SKU the channel ever sold."""
+    query = (
+        sa.select(pending_units.c.sku, sa.func.max(pending_units.c.accepted_at))
+        .where(pending_units.c.channel == channel, pending_units.c.released_at.is_(None))
+        .group_by(pending_units.c.sku)
+    )
+    if skus is not None:
+        if not skus:
+            return {}
+        query = query.where(pending_units.c.sku.in_(sorted(skus)))
+    with read_transaction(conn):
+        return {sku: at for sku, at in conn.execute(query) if at is not None}
 
 
 def sold_after(conn: Connection, channel: str, since: Mapping[str, dt.datetime]) -> dict[str, int]:

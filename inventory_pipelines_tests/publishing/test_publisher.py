@@ -8,6 +8,8 @@ import sys
 import textwrap
 from datetime import UTC, datetime
 
+import pytest
+
 from inventory_pipelines.ledger import audit, circuits, dlq, outbox
 from inventory_pipelines.ledger.schema import channel_circuits
 from inventory_pipelines.publishing.publisher import ChannelPlan, publish_round
@@ -351,3 +353,39 @@ def test_a_stale_drop_comes_off_the_target_only_for_sales_the_target_did_not_cou
     summary = publish_round(ledger, [ChannelPlan("pos", connector, {c: (sku_c, qc + 2)})], "r3")
     assert summary["pos"].stale == 1
     assert portal.state.listings[c].quantity == qc + 2 - 3
+
+
+@pytest.mark.parametrize("compare_and_set", [True, False])
+def test_a_listing_that_sold_since_our_acknowledgement_gets_an_unchanged_target_again(
+    ledger, portal, connector, compare_and_set: bool
+):
+    """We set 12; the till sold 2 (heard); the allocation still says 12 (stock came in). The
+    channel shows 10. Taking absolute quantities, it gets 12 again, though 12 equals our
+    acknowledgement; a listing that did not sell is left alone. With compare-and-set it waits
+    for its next change (see `publisher.enqueue`)."""
+    from datetime import timedelta
+
+    from inventory_pipelines.ledger import fences, inbox
+    from inventory_pipelines.simulation.policies import NoCompareAndSet
+
+    channel = connector if compare_and_set else NoCompareAndSet(connector)
+    with ledger.connect() as conn:
+        fences.current_epoch(conn, "test", now=datetime.now(UTC) - timedelta(hours=1))
+    listings = [x for x in portal.state.listings.values() if x.sku is not None][:2]
+    (sold, sku), (quiet, quiet_sku) = ((x.listing_id, x.sku) for x in listings)
+    targets = {sold: (sku, 12), quiet: (quiet_sku, 7)}
+    publish_round(ledger, [ChannelPlan("pos", channel, dict(targets), shown(portal))], "r1")
+    portal.state.sell(sold, 2)
+    event = inbox.InboxEvent(
+        "pos", "till-1", "created", "created", "webhook", {"lines": []}, pending={sku: 2}
+    )
+    with ledger.connect() as conn:
+        inbox.receive(conn, [event])
+    plan = ChannelPlan("pos", channel, dict(targets), ledger_read_at=datetime.now(UTC))
+    summary = publish_round(ledger, [plan], "r2")["pos"]
+    assert portal.state.listings[sold].quantity == (10 if compare_and_set else 12)
+    assert portal.state.listings[quiet].quantity == 7
+    assert summary.unchanged == (2 if compare_and_set else 1) and summary.stale == 0
+    # acknowledged again: the next round sends nothing
+    again = publish_round(ledger, [ChannelPlan("pos", channel, dict(targets))], "r3")["pos"]
+    assert again.sent == 0 and again.unchanged == 2
