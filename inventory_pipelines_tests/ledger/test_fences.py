@@ -61,3 +61,23 @@ def test_a_drop_counts_until_orders_explain_it_and_a_read_back_then_poll_settles
     # a drop seen after the reset counts again
     fences.record_drops(conn, [{"channel": "shopify", "sku": "A", "listing_id": "L1", "units": 2}])
     assert fences.unexplained_drops(conn, epoch) == {("shopify", "A"): 2}
+
+
+def test_after_a_poll_only_the_sales_heard_once_it_ended_explain_a_drop(
+    conn: sa.Connection,
+) -> None:
+    """The read-back showed the listing after a sale the poll then brought in (heard during
+    the poll): that sale is in what the read-back showed, so a later drop (an unheard sale)
+    is not explained by it, and the stale target comes down by that drop."""
+    epoch = fences.current_epoch(conn, "{}", now=utcnow() - dt.timedelta(minutes=1))
+    fences.note_read_back(conn, "shopify", utcnow())
+    polled = utcnow()
+    inbox.receive(conn, [event("1", pending={"A": 1})])  # the poll's order, made before it
+    assert fences.explain_drops_after_poll(conn, "shopify", polled)
+    read_at = utcnow()
+    drop = {"channel": "shopify", "sku": "A", "listing_id": "L1", "units": 1}
+    assert fences.unheard_rise(conn, "shopify", {"A": 1}, read_at) == {"A": 1}
+    fences.record_drops(conn, [drop])
+    assert fences.unexplained_drops(conn, epoch) == {("shopify", "A"): 1}
+    inbox.receive(conn, [event("2", pending={"A": 1})])  # heard after the poll: it explains
+    assert fences.unexplained_drops(conn, epoch) == {}
