@@ -175,7 +175,9 @@ def test_a_stock_change_reaches_every_channel_through_the_fast_run_as_a_full_ref
     full = materialize(resources, tags=range_tags(CHANNELS))
     full_canonical, full_allocation = sku_rows(store)
     assert full_canonical.equals(canonical)
-    assert full_allocation.equals(allocation)
+    # (each run stamps when it read the ledger)
+    assert full_allocation.drop("ledger_read_at").equals(allocation.drop("ledger_read_at"))
+    assert full_allocation["ledger_read_at"].min() > allocation["ledger_read_at"].min()
     published = next(
         m for m in full.get_asset_materialization_events() if m.asset_key == dg.AssetKey(PUBLISHED)
     )  # one per channel partition, each with every channel's figures
