@@ -77,12 +77,12 @@ class Sandbox:
 
 def _emulator(kind: str, seed: int):
     if kind == "shopify":
-        return ShopifySandbox(skus=90, seed=seed, port=0)
+        return ShopifySandbox(skus=40, seed=seed, port=0)
     if kind == "woocommerce":
-        return WooCommerceSandbox(products=90, seed=seed, port=0)
+        return WooCommerceSandbox(products=40, seed=seed, port=0)
     if kind == "amazon":
-        return AmazonSandbox(skus=90, seed=seed, port=0)
-    return GenericChannelSandbox(listings=90, seed=seed, port=0)
+        return AmazonSandbox(skus=40, seed=seed, port=0)
+    return GenericChannelSandbox(listings=40, seed=seed, port=0)
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def _sandbox(seed: int) -> Iterator[Sandbox]:
-    odoo = OdooSandbox(version=17, skus=80, seed=seed, port=0)
+    odoo = OdooSandbox(version=17, skus=30, seed=seed, port=0)
     emulators = {c.name: _emulator(c.kind.value, seed) for c in POLICY.channels.channels}
     odoo.start()
     for emulator in emulators.values():
