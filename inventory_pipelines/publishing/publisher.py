@@ -208,7 +208,6 @@ def _sold_since_acknowledged(
     plan: ChannelPlan,
     acknowledged: Mapping[str, tuple[int, datetime]],
     believed: Mapping[str, int],
-    changed: Mapping[str, tuple[int, int]],
 ) -> set[str]:
     """The listings whose target (above 0) equals what we believe the channel shows, of a SKU
     the ledger heard a sale of on the channel after that belief was formed (our
@@ -218,10 +217,8 @@ def _sold_since_acknowledged(
         if quantity <= 0 or believed.get(listing) != quantity or listing not in acknowledged:
             continue
         at = acknowledged[listing][1]
-        if listing in changed or (
-            plan.shown_at is not None and plan.shown.get(listing) is not None
-        ):
-            at = max(at, plan.shown_at) if plan.shown_at is not None else at
+        if plan.shown_at is not None and plan.shown.get(listing) is not None:
+            at = max(at, plan.shown_at)  # a read-back (an edit's included) newer than it
         since[listing] = at
     if not since:
         return set()
@@ -254,9 +251,7 @@ def enqueue(
         acknowledged = state.acknowledged_with_time(conn, plan.channel)
         believed, changed = _believed(plan, acknowledged)
         edits = _not_explained_by_sales(conn, plan, acknowledged, changed)
-        sold_since = (
-            set() if cas else _sold_since_acknowledged(conn, plan, acknowledged, believed, changed)
-        )
+        sold_since = set() if cas else _sold_since_acknowledged(conn, plan, acknowledged, believed)
         updates = []
         for listing_id, (sku, quantity) in plan.targets.items():
             previous = believed.get(listing_id)

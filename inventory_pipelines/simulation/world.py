@@ -663,8 +663,6 @@ class World:
             shopper = queue[self._next[channel]]
             self._next[channel] += 1
             sku = self.sku_of[shopper.sku]
-            has = self.truth.for_channel(channel, sku)
-            due = self.truth.for_channel_by_rules(channel, sku)
             if store.shown(sku) >= shopper.quantity:
                 self._buyer = shopper
                 store.sell(sku, shopper.quantity)
@@ -675,9 +673,10 @@ class World:
                     self.metrics.oversold_units[channel] += short
                     self.metrics.oversold_orders[channel] += 1
                 self.metrics.change(sku, shopper.at, float("inf"), channel)
-            elif has >= shopper.quantity:
+            elif self.truth.for_channel(channel, sku) >= shopper.quantity:
+                # the truth is as the shopper found it: only a sale changes it
                 self.metrics.turned_away_with_stock[channel] += 1
-                if due >= shopper.quantity:
+                if self.truth.for_channel_by_rules(channel, sku) >= shopper.quantity:
                     self.metrics.lost_sales[channel] += 1
                     self.metrics.lost_units[channel] += shopper.quantity
             else:
