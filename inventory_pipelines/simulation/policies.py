@@ -12,8 +12,13 @@ product's own code on every path, at the cadences of `automation.yml`:
   unreserved demand) and publishes one round to every channel (`publish_round`: outbox,
   decreases first, compare-and-set where offered); the ingestion runs beside it (a lane);
 - *push*: a stock change in Odoo reaches the same fast run 3 s later (Odoo's push, p50 3.0 s
-  measured by `make bench`);
-- *poll* every 5 minutes (`orders_poll`), whose new orders take the fast path too;
+  measured by `make bench`); so does the reservation of each order the ingestion takes into
+  Odoo (the shipped rule watches the quants' reserved quantity too): the refresh that reads
+  Odoo after it no longer counts the order as pending;
+- *poll* every 5 minutes (`orders_poll`), a run of its own beside the others (Amazon's order
+  quotas can pace it for minutes in a flash sale; it holds up no fast run): it reads the
+  channels as they are when it starts, its orders reach the inbox when it ends, and its new
+  orders take the fast path too;
 - *batch* every 15 minutes over every SKU (delta only: what a channel shows already is not
   sent);
 - *full reconciliation* (read every channel back, poll, allocate, publish against what the
@@ -60,6 +65,7 @@ from inventory_pipelines.channels.base import (
     ChannelConnector,
     ChannelError,
     ChannelLimits,
+    OrdersPage,
     QuantityUpdate,
 )
 from inventory_pipelines.defs.inventory.allocation import with_unreserved_demand
@@ -261,8 +267,14 @@ class Ours:
         self.request({sku}, self.world.clock.now + PUSH_S)
 
     def poll(self) -> None:
-        """Poll every channel's orders; new ones take the fast path."""
-        new = self.world.poll()
+        """Poll every channel's orders (a run of its own, beside the others); when it is done,
+        its new orders take the fast path."""
+        world = self.world
+        end, pages = world.poll_in_lane()
+        world.at(end, lambda: self._polled(pages))
+
+    def _polled(self, pages: list[tuple[str, OrdersPage]]) -> None:
+        new = self.world.take_polled(pages)
         if new:
             self.request(new, self.world.clock.now + SENSOR_TICK_S + RUN_START_S)
 
@@ -323,15 +335,22 @@ class Ours:
                     name, {x.sku for o in page.orders for x in o.lines if x.sku}, world.clock.now
                 )
         if skus is None:
-            world.ingest()  # a batch or full run: the ingestion runs before it are long done
+            # a batch or full run: the ingestion runs before it are long done (their reservations
+            # are in the snapshot, yet their pushes still come)
+            reserved = world.ingest()
+            ingested = world.clock.now
             canonical = world.snapshot()
         else:
             # the order sensor launches the ingestion and this refresh together: the refresh
             # reads Odoo as the ingestion starts, and the ingestion runs beside it (a lane)
             canonical = world.snapshot()
             started = world.clock.now
-            world.ingest()
+            reserved = world.ingest()
             ingested, world.clock.now = world.clock.now, started
+        if reserved:
+            # Odoo reserving the orders' units changes the quants' reserved quantity, which the
+            # shipped webhook rule watches: a push, as for any stock change
+            self.request(reserved, ingested + PUSH_S)
         wanted = sorted(skus) if skus is not None else world.skus
         canonical = canonical.filter(pl.col("sku").is_in(wanted))
         computed_at = world.clock.now

@@ -35,7 +35,7 @@ import orjson
 import polars as pl
 
 from inventory_pipelines.channels.amazon import AmazonConnector
-from inventory_pipelines.channels.base import ChannelConnector, ChannelError
+from inventory_pipelines.channels.base import ChannelConnector, ChannelError, OrdersPage
 from inventory_pipelines.channels.factory import WEBHOOKS
 from inventory_pipelines.channels.pacing import Pacer
 from inventory_pipelines.channels.shopify import ShopifyConnector
@@ -99,7 +99,7 @@ class SimTransport(httpx.BaseTransport):
         world = self.world
         half = LATENCY_S[self.channel] / 2
         world.clock.advance(half)
-        world.apply_sales(self.channel, world.clock.now)
+        world.apply_sales(self.channel, world.sales_until())
         world.api_calls[self.channel] += 1
         window = world.window_of(self.channel, world.clock.now)
         if window == "outage":
@@ -371,6 +371,8 @@ class World:
         self.jobs: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
         self._buyer: Shopper | None = None
+        #: while a poll runs in its own lane: the channels' shoppers have bought up to here
+        self._sales_until: float | None = None
         self._queues: dict[str, list[Shopper]] = {
             n: [] for n in ("shopify", "woocommerce", "amazon")
         }
@@ -580,18 +582,18 @@ class World:
         """Odoo's open deliveries less what it reserved (`odoo/unreserved_demand`)."""
         return read_unreserved_demand(self.client, self.skus)
 
-    def ingest(self) -> int:
-        """Every order in the inbox into Odoo (the ingestion run); orders processed."""
+    def ingest(self) -> set[str]:
+        """Every order in the inbox into Odoo (the ingestion run); the SKUs of the orders Odoo
+        took (each reserves units: a change of the quants' reserved quantity)."""
         self.sync_odoo_clock()
         summary = self.ingestor.run()
         done = summary.created + summary.recovered + summary.cancelled + summary.returned
-        if done:
-            self._pin_new_orders()
+        skus = self._pin_new_orders() if done else set()
         self.clock.advance(INGEST_S_PER_ORDER * done)
-        return done
+        return skus
 
-    def _pin_new_orders(self) -> None:
-        """Tell the truth where Odoo put the channels' orders it has not seen yet."""
+    def _pin_new_orders(self) -> set[str]:
+        """Tell the truth where Odoo put the channels' orders it has not seen yet; their SKUs."""
         state = self.odoo.state
         orders = state.call(
             "sale.order",
@@ -600,7 +602,7 @@ class World:
             {"fields": ["client_order_ref", "warehouse_id", "order_line"]},
         )
         if not orders:
-            return
+            return set()
         self._last_order_id = max(o["id"] for o in orders)
         lines = {
             line["id"]: line
@@ -611,6 +613,7 @@ class World:
                 {"fields": ["product_id", "product_uom_qty"]},
             )
         }
+        skus: set[str] = set()
         for o in orders:
             channel = str(o["client_order_ref"]).split("/", 1)[0]
             if channel not in self.stores:
@@ -620,6 +623,8 @@ class World:
                 sku = self._sku_of_product.get(lines[i]["product_id"][0])
                 if sku is not None:
                     self.truth.pin(sku, channel, warehouse, int(lines[i]["product_uom_qty"]))
+                    skus.add(sku)
+        return skus
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -713,17 +718,47 @@ class World:
             self.metrics.heard(channel, skus, self.clock.now)
             self.on_webhook(channel, skus)
 
+    def sales_until(self) -> float:
+        """Up to when a channel's shoppers have bought, for a request sent now."""
+        return self.clock.now if self._sales_until is None else self._sales_until
+
     def poll(self) -> set[str]:
         """Poll every channel's orders into the inbox; the SKUs of new orders."""
-        new: set[str] = set()
+        return self.take_polled(self.read_polls())
+
+    def read_polls(self) -> list[tuple[str, OrdersPage]]:
+        """Read every channel's orders since its cursor (one that cannot be read now is polled
+        next time); the pages, for :meth:`take_polled`."""
+        pages: list[tuple[str, OrdersPage]] = []
         for name, store in self.stores.items():
             try:
                 with self.engine.connect() as conn:
-                    page = store.connector.read_orders(inbox.get_cursor(conn, name))
-                    intake = take_in(conn, name, page.orders, "poll", unreadable=page.unreadable)
-                    inbox.set_cursor(conn, name, page.cursor)
-            except ChannelError:  # a channel that cannot be polled now is polled next time
+                    pages.append((name, store.connector.read_orders(inbox.get_cursor(conn, name))))
+            except ChannelError:
                 continue
+        return pages
+
+    def poll_in_lane(self) -> tuple[float, list[tuple[str, OrdersPage]]]:
+        """The poll as its own run, beside the others (``orders_poll`` is a run of its own: a
+        poll paced by Amazon's order quotas holds up no fast run): it reads the channels as
+        they are when it starts, and the clock is back at that start when it returns. The end
+        of the poll's lane, and its pages, for :meth:`take_polled` at that end."""
+        start = self.clock.now
+        self._sales_until = start
+        try:
+            pages = self.read_polls()
+        finally:
+            self._sales_until = None
+            end, self.clock.now = self.clock.now, start
+        return end, pages
+
+    def take_polled(self, pages: list[tuple[str, OrdersPage]]) -> set[str]:
+        """The polled pages into the inbox, each channel's cursor on; the SKUs of new orders."""
+        new: set[str] = set()
+        for name, page in pages:
+            with self.engine.connect() as conn:
+                intake = take_in(conn, name, page.orders, "poll", unreadable=page.unreadable)
+                inbox.set_cursor(conn, name, page.cursor)
             if intake.stored:
                 skus = {line.sku for o in page.orders for line in o.lines if line.sku}
                 self.metrics.heard(name, skus, self.clock.now)

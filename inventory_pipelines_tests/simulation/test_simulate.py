@@ -173,3 +173,56 @@ def test_a_shopper_a_fence_turns_away_is_counted_beside_the_lost_sales(tmp_path:
     assert ours["lost_sales"] == 0
     assert ours["turned_away_with_stock"] == 3
     assert ours["by_channel"]["shopify"]["turned_away_with_stock"] == 1
+
+
+@pytest.mark.slow
+def test_a_long_poll_holds_up_no_fast_run(tmp_path: Path) -> None:
+    """80 Amazon orders whose webhooks were lost make the 5-minute poll long (Amazon paces
+    getOrderItems at 0.5 a second beyond a burst of 30); a Shopify sale of the last 2 units of
+    another SKU meanwhile still reaches WooCommerce within seconds, as it does in production,
+    where the poll is a run of its own."""
+    scenario = Scenario(
+        seed=5,
+        skus=2,
+        hours=0.1,
+        initial={
+            **{(sku, w): 0 for sku in (0, 1) for w in ("MAIN", "EAST", "WEST")},
+            (0, "MAIN"): 200,
+            (1, "MAIN"): 2,
+        },
+        shoppers=[
+            *(
+                Shopper(5.0 + 3 * n, "amazon", 0, 1, webhook_lag_s=1.0, webhook_lost=True)
+                for n in range(80)
+            ),
+            Shopper(305.0, "shopify", 1, 2, webhook_lag_s=2.0, webhook_lost=False),
+            Shopper(345.0, "woocommerce", 1, 1, webhook_lag_s=2.0, webhook_lost=False),
+        ],
+    )
+    ours = run_policy(scenario, "ours-shared", tmp_path)
+    assert ours["oversold_units"] == 0
+    assert ours["orders_accepted"] == 81  # the WooCommerce shopper found 0
+    assert ours["duplicate_orders"] == 0 and ours["orders_missing_in_odoo"] == 0
+
+
+@pytest.mark.slow
+def test_an_order_odoo_could_not_reserve_whole_holds_back_no_other_unit(tmp_path: Path) -> None:
+    """WooCommerce sells 3 of MAIN's 1 and WEST's 2: Odoo sends the order to one warehouse and
+    reserves what it can there, the rest a backorder. The refresh the order's webhook starts
+    read Odoo before the reservation (the order still pending) and its backorder after: the
+    reservation's own push refreshes the SKU again, so EAST's units are back on Shopify before
+    its shopper comes."""
+    scenario = Scenario(
+        seed=5,
+        skus=1,
+        hours=0.1,
+        initial={(0, "MAIN"): 1, (0, "WEST"): 2, (0, "EAST"): 2},
+        shoppers=[
+            Shopper(30.0, "woocommerce", 0, 3, webhook_lag_s=2.0, webhook_lost=False),
+            Shopper(120.0, "shopify", 0, 1, webhook_lag_s=2.0, webhook_lost=False),
+        ],
+    )
+    ours = run_policy(scenario, "ours-shared", tmp_path)
+    assert ours["lost_sales"] == 0
+    assert ours["orders_accepted"] == 2
+    assert ours["oversold_units"] == 0
