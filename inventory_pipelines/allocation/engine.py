@@ -249,44 +249,75 @@ def fence_signature(policy: Policy) -> str:
     return json.dumps(fenced, sort_keys=True)
 
 
-def fence_sales_frame(sold: Mapping[tuple[str, str], float]) -> pl.DataFrame:
-    """channel, sku, sold: the `sales` argument of :func:`allocate` from (channel, sku) units."""
+def fence_sales_frame(sold: Mapping[tuple[str, ...], float]) -> pl.DataFrame:
+    """channel, sku, warehouse, sold: the `sales` argument of :func:`allocate` from units keyed
+    (channel, sku, warehouse) as `fences.allocation_inputs` gives them, or (channel, sku): the
+    warehouse Odoo reserved them in, None while pending or not known."""
+    keys = list(sold)
     return pl.DataFrame(
         {
-            "channel": [c for c, _ in sold],
-            "sku": [s for _, s in sold],
+            "channel": [k[0] for k in keys],
+            "sku": [k[1] for k in keys],
+            "warehouse": [k[2] if len(k) > 2 else None for k in keys],
             "sold": [float(v) for v in sold.values()],
         },
-        schema={"channel": pl.Utf8, "sku": pl.Utf8, "sold": pl.Float64},
+        schema={"channel": pl.Utf8, "sku": pl.Utf8, "warehouse": pl.Utf8, "sold": pl.Float64},
     )
 
 
 def _with_sales(
-    wide: pl.LazyFrame, sales: pl.DataFrame | None, names: list[str], fenced: list[str]
+    wide: pl.LazyFrame,
+    sales: pl.DataFrame | None,
+    names: list[str],
+    fenced: Mapping[str, Sequence[str]],
 ) -> pl.LazyFrame:
-    """`sold:<channel>` per channel and `sold:fenced`, the ring-fenced channels' sales together.
+    """`sold:<channel>` per channel, `sold:fenced`, the ring-fenced channels' sales together,
+    and `sold:fenced:<channel>` for each ring-fenced channel (`fenced`: its own warehouses):
+    those of the fenced sales that took from its own pool.
 
     Only the fenced channels' own sales are added back to form the fence base: a sale on a
     shared-pool channel (or one no longer in the rules) is stock that left otherwise, shared
-    out by the percentages like any other.
+    out by the percentages like any other. And of those, only the sales that took from the
+    channel's own pool: the pending ones (their units count against every pool until Odoo
+    reserves them) and those Odoo reserved in one of its own warehouses. A sale shipped from a
+    warehouse the channel does not sell from never was in its pool; added back, it would raise
+    the channel's fence by another channel's sale.
     """
     columns = [f"sold:{n}" for n in names]
+    columns += ["sold:fenced", *(f"sold:fenced:{n}" for n in fenced)]
     if sales is None or sales.is_empty():
-        return wide.with_columns(pl.lit(0.0).alias(c) for c in [*columns, "sold:fenced"])
+        return wide.with_columns(pl.lit(0.0).alias(c) for c in columns)
+    frame = sales.lazy()
+    if "warehouse" not in sales.columns:
+        frame = frame.with_columns(warehouse=pl.lit(None, dtype=pl.Utf8))
+    is_fenced = pl.col("channel").is_in(list(fenced))
     per_sku = (
-        sales.lazy()
-        .with_columns(pl.col("channel").cast(pl.Utf8), pl.col("sold").cast(pl.Float64))
+        frame.with_columns(
+            pl.col("channel").cast(pl.Utf8),
+            pl.col("warehouse").cast(pl.Utf8),
+            pl.col("sold").cast(pl.Float64),
+        )
         .group_by("sku")
         .agg(
             *(
                 pl.col("sold").filter(pl.col("channel") == n).sum().alias(f"sold:{n}")
                 for n in names
             ),
-            pl.col("sold").filter(pl.col("channel").is_in(fenced)).sum().alias("sold:fenced"),
+            pl.col("sold").filter(is_fenced).sum().alias("sold:fenced"),
+            *(
+                pl.col("sold")
+                .filter(
+                    is_fenced
+                    & (pl.col("warehouse").is_null() | pl.col("warehouse").is_in(list(own)))
+                )
+                .sum()
+                .alias(f"sold:fenced:{n}")
+                for n, own in fenced.items()
+            ),
         )
     )
     return wide.join(per_sku, on="sku", how="left").with_columns(
-        pl.col(c).fill_null(0.0) for c in [*columns, "sold:fenced"]
+        pl.col(c).fill_null(0.0) for c in columns
     )
 
 
@@ -314,8 +345,9 @@ def allocate(
     show 0 rather than left with a stale number. `channels`: the channels to return (all by
     default); ring-fenced caps always account for every ring-fenced channel, so the result for
     one channel does not depend on which others are asked for. `sales`: channel, sku, sold
-    (units each channel sold from its own stock since the fences were based, see
-    :func:`fence_sales_frame`); without it no sale is known and every fence is its share of
+    (units each channel sold from its own stock since the fences were based) and optionally
+    warehouse (where Odoo reserved them; null while pending), see :func:`fence_sales_frame`;
+    without it no sale is known and every fence is its share of
     the net pool. `overrides`: the approved manual overrides and emergency stops that apply
     now (see :mod:`inventory_pipelines.allocation.overrides`): each sets step 6 (`suppressed`)
     of its (channel, sku) to its quantity, never above `allocated`. `vendor_stock`: the
@@ -335,10 +367,11 @@ def allocate(
 
     Fences: a ring-fenced channel's fence is its share of the own net pool as it would be had
     no ring-fenced channel sold anything since the fences were based (`fence_base` = own net +
-    the fenced channels' own-stock sales since), less its own such sales (`fence_sold`). So a
-    sale on one fenced channel lowers its own fence by the whole unit and leaves every other
-    fence as it was, while stock that arrives or leaves otherwise (a shared-pool channel's sale
-    included) moves every fence by its share.
+    the fenced channels' own-stock sales since that took from this pool: pending, or reserved
+    in one of its own warehouses; `sales` says where, see :func:`_with_sales`), less its own
+    such sales (`fence_sold`). So a sale on one fenced channel lowers its own fence by the
+    whole unit and leaves every other fence as it was, while stock that arrives or leaves
+    otherwise (a shared-pool channel's sale included) moves every fence by its share.
 
     Drop-ship and incoming units are not fenced. A fence guarantees that no two channels sell
     the same unit of our own stock; a vendor's stock is not ours to divide (the vendor sells it
@@ -457,11 +490,13 @@ def allocate(
                 for c in beyond
             }
         )
-    wide = _with_sales(wide, sales, [c.name for c in all_channels], [c.name for c in fenced])
+    wide = _with_sales(
+        wide, sales, [c.name for c in all_channels], {c.name: sources[c.name].own for c in fenced}
+    )
     allocated: dict[str, pl.Expr] = {}
     for c in all_channels:
         net = pl.col(f"own_net:{c.name}")
-        base = net + pl.col("sold:fenced")
+        base = net + (pl.col(f"sold:fenced:{c.name}") if c.allocation.ring_fenced else 0.0)
         if c.allocation.mode is AllocationMode.SHARED:
             allocated[c.name] = net
             continue
@@ -688,7 +723,7 @@ def _channel_steps(
             pl.lit(channel.allocation.ring_fenced).alias("ring_fenced"),
             pl.col("fence_pool").alias("fence_pool"),
             (
-                own_net + pl.col("sold:fenced")
+                own_net + pl.col(f"sold:fenced:{name}")
                 if channel.allocation.ring_fenced
                 else pl.lit(None, dtype=pl.Float64)
             ).alias("fence_base"),

@@ -76,17 +76,35 @@ def current_epoch(
     return started
 
 
-def sales_since(conn: Connection, since: dt.datetime) -> dict[tuple[str, str], int]:
-    """(channel, sku) -> units accepted on the channel since `since`, not released since, that
-    our own stock ships: units on the drop-ship route are the vendor's and consume no fence."""
+def sales_since(
+    conn: Connection, since: dt.datetime, snapshot_at: dt.datetime | None = None
+) -> dict[tuple[str, str, str | None], int]:
+    """(channel, sku, warehouse) -> units accepted on the channel since `since`, not released
+    since, that our own stock ships: units on the drop-ship route are the vendor's and consume
+    no fence. `warehouse` is where Odoo reserved them, for units the snapshot taken at
+    `snapshot_at` holds reserved; None for the others (pending: they count against every pool)
+    and where it is not known."""
     own = pending_units.c.quantity - pending_units.c.dropship_quantity
+    keys: list[sa.ColumnElement[Any]] = [pending_units.c.channel, pending_units.c.sku]
+    if snapshot_at is not None:
+        where = sa.case(
+            (pending_units.c.reserved_at <= snapshot_at, pending_units.c.warehouse),
+            else_=sa.null(),
+        )
+        keys.append(where.label("where"))
     query = (
-        sa.select(pending_units.c.channel, pending_units.c.sku, sa.func.sum(own))
+        sa.select(*keys, sa.func.sum(own))
         .where(pending_units.c.accepted_at >= since, pending_units.c.released_at.is_(None))
-        .group_by(pending_units.c.channel, pending_units.c.sku)
+        .group_by(*keys)
     )
     with read_transaction(conn):
-        return {(channel, sku): int(total) for channel, sku, total in conn.execute(query) if total}
+        out: dict[tuple[str, str, str | None], int] = {}
+        for row in conn.execute(query):
+            channel, sku, total = row[0], row[1], row[-1]
+            if total:
+                key = (channel, sku, row[2] if snapshot_at is not None else None)
+                out[key] = out.get(key, 0) + int(total)
+        return out
 
 
 def record_drops(conn: Connection, drops: Sequence[dict[str, Any]]) -> None:
@@ -242,7 +260,8 @@ def allocation_inputs(
     conn: Connection, signature: str, snapshot_at: dt.datetime | None
 ) -> tuple[dict[str, int], dict[tuple[str, str], int], dt.datetime]:
     """What the allocation takes from the ledger: pending units per SKU, each channel's sales
-    per SKU since the fences were based, and that epoch.
+    per SKU since the fences were based (keyed by where Odoo reserved them, see
+    :func:`sales_since`), and that epoch.
 
     Pending units are those accepted by channels and not reserved in the snapshot taken at
     `snapshot_at`, plus the drops no order explains yet; the same drops count as the sales of
@@ -251,10 +270,10 @@ def allocation_inputs(
     epoch = current_epoch(conn, signature)
     with read_transaction(conn):
         pending = inbox.pending_by_sku(conn, snapshot_at)
-        sold = sales_since(conn, epoch)
+        sold = sales_since(conn, epoch, snapshot_at)
         for (channel, sku), units in unexplained_drops(conn, epoch).items():
             pending[sku] = pending.get(sku, 0) + units
-            sold[(channel, sku)] = sold.get((channel, sku), 0) + units
+            sold[(channel, sku, None)] = sold.get((channel, sku, None), 0) + units
     return pending, sold, epoch
 
 

@@ -687,10 +687,16 @@ def mappings(conn: Connection, channel: str | None = None) -> list[OrderMapping]
 
 
 def mark_reserved(
-    conn: Connection, channel: str, external_id: str, at: dt.datetime | None = None
+    conn: Connection,
+    channel: str,
+    external_id: str,
+    at: dt.datetime | None = None,
+    *,
+    warehouse: str | None = None,
 ) -> int:
-    """Odoo reserved the order's units (confirmed): they stop counting once a snapshot taken
-    after `at` holds the reservation. Returns the rows marked."""
+    """Odoo reserved the order's units (confirmed) in `warehouse` (its code; None: not known):
+    they stop counting once a snapshot taken after `at` holds the reservation. Returns the rows
+    marked."""
     with write_transaction(conn):
         result = conn.execute(
             pending_units.update()
@@ -699,7 +705,7 @@ def mark_reserved(
                 pending_units.c.external_id == external_id,
                 pending_units.c.reserved_at.is_(None),
             )
-            .values(reserved_at=at or audit.utcnow())
+            .values(reserved_at=at or audit.utcnow(), warehouse=warehouse)
         )
         return int(result.rowcount)
 

@@ -275,6 +275,9 @@ pending_units = Table(
     # of `quantity`, the units ordered on the drop-ship route: pending against the vendor's
     # stock, not the warehouse's (revision 0008)
     Column("dropship_quantity", Integer, nullable=False, server_default="0"),
+    # the code of the warehouse Odoo reserved the units in, once it holds the order (null while
+    # pending, or unknown: then they count as taken from every pool; revision 0010)
+    Column("warehouse", String(64), nullable=True),
     CheckConstraint("quantity >= 0", name="quantity"),
     CheckConstraint(
         "dropship_quantity >= 0 AND dropship_quantity <= quantity", name="dropship_quantity"

@@ -39,6 +39,7 @@ class SaleOrder:
     id: int
     state: str
     picking_ids: tuple[int, ...] = ()
+    warehouse_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,14 +150,24 @@ class OdooSales:
             "sale.order",
             "search_read",
             [[["client_order_ref", "=", ref]]],
-            {"fields": ["id", "state", "picking_ids"], "order": "id asc", "limit": 2},
+            {
+                "fields": ["id", "state", "picking_ids", "warehouse_id"],
+                "order": "id asc",
+                "limit": 2,
+            },
         )
         if len(found) > 1:
             log.error("Odoo holds two sale orders with client_order_ref %s", ref)
         if not found:
             return None
         row = found[0]
-        return SaleOrder(int(row["id"]), row["state"], tuple(row.get("picking_ids") or ()))
+        warehouse = row.get("warehouse_id")
+        return SaleOrder(
+            int(row["id"]),
+            row["state"],
+            tuple(row.get("picking_ids") or ()),
+            int(warehouse[0]) if warehouse else None,
+        )
 
     def create_order(
         self,

@@ -156,7 +156,7 @@ class SnapshotSupply:
         # this order's own units are pending and counted as its channel's sale: leave them out
         for sku, (quantity, on_route) in mine.items():
             units[sku] = max(0, units.get(sku, 0) - (quantity - on_route))
-            key = (channel, sku)
+            key = (channel, sku, None)  # pending: not reserved anywhere yet
             sold[key] = max(0, sold.get(key, 0) - (quantity - on_route))
             pending_dropship[sku] = max(0.0, pending_dropship.get(sku, 0.0) - on_route)
         pending = pl.DataFrame(

@@ -258,13 +258,13 @@ class Ingestor:
             )
             return
         if existing is not None:
-            order_id, state = existing.id, existing.state
+            order_id, state, warehouse = existing.id, existing.state, existing.warehouse_id
             if state == DRAFT:
                 self.odoo.confirm_order(order_id)
                 state = CONFIRMED
             summary.recovered += 1
         else:
-            order_id = self._create_order(row, ref, order, setup, summary)
+            order_id, warehouse = self._create_order(row, ref, order, setup, summary)
             with self.engine.connect() as conn:
                 inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, DRAFT)
             self.odoo.confirm_order(order_id)
@@ -272,7 +272,9 @@ class Ingestor:
             summary.created += 1
         with self.engine.connect() as conn:
             inbox.record_mapping(conn, row.channel, row.external_id, ref, order_id, state)
-            inbox.mark_reserved(conn, row.channel, row.external_id)
+            inbox.mark_reserved(
+                conn, row.channel, row.external_id, warehouse=self._warehouse_code(warehouse)
+            )
         self._finish(
             row, {"sale_order_id": order_id, "client_order_ref": ref, "state": state}, summary
         )
@@ -284,9 +286,9 @@ class Ingestor:
         order: ChannelOrder,
         setup: ChannelSetup,
         summary: IngestSummary,
-    ) -> int:
-        """Create the sale order in draft (its id), or ParkOrder with every reason found before
-        anything is written."""
+    ) -> tuple[int, int | None]:
+        """Create the sale order in draft (its id, and the warehouse it was sent to: None for
+        Odoo's default), or ParkOrder with every reason found before anything is written."""
         problems: list[str] = []
         if not order.lines:
             problems.append("the order has no lines")
@@ -347,13 +349,25 @@ class Ingestor:
         lines = self._routed(row, lines, products, setup)
         summary.dropship_lines += sum(1 for line in lines if line.route_id is not None)
         warehouse = self._warehouse_for(setup, lines)
-        return self.odoo.create_order(
+        order_id = self.odoo.create_order(
             partner_id=partner,
             ref=ref,
             origin=order.number or ref,
             lines=lines,
             warehouse_id=warehouse,
         )
+        return order_id, warehouse
+
+    def _warehouse_code(self, warehouse_id: int | None) -> str | None:
+        """The code (as the rules name it) of the Odoo warehouse `warehouse_id`; None when it
+        is None or no channel's rules name it."""
+        if warehouse_id is None:
+            return None
+        for setup in self.channels.values():
+            for code in setup.warehouses:
+                if self.odoo.warehouse_by_code(code) == warehouse_id:
+                    return code
+        return None
 
     def _warehouse_for(self, setup: ChannelSetup, lines: Sequence[SaleLine]) -> int | None:
         """The Odoo warehouse the order ships from, of the channel's own warehouses: the one

@@ -25,7 +25,7 @@ import math
 import random
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,11 +165,14 @@ class Truth:
         channel, offline_then = kind
         return frozenset(set(self.eligible[channel]) - (offline_then & self.offline))
 
-    def _demands(self, sku: str, *, as_reserved: bool) -> dict[frozenset[str], int]:
+    def _demands(
+        self, sku: str, *, as_reserved: bool, unpinned_of: Collection[str] | None = None
+    ) -> dict[frozenset[str], int]:
         """The promises of `sku`, grouped by the warehouses each may be kept from: any its
         channel may ship from (an order can be sent anywhere), or, `as_reserved`, the warehouse
         Odoo put it in where it did (the channel's oldest promises first: orders reach Odoo in
-        the order they were accepted)."""
+        the order they were accepted). `unpinned_of`: only those channels' promises not in
+        Odoo yet are counted (all channels': None)."""
         left = Counter()
         if as_reserved:
             for (s, channel, _), units in self.pinned.items():
@@ -181,7 +184,7 @@ class Truth:
                 continue
             cut = min(units, left[channel])
             left[channel] -= cut
-            if units > cut:
+            if units > cut and (unpinned_of is None or channel in unpinned_of):
                 where = self._warehouses((channel, offline_then))
                 demands[where] = demands.get(where, 0) + units - cut
         if as_reserved:
@@ -221,12 +224,20 @@ class Truth:
             least = room if least is None else min(least, room)
         return least
 
-    def for_channel(self, channel: str, sku: str, *, as_reserved: bool = False) -> int:
+    def for_channel(
+        self,
+        channel: str,
+        sku: str,
+        *,
+        as_reserved: bool = False,
+        unpinned_of: Collection[str] | None = None,
+    ) -> int:
         """The most units `channel` could still promise for `sku` without breaking a promise:
         sending any order to any warehouse its channel may ship from, or, `as_reserved`, with
-        the orders in Odoo kept where Odoo reserved them."""
+        the orders in Odoo kept where Odoo reserved them (and of the orders not in Odoo yet,
+        only those of the channels `unpinned_of`, when given)."""
         now = self._warehouses((channel, frozenset(self.offline)))
-        demands = self._demands(sku, as_reserved=as_reserved)
+        demands = self._demands(sku, as_reserved=as_reserved, unpinned_of=unpinned_of)
         return max(0, self._least_room(sku, demands, must=now) or 0)
 
     def pin(self, sku: str, channel: str, warehouse: str, units: int) -> None:
@@ -243,14 +254,28 @@ class Truth:
         the orders Odoo has kept where Odoo reserved them (Odoo, the system of record, holds
         those units for those orders: moving one to free a unit for another channel is a
         decision no sync makes), and for a ring-fenced channel at most what is left of its
-        fence: its share of that figure plus every fenced channel's sales since the start (the
-        pool as if no fenced channel had sold), less its own sales, rounded down (what
-        `allocation.engine.allocate` computes from the ledger's view of the same facts)."""
+        fence: its share of the pool as if no fenced channel had sold (what it could promise
+        with the fenced channels' orders not in Odoo left out, plus what Odoo holds for fenced
+        orders in the warehouses it sells from now; an order Odoo shipped from elsewhere never
+        was in its pool), less its own sales, rounded down (what `allocation.engine.allocate`
+        computes from the ledger's view of the same facts: pending fenced sales count against
+        every pool and are added back to every base)."""
         room = self.for_channel(channel, sku, as_reserved=True)
         share = self.fences.get(channel)
         if share is None:
             return room
-        base = room + self.sold(sku, self.fences)
+        # the pool as if no fenced channel had sold: the room left by the other channels'
+        # orders, plus what Odoo holds in the channel's own warehouses for fenced orders (on
+        # the shelf: a backorder's missing units were never in the pool)
+        others = [c for c in self.eligible if c not in self.fences]
+        own = set(self.eligible[channel]) - self.offline
+        held: Counter = Counter()
+        for (s, c, warehouse), units in self.pinned.items():
+            if s == sku and c in self.fences and warehouse in own:
+                held[warehouse] += units
+        base = self.for_channel(channel, sku, as_reserved=True, unpinned_of=others) + sum(
+            min(units, max(0, self.shelf.get((sku, w), 0))) for w, units in held.items()
+        )
         fence = max(0, math.floor(share * base - self.sold(sku, [channel]) + 1e-9))
         return min(room, fence)
 

@@ -145,3 +145,37 @@ def test_a_shared_channels_sale_is_shared_out_and_leaves_the_fences_independent(
     shop.sold["f0"] += 1
     after = shop.allocation()
     assert (after["f0"], after["f1"]) == (44.0, 45.0)
+
+
+def test_a_sale_shipped_from_a_warehouse_a_channel_does_not_sell_from_leaves_its_fence_alone():
+    """`a` sells from MAIN (50%), `b` from MAIN and WEST (50%); 20 units in MAIN, 10 in WEST.
+    While `b`'s sale of 2 is pending it counts against both pools and `a`'s fence holds at 10;
+    once Odoo reserved it in WEST it never took from `a`'s pool, and `a`'s fence is still 10
+    (added back to `a`'s base as well, it would be 11). Reserved in MAIN it took from `a`'s
+    pool, and `a`'s fence is 10 again."""
+    policy = make_policy(
+        [
+            {"name": "a", "kind": "generic", "warehouses": [{"code": "MAIN"}],
+             "allocation": {"mode": "percent", "percent": 50}},
+            {"name": "b", "kind": "generic", "warehouses": [{"code": "MAIN"}, {"code": "WEST"}],
+             "allocation": {"mode": "percent", "percent": 50}},
+        ]
+    )  # fmt: skip
+
+    def fences(main: float, west: float, pending: int, warehouse: str | None) -> dict[str, float]:
+        frame = allocate(
+            pl.DataFrame(
+                {"sku": [SKU, SKU], "warehouse": ["MAIN", "WEST"], "available": [main, west]}
+            ),
+            policy,
+            NOW,
+            pending=pending_frame({SKU: pending}),
+            sales=fence_sales_frame({("b", SKU, warehouse): 2}),
+            skus=pl.DataFrame({"sku": [SKU]}),
+        )
+        return {str(c): a for c, a in frame.select("channel", "allocated").iter_rows()}
+
+    assert fences(20, 10, 2, None) == {"a": 10.0, "b": 13.0}  # pending: out of every pool
+    assert fences(20, 8, 0, "WEST") == {"a": 10.0, "b": 13.0}
+    assert fences(18, 10, 0, "MAIN") == {"a": 10.0, "b": 13.0}
+    assert fences(20, 8, 0, None)["a"] == 11.0  # where is not known: added back everywhere

@@ -36,7 +36,31 @@ def test_sales_since_count_each_channels_accepted_units_and_not_released_ones(
         ],
     )
     inbox.release_pending(conn, "shopify", "2")  # cancelled before Odoo reserved it
-    assert fences.sales_since(conn, epoch) == {("shopify", "A"): 3, ("pos", "A"): 4}
+    assert fences.sales_since(conn, epoch) == {("shopify", "A", None): 3, ("pos", "A", None): 4}
+
+
+def test_sales_say_where_odoo_reserved_them_once_the_snapshot_holds_the_reservation(
+    conn: sa.Connection,
+) -> None:
+    # the fence base of a channel adds back only the sales that took from its own pool: those
+    # still pending (counted against every pool) and those reserved in its own warehouses
+    epoch = fences.current_epoch(conn, "{}")
+    inbox.receive(
+        conn,
+        [event("1", pending={"A": 3}), event("2", pending={"A": 2}), event("3", pending={"A": 1})],
+    )
+    before = utcnow()
+    inbox.mark_reserved(conn, "shopify", "1", warehouse="WEST")
+    inbox.mark_reserved(conn, "shopify", "2")  # an order found in Odoo, its warehouse unknown
+    after = utcnow()
+    # a snapshot taken before the reservations: every unit is pending
+    assert fences.sales_since(conn, epoch, before) == {("shopify", "A", None): 6}
+    assert fences.sales_since(conn, epoch, after) == {
+        ("shopify", "A", "WEST"): 3,
+        ("shopify", "A", None): 3,
+    }
+    _, sold, _ = fences.allocation_inputs(conn, "{}", after)
+    assert sold == {("shopify", "A", "WEST"): 3, ("shopify", "A", None): 3}
 
 
 def test_a_drop_counts_until_orders_explain_it_and_a_read_back_then_poll_settles_it(
@@ -48,7 +72,7 @@ def test_a_drop_counts_until_orders_explain_it_and_a_read_back_then_poll_settles
     inbox.receive(conn, [event("1", pending={"A": 1})])  # one of the three is heard of
     assert fences.unexplained_drops(conn, epoch) == {("shopify", "A"): 2}
     pending, sold, _ = fences.allocation_inputs(conn, "{}", None)
-    assert pending == {"A": 3} and sold == {("shopify", "A"): 3}  # 1 heard + 2 not yet
+    assert pending == {"A": 3} and sold == {("shopify", "A", None): 3}  # 1 heard + 2 not yet
 
     # a poll without a read-back before it explains nothing
     assert not fences.explain_drops_after_poll(conn, "shopify", utcnow())

@@ -21,7 +21,7 @@ def test_units_on_the_drop_ship_route_leave_the_shelf_pending_and_the_fence_alon
     inbox.receive(conn, [event("1", pending={"A": 5, "B": 2}), event("2", pending={"A": 1})])
     assert inbox.set_dropship(conn, "shopify", "1", {"A": 3}) == 2
     assert inbox.pending_by_sku(conn, None) == {"A": 3, "B": 2}  # 5 - 3 + 1
-    assert fences.sales_since(conn, epoch) == {("shopify", "A"): 3, ("shopify", "B"): 2}
+    assert fences.sales_since(conn, epoch) == {("shopify", "A", None): 3, ("shopify", "B", None): 2}
     assert inbox.order_pending(conn, "shopify", "1") == {"A": (5, 3), "B": (2, 0)}
     [(sku, units, reserved_at)] = inbox.pending_dropship_rows(conn)
     assert (sku, units, reserved_at) == ("A", 3, None)

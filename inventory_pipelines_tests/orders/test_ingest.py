@@ -6,6 +6,7 @@ import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from inventory_pipelines.channels.base import ChannelOrder, OrderLine
-from inventory_pipelines.ledger import create_engine, dlq, inbox
+from inventory_pipelines.ledger import create_engine, dlq, fences, inbox
 from inventory_pipelines.odoo import OdooClient, OdooConfig
 from inventory_pipelines.odoo.snapshot import read_products
 from inventory_pipelines.orders.events import inbox_event
@@ -508,6 +509,15 @@ def test_spare_scarce_routing_ships_from_the_warehouse_the_other_channels_need_l
         f"woocommerce/{small}": warehouse_id(odoo, first),
         f"woocommerce/{large}": warehouse_id(odoo, "MAIN"),
     }
+    # the ledger knows where each order's units were reserved (a fence base counts a sale only
+    # against the pools it took from)
+    with ledger.connect() as conn:
+        sold = fences.sales_since(conn, datetime(2000, 1, 1, tzinfo=UTC), inbox.audit.utcnow())
+    assert {k: v for k, v in sold.items() if k[1] == sku} == (
+        {("woocommerce", sku, "WEST"): 1, ("woocommerce", sku, "MAIN"): int(west) + 1}
+        if routing is Routing.SPARE_SCARCE
+        else {("woocommerce", sku, "MAIN"): int(west) + 2}
+    )
     taken_from_west = 1 if routing is Routing.SPARE_SCARCE else 0
     assert free_qty(odoo, product, "WEST") == west - taken_from_west
     assert free_qty(odoo, product, "MAIN") == main - (1 - taken_from_west) - (west + 1)

@@ -112,3 +112,22 @@ def test_a_backorder_odoo_holds_in_one_warehouse_takes_nothing_from_another():
     assert world.for_channel(channel="shopify", sku="A", as_reserved=True) == 2
     world.add("A", "WEST", 2)  # the backorder takes them
     assert world.for_channel(channel="amazon", sku="A", as_reserved=True) == 2
+
+
+def test_a_fenced_sale_odoo_shipped_from_a_warehouse_a_channel_does_not_sell_from_is_not_its():
+    """Shopify (MAIN) and WooCommerce (MAIN, WEST) fenced at half each; MAIN 2, WEST 2.
+    WooCommerce's sale is pending: it may take from MAIN, so it counts against Shopify's pool
+    and is added back to its base. Once Odoo reserved it in WEST it never took from Shopify's
+    pool: Shopify's fence is half of MAIN's 2, as before the sale (added back, the sale would
+    make it half of 4: 2, a unit of WooCommerce's sale turned into Shopify's)."""
+    world = Truth(
+        shelf={("A", "MAIN"): 2, ("A", "WEST"): 2},
+        eligible={"shopify": ["MAIN"], "woocommerce": ["MAIN", "WEST"]},
+        fences={"shopify": 0.5, "woocommerce": 0.5},
+    )
+    assert world.for_channel_by_rules("shopify", "A") == 1
+    assert world.consume("woocommerce", "A", 2) == 0
+    world.pin("A", "woocommerce", "WEST", 2)
+    assert world.for_channel("shopify", "A", as_reserved=True) == 2
+    assert world.for_channel_by_rules("shopify", "A") == 1
+    assert world.for_channel_by_rules("woocommerce", "A") == 0  # half of 4, less its 2
