@@ -632,7 +632,8 @@ def _allocation_rule(channel: Channel, sources: _Sources) -> str:
     if a.mode is AllocationMode.PERCENT:
         text = (
             f"channels.yml: {channel.name}.allocation ring-fenced {a.percent:g}% of the fence "
-            "base (own net + units sold since the fences were based), less its own sales since"
+            "base (own net + fenced units sold from this pool since the fences were based), "
+            "less its own sales since"
         )
     else:
         text = (

@@ -82,8 +82,9 @@ class Trace:
             if step == "allocated" and self.fence is not None:
                 lines.append(
                     f"  {'fence':<12} {self.fence['base']:>14g}   base: own net + the fenced "
-                    f"channels' sales since the fences were based; {self.fence['sold']:g} of "
-                    f"it sold here (consumed from this fence only)"
+                    f"channels' sales from this pool (pending, or reserved in its warehouses) "
+                    f"since the fences were based; {self.fence['sold']:g} of it sold here "
+                    f"(consumed from this fence only)"
                 )
         return "\n".join(lines)
 
