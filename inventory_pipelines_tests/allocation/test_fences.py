@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from inventory_pipelines.allocation.engine import allocate, fence_sales_frame, pending_frame
 from inventory_pipelines_tests.allocation.policies import NOW, make_policy
 
-PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SKU = "SKU-1"
 
 
