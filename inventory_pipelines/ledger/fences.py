@@ -258,7 +258,7 @@ def unheard_rise(
 
 def allocation_inputs(
     conn: Connection, signature: str, snapshot_at: dt.datetime | None
-) -> tuple[dict[str, int], dict[tuple[str, str], int], dt.datetime]:
+) -> tuple[dict[str, int], dict[tuple[str, str, str | None], int], dt.datetime]:
     """What the allocation takes from the ledger: pending units per SKU, each channel's sales
     per SKU since the fences were based (keyed by where Odoo reserved them, see
     :func:`sales_since`), and that epoch.
