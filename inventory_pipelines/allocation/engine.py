@@ -496,11 +496,11 @@ def allocate(
     allocated: dict[str, pl.Expr] = {}
     for c in all_channels:
         net = pl.col(f"own_net:{c.name}")
-        base = net + (pl.col(f"sold:fenced:{c.name}") if c.allocation.ring_fenced else 0.0)
         if c.allocation.mode is AllocationMode.SHARED:
             allocated[c.name] = net
             continue
         if c.allocation.mode is AllocationMode.PERCENT:
+            base = net + pl.col(f"sold:fenced:{c.name}")
             size = base * (c.allocation.percent or 0) / 100
         else:
             # Caps are served from what the percentages leave of the fence, split evenly

@@ -188,18 +188,21 @@ class Truth:
                 where = self._warehouses((channel, offline_then))
                 demands[where] = demands.get(where, 0) + units - cut
         if as_reserved:
-            held: Counter = Counter()
-            for (s, _, warehouse), units in self.pinned.items():
-                if s == sku:
-                    held[warehouse] += units
-            for warehouse, units in held.items():
-                # what the shelf lacks of it is a backorder, waiting for units to arrive there:
-                # it takes nothing from another warehouse
-                units = min(units, self.shelf.get((sku, warehouse), 0))
+            for warehouse, units in self._held(sku).items():
                 if units > 0:
                     where = frozenset({warehouse})
                     demands[where] = demands.get(where, 0) + units
         return demands
+
+    def _held(self, sku: str, channels: Collection[str] | None = None) -> dict[str, int]:
+        """Warehouse -> the units of `sku` Odoo holds there for orders (of `channels`, when
+        given): at most what the shelf has; what it lacks is a backorder, waiting for units to
+        arrive there, and takes nothing from another warehouse."""
+        held: Counter = Counter()
+        for (s, channel, warehouse), units in self.pinned.items():
+            if s == sku and (channels is None or channel in channels):
+                held[warehouse] += units
+        return {w: min(units, max(0, self.shelf.get((sku, w), 0))) for w, units in held.items()}
 
     def _least_room(
         self,
@@ -269,12 +272,9 @@ class Truth:
         # the shelf: a backorder's missing units were never in the pool)
         others = [c for c in self.eligible if c not in self.fences]
         own = set(self.eligible[channel]) - self.offline
-        held: Counter = Counter()
-        for (s, c, warehouse), units in self.pinned.items():
-            if s == sku and c in self.fences and warehouse in own:
-                held[warehouse] += units
+        held = self._held(sku, self.fences)
         base = self.for_channel(channel, sku, as_reserved=True, unpinned_of=others) + sum(
-            min(units, max(0, self.shelf.get((sku, w), 0))) for w, units in held.items()
+            units for w, units in held.items() if w in own
         )
         fence = max(0, math.floor(share * base - self.sold(sku, [channel]) + 1e-9))
         return min(room, fence)
