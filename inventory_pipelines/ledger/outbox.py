@@ -191,6 +191,16 @@ def _supersede(
     rows is dissolved: its remaining rows are planned again under a new generation, so an
     idempotency key never stands for two different requests.
     """
+    # A full round names every listing of the channel, and few of them have a row waiting:
+    # only those are worth the chunked updates (one indexed read finds them).
+    older = [
+        outbox.c.channel == channel,
+        outbox.c.status.in_(("pending", "failed", "sent")),
+    ]
+    if before_id is not None:
+        older.append(outbox.c.id < before_id)
+    waiting = set(conn.execute(sa.select(outbox.c.listing_id).where(*older).distinct()).scalars())
+    listing_ids = [x for x in listing_ids if x in waiting]
     processing = sa.select(channel_jobs.c.batch_key).where(
         channel_jobs.c.channel == channel, channel_jobs.c.status == "open"
     )

@@ -115,11 +115,17 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         """Return aware UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+        return None if value is None else aware_utc(value)
+
+
+def aware_utc(stored: str | dt.datetime) -> dt.datetime:
+    """A `UtcDateTime` value as the driver returns it, made aware UTC: SQLite's text (written
+    in UTC, without an offset) or PostgreSQL's `timestamptz` (in the session's zone)."""
+    if isinstance(stored, str):
+        return dt.datetime.fromisoformat(stored).replace(tzinfo=dt.UTC)
+    if stored.tzinfo is None:
+        return stored.replace(tzinfo=dt.UTC)
+    return stored.astimezone(dt.UTC)
 
 
 class JsonText(TypeDecorator[Any]):

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from inventory_pipelines.ledger.db import is_postgresql, read_transaction, write_transaction
-from inventory_pipelines.ledger.schema import published_state
+from inventory_pipelines.ledger.schema import aware_utc, published_state
 
 _CHUNK = 500  # listing ids per IN (...) query
 
@@ -40,12 +40,27 @@ def last_acknowledged(conn: Connection, channel: str) -> dict[str, int]:
 
 
 def acknowledged_with_time(conn: Connection, channel: str) -> dict[str, tuple[int, dt.datetime]]:
-    """Listing id to (quantity, acknowledged_at) of what `channel` last acknowledged."""
-    query = sa.select(
-        published_state.c.listing_id, published_state.c.quantity, published_state.c.acknowledged_at
-    ).where(published_state.c.channel == channel)
+    """Listing id to (quantity, acknowledged_at) of what `channel` last acknowledged.
+
+    A full run reads every listing of a channel (about a million at catalog scale), so the
+    timestamps come back raw and each distinct one is made aware UTC once: a batch's answer
+    acknowledges its listings at one instant, so there are far fewer instants than rows
+    (half the time of the column type's conversion per row, measured at 100,000 listings).
+    """
+    raw_at = sa.type_coerce(published_state.c.acknowledged_at, sa.String)
+    query = sa.select(published_state.c.listing_id, published_state.c.quantity, raw_at).where(
+        published_state.c.channel == channel
+    )
     with read_transaction(conn):
-        return {row.listing_id: (row.quantity, row.acknowledged_at) for row in conn.execute(query)}
+        rows = conn.execute(query).all()
+    instants: dict[Any, dt.datetime] = {}
+    found: dict[str, tuple[int, dt.datetime]] = {}
+    for listing_id, quantity, stored in rows:
+        at = instants.get(stored)
+        if at is None:
+            at = instants[stored] = aware_utc(stored)
+        found[listing_id] = (quantity, at)
+    return found
 
 
 def get(conn: Connection, channel: str, listing_id: str) -> PublishedState | None:

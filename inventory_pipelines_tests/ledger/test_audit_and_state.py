@@ -91,3 +91,35 @@ def test_published_state_is_per_channel(conn: Connection) -> None:
     assert current is not None
     assert (current.sku, current.quantity, current.request_id) == ("SKU-A", 7, "req-1")
     assert current.acknowledged_at.tzinfo is not None
+
+
+def test_acknowledged_times_come_back_exact_and_aware_utc(conn: Connection) -> None:
+    # the whole-channel read converts each stored instant itself: it must agree with the
+    # column type's reading, to the microsecond, on SQLite and PostgreSQL
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    instants = {
+        "a": dt.datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=dt.UTC),
+        "b": dt.datetime(2026, 3, 29, 3, 0, 0, 1, tzinfo=berlin),
+        "c": dt.datetime(2026, 3, 29, 3, 0, 0, 1, tzinfo=berlin),  # the same instant as b
+        "d": dt.datetime(2026, 12, 31, 23, 0, 0, tzinfo=dt.UTC),  # no microseconds
+    }
+    state.upsert_many(
+        conn,
+        [
+            {
+                "channel": "shop",
+                "listing_id": listing,
+                "sku": f"SKU-{listing}",
+                "quantity": quantity,
+                "acknowledged_at": at,
+                "request_id": None,
+            }
+            for quantity, (listing, at) in enumerate(instants.items())
+        ],
+    )
+    found = state.acknowledged_with_time(conn, "shop")
+    assert found == {listing: (q, at) for q, (listing, at) in enumerate(instants.items())}
+    assert all(at.tzinfo == dt.UTC for _, at in found.values())
+    for listing, (_, at) in found.items():
+        one = state.get(conn, "shop", listing)
+        assert one is not None and one.acknowledged_at == at

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 from inventory_pipelines.ledger import audit, outbox, state
 from inventory_pipelines.ledger.db import begin_write, normalize_url
 from inventory_pipelines.ledger.outbox import OutboxError
+from inventory_pipelines.ledger.schema import outbox as outbox_table
 
 
 def update(listing_id: str, quantity: int, **extra: object) -> dict[str, object]:
@@ -263,6 +264,32 @@ def test_re_enqueuing_an_older_round_does_not_supersede_a_newer_one(conn: Connec
     outbox.enqueue_round(conn, "shop", "r2", [update("a", 7)])
     outbox.enqueue_round(conn, "shop", "r1", [update("a", 5)])
     assert outbox.rows_of_round(conn, "r2")[0].status == "pending"
+
+
+def test_a_round_planned_over_a_whole_catalog_supersedes_only_what_waits(
+    conn: Connection,
+) -> None:
+    # a full round names every listing it left as the channel shows: over several chunks,
+    # only the older rows that wait (or were left in flight) give way
+    catalog = [f"l{i:04d}" for i in range(1_200) if i != 500]
+    outbox.enqueue_round(conn, "shop", "r1", [update("l0007", 5), update("l1103", 4)])
+    outbox.enqueue_round(conn, "woo", "r1", [update("l1103", 9)])
+    (sent,) = outbox.pending_batches(conn, "shop", 10)
+    outbox.mark_sent(conn, sent.batch_key)
+    outbox.enqueue_round(conn, "shop", "r0", [update("l0500", 2)])
+    outbox.enqueue_round(conn, "shop", "r2", [update("l0500", 3)], planned=catalog)
+    status = {(r.channel, r.round_id, r.listing_id): r.status for r in _all_rows(conn)}
+    assert status == {
+        ("shop", "r1", "l0007"): "superseded",
+        ("shop", "r1", "l1103"): "superseded",
+        ("shop", "r0", "l0500"): "superseded",
+        ("shop", "r2", "l0500"): "pending",
+        ("woo", "r1", "l1103"): "pending",  # another channel's row is not this round's
+    }
+
+
+def _all_rows(conn: Connection) -> list[sa.Row[object]]:
+    return list(conn.execute(sa.select(outbox_table)))
 
 
 def test_outbox_refuses_negative_quantities(conn: Connection) -> None:
