@@ -174,7 +174,7 @@ def _drift_view(
 
 def _status(channels: Sequence[tuple[str, str]], policy) -> dict[str, Any]:
     """Everything `status` shows, as JSON-ready values."""
-    from inventory_pipelines.ledger import circuits, leases, operations
+    from inventory_pipelines.ledger import circuits, fences, leases, operations
     from inventory_pipelines.ledger.db import default_url, shown_url
 
     names = [name for name, _ in channels]
@@ -187,6 +187,8 @@ def _status(channels: Sequence[tuple[str, str]], policy) -> dict[str, Any]:
             failed = operations.last_failed_runs(conn)
             breakers = circuits.all_circuits(conn)
             held = {name: leases.holder_of(conn, name) for name in names}
+            epoch = fences.latest_epoch(conn)
+            unsettled = fences.unsettled(conn, epoch)
     finally:
         engine.dispose()
     dagster_home = os.environ.get("DAGSTER_HOME") or None
@@ -263,6 +265,16 @@ def _status(channels: Sequence[tuple[str, str]], policy) -> dict[str, Any]:
         "generated_at": now,
         "channels": view,
         "failed_runs": [_failed_run(entry) for entry in failed],
+        # since when the fences have their shares; the fenced channels that have not published
+        # their whole catalog under them since they changed (a publish without them holds its
+        # increases)
+        "fences": None
+        if epoch is None
+        else {
+            "based_at": epoch.started_at,
+            "shares_changed": epoch.replaced,
+            "unsettled": unsettled,
+        },
         "odoo_circuit": ODOO_CIRCUIT,
         "sources": {
             "ledger": shown_url(default_url()),
@@ -431,6 +443,14 @@ def _status_text(status: dict[str, Any]) -> str:
         lines += [
             f"  {name}: {lease['holder']} since {_shown_time(lease['since'])}"
             for name, lease in busy
+        ]
+    fenced = status["fences"]
+    if fenced and fenced["unsettled"]:
+        lines += [
+            "",
+            f"fence shares changed at {_shown_time(fenced['based_at'])}; not yet published "
+            f"whole under them: {', '.join(fenced['unsettled'])}. A publish that leaves them "
+            "out holds its increases: publish every channel (inventory-sync sync).",
         ]
     lines += ["", f"odoo: {status['odoo_circuit']}"]
     lines += [f"note: {note}" for note in status["notes"]]

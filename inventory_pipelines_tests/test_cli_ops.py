@@ -81,8 +81,9 @@ def test_status_json_has_the_same_keys_for_every_channel_empty_or_not(ledger):
     dead_lettered_publish(ledger, "amazon")
     found = status_json()
     assert set(found) == {
-        "generated_at", "channels", "failed_runs", "odoo_circuit", "sources", "notes",
+        "generated_at", "channels", "failed_runs", "fences", "odoo_circuit", "sources", "notes",
     }  # fmt: skip
+    assert found["fences"] is None  # no allocation has based them yet
     assert list(found["channels"]) == CHANNELS
     assert all(set(channel) == CHANNEL_KEYS for channel in found["channels"].values())
     shopify = found["channels"]["shopify"]
@@ -132,6 +133,28 @@ def test_status_shows_an_open_circuit_and_who_is_publishing(ledger):
     assert re.search(r"OPEN, next probe in \d+(\.\d)?s", row)
     assert re.search(r"woocommerce: open since .* after 3 failure\(s\): .*HTTP 502", text)
     assert "shopify: run 4f1c2d3e@worker-1:7:ab since" in text
+
+
+def test_status_names_the_fenced_channels_not_yet_published_under_changed_shares(ledger):
+    from inventory_pipelines.ledger import fences
+
+    engine = create_engine(ledger)
+    try:
+        with engine.connect() as conn:
+            fences.current_epoch(conn, json.dumps({"amazon": 30, "shopify": 40}))
+            assert status_json()["fences"]["unsettled"] == []  # the first shares
+            fences.current_epoch(conn, json.dumps({"amazon": 20, "shopify": 50}))
+            epoch = fences.latest_epoch(conn)
+            assert epoch is not None
+            fences.mark_settled(conn, "shopify", epoch)
+    finally:
+        engine.dispose()
+    found = status_json()["fences"]
+    assert found["shares_changed"] is True and found["unsettled"] == ["amazon"]
+    text = invoke("status").stdout
+    assert re.search(
+        r"fence shares changed at .*Z; not yet published whole under them: amazon\.", text
+    )
 
 
 def test_status_lists_the_failed_runs_the_run_failure_sensor_recorded_newest_first(ledger):

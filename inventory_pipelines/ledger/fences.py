@@ -22,7 +22,9 @@ next publish corrects): `reset_drops` marks that moment.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +44,19 @@ _RESET = "drops_reset"
 _READ_BACK = "read_back"
 # the sales that explain drops after a reset: those heard from here on (see reset_drops)
 _HEARD_FROM = "sales_heard_from"
+# poll_cursors row (per channel): the epoch under which its whole catalog was last published
+_SETTLED = "fences_settled"
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """The fences' current epoch: its row id, when it began, the fenced channels, and whether
+    it replaced an earlier epoch (the shares changed) or is the first."""
+
+    id: int
+    started_at: dt.datetime
+    channels: frozenset[str]
+    replaced: bool
 
 
 def current_epoch(
@@ -74,6 +89,56 @@ def current_epoch(
             after={"signature": signature, "started_at": started.isoformat()},
         )
     return started
+
+
+def latest_epoch(conn: Connection) -> Epoch | None:
+    """The newest epoch (None before any allocation based the fences)."""
+    query = (
+        sa.select(fence_epochs.c.id, fence_epochs.c.signature, fence_epochs.c.started_at)
+        .order_by(fence_epochs.c.id.desc())
+        .limit(2)
+    )
+    with read_transaction(conn):
+        rows = conn.execute(query).all()
+    if not rows:
+        return None
+    newest = rows[0]
+    return Epoch(
+        id=int(newest.id),
+        started_at=newest.started_at,
+        channels=_fenced(newest.signature),
+        replaced=len(rows) > 1,
+    )
+
+
+def _fenced(signature: str) -> frozenset[str]:
+    """The channels a signature fences: `allocation.engine.fence_signature` writes a JSON
+    object of channel to share; any other text (written by hand, or by a test) names none."""
+    try:
+        shares = json.loads(signature)
+    except ValueError:
+        return frozenset()
+    return frozenset(shares) if isinstance(shares, dict) else frozenset()
+
+
+def mark_settled(conn: Connection, channel: str, epoch: Epoch) -> None:
+    """`channel`'s whole catalog was published from an allocation under `epoch`, and none of
+    its zero-outs or decreases waits: it shows no more than its new share gives it."""
+    inbox.set_cursor(conn, channel, str(epoch.id), name=_SETTLED)
+
+
+def unsettled(conn: Connection, epoch: Epoch | None) -> list[str]:
+    """The fenced channels that have not published their whole catalog since the shares
+    changed (`epoch` replaced an earlier one). Until they have, they may still show their old
+    share: another channel's increase could then offer units twice. Empty for the first epoch
+    (nothing was published under other shares) and with no fences."""
+    if epoch is None or not epoch.replaced:
+        return []
+    return sorted(
+        channel
+        for channel in epoch.channels
+        if inbox.get_cursor(conn, channel, name=_SETTLED) != str(epoch.id)
+    )
 
 
 def sales_since(

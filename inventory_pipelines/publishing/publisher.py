@@ -80,6 +80,11 @@ class ChannelPlan:
     #: computed from: a stale target is lowered by what the allocation would count more had it
     #: known the drop (`fences.unheard_rise`); None: by the whole drop
     ledger_read_at: datetime | None = None
+    #: the oldest fence epoch (its start) the targets were allocated under (None: not known)
+    fence_epoch: datetime | None = None
+    #: the targets are the channel's whole catalog (not a run over a SKU subset): a round that
+    #: leaves none of its decreases waiting settles the channel under new fence shares
+    whole: bool = False
 
     def to_channel_units(self, base_units: int) -> int:
         """Base units as whole channel units (the channel sells whole ones)."""
@@ -110,6 +115,10 @@ class ChannelSummary:
     api_calls: int = 0
     batches: int = 0
     pending_left: int = 0
+    #: increases this round did not plan, and the fenced channels that hold them (they have not
+    #: published their whole catalog since the shares changed: see `fences.unsettled`)
+    increases_held: int = 0
+    held_for: list[str] = field(default_factory=list)
     ack_latency_s: list[float] = field(default_factory=list)
     prepare_s: float = 0.0  # from the round's start to this channel's first request
     send_s: float = 0.0  # from the first request to the end of the round
@@ -136,6 +145,7 @@ class ChannelSummary:
             "api_calls": self.api_calls,
             "batches": self.batches,
             "pending_left": self.pending_left,
+            "increases_held": self.increases_held,
             "ack_latency_p50_s": round(latencies[len(latencies) // 2], 3) if latencies else None,
             "ack_latency_max_s": round(latencies[-1], 3) if latencies else None,
             "prepare_s": round(self.prepare_s, 3),
@@ -232,7 +242,13 @@ def _sold_since_acknowledged(
 
 
 def enqueue(
-    engine: Engine, plan: ChannelPlan, round_id: str, summary: ChannelSummary, cas: bool
+    engine: Engine,
+    plan: ChannelPlan,
+    round_id: str,
+    summary: ChannelSummary,
+    cas: bool,
+    *,
+    hold_increases: bool = False,
 ) -> None:
     """Write the round's deltas to the outbox, planned against what the channel shows.
 
@@ -246,17 +262,25 @@ def enqueue(
     sending any changed target. Not with compare-and-set: sending it against the
     acknowledgement and re-planning on the stale answer oversold a unit in about one order
     storm in four (the cause is not found); such a listing waits for its next change.
+
+    With `hold_increases` (fenced channels outside the round still show their old shares) no
+    increase is planned: it is counted in the summary, and its listing's older waiting rows
+    are superseded as for a listing left as it is; a later round plans it again.
     """
     with engine.connect() as conn:
         acknowledged = state.acknowledged_with_time(conn, plan.channel)
         believed, changed = _believed(plan, acknowledged)
         edits = _not_explained_by_sales(conn, plan, acknowledged, changed)
         sold_since = set() if cas else _sold_since_acknowledged(conn, plan, acknowledged, believed)
-        updates = []
+        updates, held = [], []
         for listing_id, (sku, quantity) in plan.targets.items():
             previous = believed.get(listing_id)
             if previous == quantity and listing_id not in sold_since:
                 summary.unchanged += 1
+                continue
+            direction = outbox.direction_of(quantity, previous)
+            if hold_increases and direction == "increase":
+                held.append(listing_id)
                 continue
             updates.append(
                 {
@@ -264,9 +288,10 @@ def enqueue(
                     "sku": sku,
                     "quantity": quantity,
                     "expected": previous if cas else None,
-                    "direction": outbox.direction_of(quantity, previous),
+                    "direction": direction,
                 }
             )
+        summary.increases_held += len(held)
         # What the read-back shows and the ledger did not know (or knew differently) is as
         # good as an acknowledgement for the listings this round leaves as they are: remember
         # it, so the next round compares against it (an update's answer records the rest).
@@ -287,7 +312,7 @@ def enqueue(
             round_id,
             updates,
             correlation_id=round_id,
-            planned=[x for x in plan.targets if believed.get(x) == plan.targets[x][1]],
+            planned=[x for x in plan.targets if believed.get(x) == plan.targets[x][1]] + held,
         )
 
 
@@ -626,6 +651,13 @@ def publish_round(
     Work left in the outbox by an earlier round is sent too, under its own keys. With
     `increases=False` the increases wait in the outbox for the next round.
 
+    After a change of the fence shares, a round that leaves out a fenced channel that has not
+    yet published its whole catalog under the new shares plans no increase at all (each
+    summary counts them in `increases_held` and names the channels in `held_for`): that
+    channel may still offer its old share. A round that publishes a channel's whole catalog
+    from an allocation under the new shares, and leaves none of its decreases waiting,
+    settles it (`fences.unsettled`).
+
     The round holds each channel's publish lease (`holder` names this publisher in `status`;
     one is made up when not given) and waits up to `lease_wait` for a lease another publisher
     holds (then `leases.ChannelBusyError`). A channel whose circuit is open is not called: its
@@ -656,13 +688,27 @@ def _publish_round(
     summaries = {p.channel: ChannelSummary(p.channel) for p in plans}
     calls_before = {p.channel: getattr(p.connector, "api_calls", 0) for p in plans}
     throttled_before = {p.channel: getattr(p.connector, "throttled", 0) for p in plans}
+    with engine.connect() as conn:
+        epoch = fences.latest_epoch(conn)
+        unsettled = fences.unsettled(conn, epoch)
+    # fenced channels outside the round that may still show their old shares hold every
+    # increase of the round (its own channels' decreases go first, as always)
+    held_for = sorted(set(unsettled) - {p.channel for p in plans})
+    if held_for:
+        log.warning(
+            "increases held: %s not published since the fence shares changed; publish every "
+            "channel (Materialize all, or `inventory-sync sync`)",
+            ", ".join(held_for),
+        )
+        increases = False
     for plan in plans:
         plan.connector.on_job_submitted = _track_jobs(engine, plan.channel)
         unfinished = settle_jobs(engine, plan, summaries[plan.channel])
         for listing_id in unfinished:
             plan.targets.pop(listing_id, None)
         cas = plan.connector.limits().compare_and_set
-        enqueue(engine, plan, round_id, summaries[plan.channel], cas)
+        summaries[plan.channel].held_for = held_for
+        enqueue(engine, plan, round_id, summaries[plan.channel], cas, hold_increases=bool(held_for))
     replans: dict[str, dict[str, int]] = {p.channel: {} for p in plans}
 
     def drain(plan: ChannelPlan, with_increases: bool) -> None:
@@ -724,6 +770,14 @@ def _publish_round(
             began = first_send.get(plan.channel, finished)
             summary.prepare_s, summary.send_s = began - started, finished - began
             summary.pending_left = outbox.count_waiting(conn, plan.channel, increases=increases)
+            if (
+                epoch is not None
+                and plan.channel in unsettled
+                and plan.whole
+                and plan.fence_epoch == epoch.started_at
+                and not outbox.count_waiting(conn, plan.channel, increases=False)
+            ):
+                fences.mark_settled(conn, plan.channel, epoch)
             summary.api_calls = getattr(plan.connector, "api_calls", 0) - calls_before[plan.channel]
             summary.throttled = max(
                 summary.throttled,

@@ -1,7 +1,10 @@
 """Publishing end to end in Dagster: Odoo sandbox -> allocation -> real channel emulators."""
 
+import shutil
+
 import dagster as dg
 import pytest
+import yaml
 
 from inventory_pipelines.channels.factory import sandbox_env
 from inventory_pipelines.dataplane import TableStore
@@ -13,6 +16,7 @@ from inventory_pipelines.defs.publish.assets import (
     product_identity,
     published_channel_state,
 )
+from inventory_pipelines.defs.resources import RulesResource
 from inventory_pipelines.defs.rules.assets import TABLES, build_model_assets
 from inventory_pipelines.rules import default_rules_dir
 from inventory_pipelines.sandbox.generic import GenericChannelSandbox
@@ -144,6 +148,52 @@ def test_a_channel_outage_opens_its_circuit_fails_the_partition_and_the_next_pro
         )
     recovered = run([published_channel_state], res, partition="pos")
     assert published_metadata(recovered)["failed"] == 0
+    store = TableStore(tmp_path / "tables")
+    allocation = store.read(("inventory", "channel_allocation"), "pos")
+    mapping = store.read(("inventory", "product_identity"), "pos")
+    expected = allocation.join(mapping, on="sku").select("listing_id", "publishable")
+    shows = {k: v.quantity for k, v in pos.state.listings.items()}
+    assert {k: shows[k] for k in expected["listing_id"]} == dict(expected.iter_rows())
+
+
+def _rules_with(tmp_path, shares: dict[str, dict]) -> RulesResource:
+    """A copy of the shipped rules with the `allocation` of some channels replaced."""
+    folder = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), folder, dirs_exist_ok=True)
+    document = yaml.safe_load((folder / "channels.yml").read_text())
+    for channel in document["channels"]:
+        channel["allocation"] = shares.get(channel["name"], channel["allocation"])
+    (folder / "channels.yml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return RulesResource(directory=str(folder))
+
+
+def test_after_a_share_change_one_partition_holds_its_increases_until_every_fence_is_published(
+    sandboxes, env, tmp_path
+):
+    """Shopify's share moves from 40% to 50% (WooCommerce and Amazon leave the fences):
+    re-materializing only `pos` sends its decreases and no increase, since Shopify may still
+    offer its old share; once Shopify's partition has published its whole catalog under the
+    new shares, `pos` sends them."""
+    odoo, pos, _ = sandboxes
+    res = resources(odoo, tmp_path)
+    run([*UPSTREAM, *MODELS], res)
+    run(CHANNEL_ASSETS, res, partition="pos")  # the first shares: nothing held
+    shared = {"mode": "shared"}
+    res["rules"] = _rules_with(
+        tmp_path,
+        {"shopify": {"mode": "percent", "percent": 50}, "woocommerce": shared, "amazon": shared},
+    )
+    for listing_id in list(pos.state.listings):
+        pos.state.set_quantity(listing_id, 0)  # every positive target is now an increase
+    alone = published_metadata(run(CHANNEL_ASSETS, res, partition="pos"))
+    assert alone["increases_held"] > 0 and alone["increases_held_for"] == "shopify"
+    assert alone["pending_left"] == 0
+    assert all(x.quantity == 0 for x in pos.state.listings.values())
+
+    shopify = published_metadata(run(CHANNEL_ASSETS, res, partition="shopify"))
+    assert shopify["increases_held"] == 0 and shopify["increases_held_for"] == ""
+    again = published_metadata(run([published_channel_state], res, partition="pos"))
+    assert again["increases_held"] == 0 and again["sent"] == alone["increases_held"]
     store = TableStore(tmp_path / "tables")
     allocation = store.read(("inventory", "channel_allocation"), "pos")
     mapping = store.read(("inventory", "product_identity"), "pos")

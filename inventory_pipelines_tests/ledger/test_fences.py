@@ -105,3 +105,25 @@ def test_after_a_poll_only_the_sales_heard_once_it_ended_explain_a_drop(
     assert fences.unexplained_drops(conn, epoch) == {("shopify", "A"): 1}
     inbox.receive(conn, [event("2", pending={"A": 1})])  # heard after the poll: it explains
     assert fences.unexplained_drops(conn, epoch) == {}
+
+
+def test_only_a_change_of_shares_leaves_channels_unsettled_until_marked(
+    conn: sa.Connection,
+) -> None:
+    assert fences.latest_epoch(conn) is None and fences.unsettled(conn, None) == []
+    fences.current_epoch(conn, '{"a": 50, "b": 40}')
+    first = fences.latest_epoch(conn)
+    assert first is not None and not first.replaced
+    assert (
+        fences.unsettled(conn, first) == []
+    )  # the first shares: nothing was published under others
+    fences.current_epoch(conn, '{"a": 60, "b": 30}')
+    changed = fences.latest_epoch(conn)
+    assert changed is not None and changed.replaced and changed.channels == {"a", "b"}
+    assert fences.unsettled(conn, changed) == ["a", "b"]
+    fences.mark_settled(conn, "b", changed)
+    assert fences.unsettled(conn, changed) == ["a"]
+    fences.current_epoch(conn, '{"a": 50, "b": 40}')  # changed back: settled anew
+    assert fences.unsettled(conn, fences.latest_epoch(conn)) == ["a", "b"]
+    fences.current_epoch(conn, "not a signature of ours")
+    assert fences.unsettled(conn, fences.latest_epoch(conn)) == []

@@ -236,6 +236,9 @@ def channel_allocation(
         # the publisher lowers a target that meets a sale we had not heard of by what this
         # allocation did not count yet (publishing.publisher.ChannelPlan.ledger_read_at)
         ledger_read_at=pl.lit(read_at, dtype=pl.Datetime("us", "UTC")),
+        # the fences' epoch it was computed under: a whole catalog published from it settles
+        # the channel under those shares (ledger.fences.unsettled)
+        fence_epoch=pl.lit(epoch, dtype=pl.Datetime("us", "UTC")),
     )
     yield dg.Output(
         frame,

@@ -66,6 +66,7 @@ LISTINGS_SCHEMA = {
 #: the publish figures summed over the run's channels (per channel ones are under `channels`)
 TOTALS = ("sent", "unchanged", "channel_edits", "acknowledged", "stale", "replanned")
 TOTALS += ("failed", "dead_lettered", "throttled", "api_calls", "batches", "pending_left")
+TOTALS += ("increases_held",)
 
 
 PUBLISHED_SCHEMA = {
@@ -259,9 +260,19 @@ class PublishConfig(dg.Config):
 def ledger_read_at(allocation: pl.DataFrame) -> datetime | None:
     """When the allocation of `allocation`'s rows read the ledger (the earliest, where runs of
     several SKU sets wrote them); None where it does not say (written before it did)."""
-    if "ledger_read_at" not in allocation.columns or not allocation.height:
+    return _earliest(allocation, "ledger_read_at")
+
+
+def fence_epoch(allocation: pl.DataFrame) -> datetime | None:
+    """The oldest fence epoch `allocation`'s rows were computed under; None where they do not
+    say (written before they did)."""
+    return _earliest(allocation, "fence_epoch")
+
+
+def _earliest(allocation: pl.DataFrame, column: str) -> datetime | None:
+    if column not in allocation.columns or not allocation.height:
         return None
-    return allocation["ledger_read_at"].min()
+    return allocation[column].min()
 
 
 @dg.asset(
@@ -330,6 +341,8 @@ def published_channel_state(
                     stock["read_at"].min() if stock.height else None,
                     units_per_item=float(channel.uom.units),
                     ledger_read_at=ledger_read_at(allocation),
+                    fence_epoch=fence_epoch(allocation),
+                    whole=not sku_scope.is_partial(),
                 )
             )
         with engine.connect() as conn:
@@ -359,10 +372,19 @@ def published_channel_state(
             }
             export_dead_letters(TableStore(io_manager.base_dir), conn)  # for the analysts
     figures = {name: summary.as_dict() for name, summary in summaries.items()}
+    held_for = sorted({c for summary in summaries.values() for c in summary.held_for})
+    if held_for:
+        context.log.warning(
+            f"Increases held on {', '.join(sorted(summaries))}: {', '.join(held_for)} have not "
+            "published their whole catalog since the fence shares changed, and may still offer "
+            "their old shares. Decreases went out. Publish every channel partition (Materialize "
+            "all, or `inventory-sync sync`) to send the increases."
+        )
     metadata = {
         **summed(figures, TOTALS),
         "channels": dg.MetadataValue.json(figures),
         "drift_corrected": sum(n for causes in corrected.values() for n in causes.values()),
+        "increases_held_for": ", ".join(held_for),
         **latency,
         "allocation_to_ack_s": round((datetime.now(UTC) - started).total_seconds(), 3),
     }
