@@ -76,6 +76,16 @@ def published_metadata(result) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
+def assert_pos_shows_its_allocation(tmp_path, pos) -> None:
+    """Every mapped listing of the generic channel shows what its allocation publishes."""
+    store = TableStore(tmp_path / "tables")
+    allocation = store.read(("inventory", "channel_allocation"), "pos")
+    mapping = store.read(("inventory", "product_identity"), "pos")
+    expected = allocation.join(mapping, on="sku").select("listing_id", "publishable")
+    shows = {k: v.quantity for k, v in pos.state.listings.items()}
+    assert {k: shows[k] for k in expected["listing_id"]} == dict(expected.iter_rows())
+
+
 @pytest.mark.parametrize("channel", ["pos", "shopify"])
 def test_the_allocation_reaches_the_channel_and_a_second_publish_calls_nothing(
     sandboxes, env, tmp_path, channel
@@ -148,12 +158,7 @@ def test_a_channel_outage_opens_its_circuit_fails_the_partition_and_the_next_pro
         )
     recovered = run([published_channel_state], res, partition="pos")
     assert published_metadata(recovered)["failed"] == 0
-    store = TableStore(tmp_path / "tables")
-    allocation = store.read(("inventory", "channel_allocation"), "pos")
-    mapping = store.read(("inventory", "product_identity"), "pos")
-    expected = allocation.join(mapping, on="sku").select("listing_id", "publishable")
-    shows = {k: v.quantity for k, v in pos.state.listings.items()}
-    assert {k: shows[k] for k in expected["listing_id"]} == dict(expected.iter_rows())
+    assert_pos_shows_its_allocation(tmp_path, pos)
 
 
 def _rules_with(tmp_path, shares: dict[str, dict]) -> RulesResource:
@@ -194,9 +199,4 @@ def test_after_a_share_change_one_partition_holds_its_increases_until_every_fenc
     assert shopify["increases_held"] == 0 and shopify["increases_held_for"] == ""
     again = published_metadata(run([published_channel_state], res, partition="pos"))
     assert again["increases_held"] == 0 and again["sent"] == alone["increases_held"]
-    store = TableStore(tmp_path / "tables")
-    allocation = store.read(("inventory", "channel_allocation"), "pos")
-    mapping = store.read(("inventory", "product_identity"), "pos")
-    expected = allocation.join(mapping, on="sku").select("listing_id", "publishable")
-    shows = {k: v.quantity for k, v in pos.state.listings.items()}
-    assert {k: shows[k] for k in expected["listing_id"]} == dict(expected.iter_rows())
+    assert_pos_shows_its_allocation(tmp_path, pos)
