@@ -83,8 +83,10 @@ def test_a_pre_commit_webhook_becomes_a_run_carrying_the_sku(version: int) -> No
         [delivery] = stack.odoo.state.automation.deliveries
 
     assert delivery.status == 202
-    # the receiver had answered before Odoo committed
-    assert delivery.answered_at - delivery.sent_at < 0.1
+    # the receiver answered at once: it did not hold Odoo's request through the commit wait
+    # it gives the re-read (a bound in behaviour, not speed: 0.1 s failed under a loaded suite)
+    answered_in = delivery.answered_at - delivery.sent_at
+    assert answered_in < POLICY.automation.push.commit_wait_s, answered_in
     assert delivery.answered_at < delivery.committed_at
     # and read the quant back after the commit: the run carries the SKU
     [(submitted, run)] = stack.submitter.runs
