@@ -50,11 +50,12 @@ _SETTLED = "fences_settled"
 
 @dataclass(frozen=True)
 class Epoch:
-    """The fences' current epoch: its row id, when it began, the fenced channels, and whether
-    it replaced an earlier epoch (the shares changed) or is the first."""
+    """The fences' current epoch: its row id, when it began, its signature and the channels it
+    fences, and whether it replaced an earlier epoch (the shares changed) or is the first."""
 
     id: int
     started_at: dt.datetime
+    signature: str
     channels: frozenset[str]
     replaced: bool
 
@@ -63,19 +64,13 @@ def current_epoch(
     conn: Connection, signature: str, *, now: dt.datetime | None = None
 ) -> dt.datetime:
     """When the fences of `signature` were based; starts (and audits) a new epoch on a change."""
-    latest = (
-        sa.select(fence_epochs.c.signature, fence_epochs.c.started_at)
-        .order_by(fence_epochs.c.id.desc())
-        .limit(1)
-    )
-    with read_transaction(conn):
-        row = conn.execute(latest).one_or_none()
+    row = latest_epoch(conn)
     if row is not None and row.signature == signature:
         return row.started_at
     started = now or audit.utcnow()
     with write_transaction(conn):
         # Another run may have started it meanwhile: the newest row decides.
-        again = conn.execute(latest).one_or_none()
+        again = latest_epoch(conn)
         if again is not None and again.signature == signature:
             return again.started_at
         conn.execute(fence_epochs.insert().values(signature=signature, started_at=started))
@@ -106,6 +101,7 @@ def latest_epoch(conn: Connection) -> Epoch | None:
     return Epoch(
         id=int(newest.id),
         started_at=newest.started_at,
+        signature=newest.signature,
         channels=_fenced(newest.signature),
         replaced=len(rows) > 1,
     )
@@ -276,9 +272,8 @@ def unheard_rise(
     if not drops:
         return {}
     with read_transaction(conn):
-        epoch = conn.execute(
-            sa.select(fence_epochs.c.started_at).order_by(fence_epochs.c.id.desc()).limit(1)
-        ).scalar_one_or_none()
+        latest = latest_epoch(conn)
+        epoch = latest.started_at if latest else None
         reset = _mark(conn, channel, _RESET)
         since = max(x for x in (epoch, reset) if x is not None) if (epoch or reset) else None
         if since is None or since > as_of:

@@ -9,7 +9,8 @@ acknowledged). A publish on a path without drift finds nothing to record. Both u
 of the listing's published state, so `audit.history(entity=...)` tells a listing's whole story.
 
 It also reads, for the drift's causes, what other modules keep: the channels' order units since
-a moment, the listings of open publish dead letters, and when the fences were last based.
+a moment and the listings of open publish dead letters (when the fences were last based is
+`fences.latest_epoch`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from inventory_pipelines.ledger import audit, dlq
 from inventory_pipelines.ledger.db import read_transaction
-from inventory_pipelines.ledger.schema import fence_epochs, outbox, pending_units
+from inventory_pipelines.ledger.schema import outbox, pending_units
 
 OBSERVED = "reconciliation.drift"
 CORRECTED = "reconciliation.corrected"
@@ -160,10 +161,3 @@ def held_listings(conn: Connection, channels: Sequence[str]) -> list[tuple[str, 
             if item.get("listing_id") is not None:
                 held.append((letter.channel, str(item["listing_id"]), letter.id))
     return held
-
-
-def fences_based_at(conn: Connection) -> dt.datetime | None:
-    """When the fences were last based (the moment drops are counted from), None if never."""
-    query = sa.select(fence_epochs.c.started_at).order_by(fence_epochs.c.id.desc()).limit(1)
-    with read_transaction(conn):
-        return conn.execute(query).scalar_one_or_none()

@@ -3,6 +3,7 @@ has published its whole catalog under the new shares (or is in the same round)."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -41,18 +42,23 @@ def _epoch(ledger, signature: str) -> fences.Epoch:
     return epoch
 
 
+def _as_shown(portal) -> dict[str, tuple[str, int]]:
+    """A target per listing with a SKU: what the portal shows."""
+    return {x.listing_id: (x.sku, x.quantity) for x in portal.state.listings.values() if x.sku}
+
+
 def _raise_one_lower_one(portal) -> tuple[dict[str, tuple[str, int]], str, str]:
     """Targets equal to what the portal shows but one listing up and one down."""
     listings = [x for x in portal.state.listings.values() if x.sku and x.quantity >= 5]
     up, down = listings[0], listings[1]
-    targets = {x.listing_id: (x.sku, x.quantity) for x in portal.state.listings.values() if x.sku}
+    targets = _as_shown(portal)
     targets[up.listing_id] = (up.sku, up.quantity + 4)
     targets[down.listing_id] = (down.sku, down.quantity - 3)
     return targets, up.listing_id, down.listing_id
 
 
 def _whole(portal, name, connector, epoch: fences.Epoch | None, whole: bool = True):
-    targets = {x.listing_id: (x.sku, x.quantity) for x in portal.state.listings.values() if x.sku}
+    targets = _as_shown(portal)
     return ChannelPlan(
         name,
         connector,
@@ -108,8 +114,8 @@ def test_a_whole_catalog_under_the_new_shares_settles_a_channel_and_frees_the_in
 
 
 def _epoch_before(epoch: fences.Epoch) -> fences.Epoch:
-    return fences.Epoch(
-        epoch.id - 1, epoch.started_at - timedelta(minutes=5), epoch.channels, replaced=False
+    return dataclasses.replace(
+        epoch, id=epoch.id - 1, started_at=epoch.started_at - timedelta(minutes=5), replaced=False
     )
 
 

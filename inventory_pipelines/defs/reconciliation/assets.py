@@ -144,7 +144,8 @@ def ledger_facts(
         letters = pl.DataFrame(
             drift_audit.held_listings(conn, channels), schema=DEAD_LETTERS_SCHEMA, orient="row"
         )
-        based = drift_audit.fences_based_at(conn) or datetime(1970, 1, 1, tzinfo=UTC)
+        epoch = fences.latest_epoch(conn)
+        based = epoch.started_at if epoch else datetime(1970, 1, 1, tzinfo=UTC)
         drops = pl.DataFrame(
             [
                 (channel, sku, units)
